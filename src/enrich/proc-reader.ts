@@ -1,0 +1,134 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type { ProcessInfo } from "./process-info.js";
+
+/**
+ * Reads what /proc says about one process. Used to seed the process table at
+ * start and to fill in a process the table first hears of through an event
+ * (it existed before the sensor attached). Every read is best effort: a
+ * process can exit between two reads, and kernel threads have no exe.
+ */
+
+/** Environment variables copied into ProcessInfo.env (the rest is never kept). */
+export const ENV_OF_INTEREST: ReadonlySet<string> = new Set([
+  "OTEL_SERVICE_NAME",
+  "OTEL_RESOURCE_ATTRIBUTES",
+  "KUBERNETES_SERVICE_HOST",
+  "HOSTNAME",
+]);
+
+const USER_HZ = 100; // sysconf(_SC_CLK_TCK) on every Linux architecture we target
+const NS_PER_TICK = 1_000_000_000n / BigInt(USER_HZ);
+const UNSET_LOGINUID = 4294967295;
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "latin1");
+  } catch {
+    return undefined;
+  }
+}
+
+function readLink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/** Splits a NUL-separated /proc file (cmdline, environ) into its strings. */
+export function splitNul(text: string): string[] {
+  if (text.length === 0) return [];
+  const parts = text.split("\0");
+  if (parts[parts.length - 1] === "") parts.pop();
+  return parts;
+}
+
+/** Picks the variables of interest out of a NUL-separated environment block. */
+export function envOfInterest(environ: string): Map<string, string> {
+  const env = new Map<string, string>();
+  for (const entry of splitNul(environ)) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) continue;
+    const key = entry.slice(0, eq);
+    if (ENV_OF_INTEREST.has(key)) env.set(key, entry.slice(eq + 1));
+  }
+  return env;
+}
+
+interface StatFields {
+  comm: string;
+  ppid: number;
+  startTicks: bigint;
+}
+
+/** Parses /proc/<pid>/stat; comm may hold spaces and parentheses, so split at the last ')'. */
+export function parseStat(stat: string): StatFields | undefined {
+  const open = stat.indexOf("(");
+  const close = stat.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const rest = stat.slice(close + 2).split(" ");
+  // rest[0] is field 3 (state); ppid is field 4, starttime field 22.
+  const ppid = Number(rest[1]);
+  const start = rest[19];
+  if (!Number.isFinite(ppid) || start === undefined) return undefined;
+  return { comm: stat.slice(open + 1, close), ppid, startTicks: BigInt(start) };
+}
+
+/** First numeric field of a "Uid:\treal\teffective\tsaved\tfs" line of /proc/<pid>/status. */
+function statusIds(status: string, key: "Uid" | "Gid"): [number, number] {
+  const at = status.indexOf(`\n${key}:`);
+  if (at < 0) return [0, 0];
+  const line = status.slice(at + key.length + 2, status.indexOf("\n", at + 1));
+  const ids = line.trim().split(/\s+/);
+  return [Number(ids[0] ?? 0), Number(ids[1] ?? 0)];
+}
+
+/**
+ * Reads /proc/<pid>; undefined when the process is gone.
+ * @param bootTimeNs epoch ns at boot, to turn the start time in ticks into epoch ns.
+ */
+export function readProcess(pid: number, bootTimeNs: bigint, procRoot = "/proc"): ProcessInfo | undefined {
+  const dir = `${procRoot}/${pid}`;
+  const statText = readText(`${dir}/stat`);
+  if (statText === undefined) return undefined;
+  const stat = parseStat(statText);
+  if (stat === undefined) return undefined;
+  const status = readText(`${dir}/status`) ?? "";
+  const [uid, euid] = statusIds(status, "Uid");
+  const [gid] = statusIds(status, "Gid");
+  const loginuid = Number(readText(`${dir}/loginuid`) ?? UNSET_LOGINUID);
+  return {
+    pid,
+    ppid: stat.ppid,
+    name: stat.comm,
+    exePath: readLink(`${dir}/exe`).replace(/ \(deleted\)$/, ""),
+    argv: splitNul(readText(`${dir}/cmdline`) ?? ""),
+    uid,
+    gid,
+    euid,
+    loginuid: Number.isFinite(loginuid) ? loginuid : UNSET_LOGINUID,
+    cwd: readLink(`${dir}/cwd`),
+    startNs: bootTimeNs + stat.startTicks * NS_PER_TICK,
+    cgroupId: 0n,
+    env: envOfInterest(readText(`${dir}/environ`) ?? ""),
+    source: "proc",
+  };
+}
+
+/** Every numeric entry of /proc: the live processes (thread groups). */
+export function listPids(procRoot = "/proc"): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync(procRoot)) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+  }
+  return pids;
+}
+
+/** Boot time as epoch ns, from /proc/stat's btime (seconds): the fallback when no stream header gives it. */
+export function procBootTimeNs(procRoot = "/proc"): bigint {
+  const stat = readText(`${procRoot}/stat`) ?? "";
+  const match = /\nbtime (\d+)/.exec(stat);
+  return match?.[1] === undefined ? 0n : BigInt(match[1]) * 1_000_000_000n;
+}
