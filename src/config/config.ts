@@ -1,0 +1,174 @@
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+
+/**
+ * The agent's settings, resolved once at start from (lowest first): built-in
+ * defaults, the config file, `-o key=value` overrides, explicit flags. Keys
+ * in the file and in `-o` are the snake_case dotted paths documented in
+ * docs/configuration.md.
+ */
+export interface Config {
+  /** Rules files in load order; empty means the default ruleset. */
+  rulesFiles: string[];
+  /** text, json, auto (text on a terminal, JSON otherwise) or none. */
+  output: OutputMode;
+  /** HOST:PORT for /metrics and /healthz, or "" to serve neither. */
+  metricsAddress: string;
+  /** OTLP endpoint for logs; "" means: take it from OTEL_EXPORTER_OTLP_* or send nothing. */
+  otlpEndpoint: string;
+  /** Ring buffer size in bytes (power of two). */
+  ringbufBytes: number;
+  /** How often the loader reports kernel counters. */
+  statsIntervalMs: number;
+  /** Path of the loader binary; "" means the one built in bpf/.output. */
+  loaderPath: string;
+  /** The sensor host name in detections; "" means os.hostname(). */
+  hostname: string;
+}
+
+export type OutputMode = "text" | "json" | "auto" | "none";
+const OUTPUT_MODES: readonly OutputMode[] = ["text", "json", "auto", "none"];
+
+/** Loopback, so a fresh install exposes nothing to the network. */
+export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464";
+
+export function defaultConfig(): Config {
+  return {
+    rulesFiles: [],
+    output: "auto",
+    metricsAddress: DEFAULT_METRICS_ADDRESS,
+    otlpEndpoint: "",
+    ringbufBytes: 8 * 1024 * 1024,
+    statsIntervalMs: 1000,
+    loaderPath: "",
+    hostname: "",
+  };
+}
+
+/** A setting that is wrong, with where it came from (file:line:col, or the flag). */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Setter = (config: Config, value: unknown, where: string) => void;
+
+function asString(value: unknown, where: string): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(value)}`);
+}
+
+function asPositiveInt(value: unknown, where: string): number {
+  const n = typeof value === "number" ? value : Number(asString(value, where));
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ConfigError(`${where}: expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function asBool(value: unknown, where: string): boolean {
+  if (typeof value === "boolean") return value;
+  const text = asString(value, where).toLowerCase();
+  if (text === "true") return true;
+  if (text === "false") return false;
+  throw new ConfigError(`${where}: expected true or false, got ${JSON.stringify(value)}`);
+}
+
+/** Every settable key: adding a setting is adding an entry here. */
+const SETTERS: Readonly<Record<string, Setter>> = {
+  rules_files: (c, v, where) => {
+    const list = Array.isArray(v) ? v : [v];
+    c.rulesFiles = list.map((item) => asString(item, where));
+  },
+  output: (c, v, where) => {
+    const mode = asString(v, where) as OutputMode;
+    if (!OUTPUT_MODES.includes(mode))
+      throw new ConfigError(`${where}: output must be one of ${OUTPUT_MODES.join(", ")}, got "${mode}"`);
+    c.output = mode;
+  },
+  // Falco's own key, so a Falco user's habit works.
+  json_output: (c, v, where) => {
+    c.output = asBool(v, where) ? "json" : "text";
+  },
+  "metrics.address": (c, v, where) => {
+    c.metricsAddress = asString(v, where);
+  },
+  "metrics.enabled": (c, v, where) => {
+    if (!asBool(v, where)) c.metricsAddress = "";
+  },
+  "otlp.endpoint": (c, v, where) => {
+    c.otlpEndpoint = asString(v, where);
+  },
+  "sensor.ringbuf_bytes": (c, v, where) => {
+    c.ringbufBytes = asPositiveInt(v, where);
+  },
+  "sensor.stats_interval_ms": (c, v, where) => {
+    c.statsIntervalMs = asPositiveInt(v, where);
+  },
+  "sensor.loader_path": (c, v, where) => {
+    c.loaderPath = asString(v, where);
+  },
+  hostname: (c, v, where) => {
+    c.hostname = asString(v, where);
+  },
+};
+
+export const CONFIG_KEYS: readonly string[] = Object.keys(SETTERS);
+
+export function setConfigKey(config: Config, key: string, value: unknown, where: string): void {
+  const setter = SETTERS[key];
+  if (setter === undefined) {
+    throw new ConfigError(`${where}: unknown setting "${key}" (known: ${CONFIG_KEYS.join(", ")})`);
+  }
+  setter(config, value, where);
+}
+
+/** Applies `-o key=value`; the value is parsed as YAML so lists and numbers work (`-o rules_files=[a,b]`). */
+export function applyOverride(config: Config, override: string): void {
+  const eq = override.indexOf("=");
+  if (eq <= 0) throw new ConfigError(`-o ${override}: expected key=value`);
+  const key = override.slice(0, eq).trim();
+  const text = override.slice(eq + 1);
+  const doc = parseDocument(text);
+  const value = doc.errors.length > 0 ? text : doc.toJS();
+  setConfigKey(config, key, value ?? "", `-o ${key}`);
+}
+
+/** Flattens nested mappings into dotted keys, remembering each value's position. */
+function* flatten(node: unknown, prefix: string): Generator<[string, unknown]> {
+  if (node !== null && typeof node === "object" && !Array.isArray(node)) {
+    for (const [k, v] of Object.entries(node)) {
+      const key = prefix === "" ? k : `${prefix}.${k}`;
+      if (key in SETTERS) yield [key, v];
+      else yield* flatten(v, key);
+    }
+    return;
+  }
+  yield [prefix, node];
+}
+
+/** Reads a YAML config file into config; relative rules paths are taken from the file's folder. */
+export function applyConfigFile(config: Config, path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config file: ${(err as Error).message}`);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter });
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const pos = lineCounter.linePos(first.pos[0]);
+    throw new ConfigError(`${path}:${pos.line}:${pos.col}: ${first.message.split("\n")[0]}`);
+  }
+  const lineOf = (key: string): string => {
+    const at = text.search(new RegExp(`^\\s*${key.split(".").pop() ?? key}\\s*:`, "m"));
+    return at < 0 ? "" : `:${lineCounter.linePos(at).line}`;
+  };
+  for (const [key, value] of flatten(doc.toJS() ?? {}, "")) {
+    setConfigKey(config, key, value, `${path}${lineOf(key)}`);
+  }
+  const base = resolve(path, "..");
+  config.rulesFiles = config.rulesFiles.map((file) => (isAbsolute(file) ? file : resolve(base, file)));
+}
