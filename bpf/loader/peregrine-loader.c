@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0)
+/*
+ * peregrine-loader: loads and attaches the Peregrine kernel programs, then
+ * writes the record stream (include/peregrine_wire.h) to stdout:
+ *
+ *   struct pg_stream_header   once, when attached: "ready"
+ *   records                   ring buffer samples, byte for byte
+ *   struct pg_stats           every --stats-interval-ms, and once at exit
+ *
+ * It is the only part of Peregrine that needs CAP_BPF/CAP_PERFMON, and it is
+ * a separate process so that a crash here cannot take the agent down. The
+ * agent holds our stdin open as a pipe: EOF on stdin means the agent is gone.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+/* The skeleton names the wire types (unused_pg_* variables): wire first. */
+#include "peregrine_wire.h"
+#include "peregrine.skel.h"
+
+#define PROG "peregrine-loader"
+#define IGNORE_MAX 8 /* size of ignore_tgids[] in peregrine.bpf.c */
+#define OUT_BUF_BYTES (1 << 20)
+
+enum exit_status {
+	EXIT_OK = 0, /* stopped by signal, stdin EOF or stdout closed */
+	EXIT_IO = 1, /* writing stdout or polling the ring buffer failed */
+	EXIT_USAGE = 2, /* bad command line */
+	EXIT_BPF = 3, /* BPF object could not be opened, loaded or attached */
+};
+
+static const char usage_text[] =
+	"Usage: " PROG " [options]\n"
+	"\n"
+	"Loads the Peregrine eBPF programs and writes the record stream\n"
+	"(bpf/include/peregrine_wire.h) to stdout: a stream header once attached,\n"
+	"then records. Runs until SIGINT/SIGTERM, until stdout is closed, or until\n"
+	"stdin reaches EOF (keep stdin open, e.g. a pipe from the agent).\n"
+	"\n"
+	"Options:\n"
+	"  --ignore-pid N         drop events of process N in the kernel\n"
+	"                         (repeatable, up to 8)\n"
+	"  --ringbuf-bytes N      ring buffer size: a power of two and a multiple\n"
+	"                         of the page size (default 8388608)\n"
+	"  --stats-interval-ms N  write a PG_REC_STATS record every N ms\n"
+	"                         (default 1000; 0: only at exit)\n"
+	"  --verbose              also print libbpf debug messages to stderr\n"
+	"  --help                 show this help\n"
+	"\n"
+	"Exit status:\n"
+	"  0  stopped cleanly (signal, stdin EOF, stdout closed)\n"
+	"  1  I/O error while writing stdout or polling the ring buffer\n"
+	"  2  usage error\n"
+	"  3  BPF setup failed (needs root / CAP_BPF+CAP_PERFMON, a kernel with BTF)\n";
+
+static volatile sig_atomic_t stop_requested;
+static bool verbose;
+
+static struct {
+	char buf[OUT_BUF_BYTES];
+	size_t len;
+	bool closed; /* the reader went away (EPIPE): a clean stop */
+	bool failed; /* any other write error */
+} out;
+
+static void log__error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int log__libbpf(enum libbpf_print_level level, const char *fmt,
+		       va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static void signal__on_stop(int sig)
+{
+	stop_requested = 1;
+}
+
+static __u64 clock__ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Wall-clock time of boot: event times (boot clock) + this = epoch. Taking
+ * the boot clock on both sides of the wall clock halves the error. */
+static __u64 clock__boot_time_ns(void)
+{
+	__u64 b1 = clock__ns(CLOCK_BOOTTIME);
+	__u64 real = clock__ns(CLOCK_REALTIME);
+	__u64 b2 = clock__ns(CLOCK_BOOTTIME);
+
+	return real - (b1 + (b2 - b1) / 2);
+}
+
+static int out__flush(void)
+{
+	size_t done = 0;
+
+	while (done < out.len && !out.closed && !out.failed) {
+		ssize_t n = write(STDOUT_FILENO, out.buf + done, out.len - done);
+
+		if (n >= 0) {
+			done += n;
+		} else if (errno == EPIPE) {
+			out.closed = true;
+		} else if (errno == EINTR) {
+			/* Blocked on a full pipe and asked to stop: the reader
+			 * is not reading, so give up on the rest. */
+			if (stop_requested)
+				out.closed = true;
+		} else {
+			log__error("writing stdout: %s", strerror(errno));
+			out.failed = true;
+		}
+	}
+	out.len = 0;
+	return out.closed || out.failed ? -1 : 0;
+}
+
+static int out__write(const void *data, size_t len)
+{
+	if (len > sizeof(out.buf) - out.len && out__flush())
+		return -1;
+	if (len > sizeof(out.buf)) /* cannot happen: records are < 64 KiB */
+		return -1;
+	memcpy(out.buf + out.len, data, len);
+	out.len += len;
+	return 0;
+}
+
+/* Ring buffer callback: pass the sample through untouched. A negative
+ * return stops ring_buffer__consume(). */
+static int ring__on_sample(void *ctx, void *data, size_t size)
+{
+	return out__write(data, size);
+}
+
+static int header__write(void)
+{
+	struct pg_stream_header h;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = PG_STREAM_MAGIC;
+	h.schema_version = PG_SCHEMA_VERSION;
+	h.header_size = sizeof(h);
+	h.boot_time_ns = clock__boot_time_ns();
+	h.loader_pid = getpid();
+	if (gethostname(h.hostname, sizeof(h.hostname) - 1))
+		h.hostname[0] = '\0';
+	if (out__write(&h, sizeof(h)))
+		return -1;
+	return out__flush();
+}
+
+static int stats__write(struct peregrine_bpf *skel, __u64 *percpu, int ncpus)
+{
+	struct pg_stats rec;
+
+	memset(&rec, 0, sizeof(rec));
+	for (__u32 i = 0; i < PG_CNT_MAX; i++) {
+		if (bpf_map__lookup_elem(skel->maps.pg_counters, &i, sizeof(i),
+					 percpu, sizeof(*percpu) * ncpus, 0))
+			continue;
+		for (int cpu = 0; cpu < ncpus; cpu++)
+			rec.counters[i] += percpu[cpu];
+	}
+	rec.hdr.ts_ns = clock__ns(CLOCK_BOOTTIME);
+	rec.hdr.size = sizeof(rec);
+	rec.hdr.kind = PG_REC_STATS;
+	rec.hdr.tgid = getpid();
+	rec.hdr.tid = rec.hdr.tgid;
+	return out__write(&rec, sizeof(rec));
+}
+
+static bool args__parse_u64(const char *s, unsigned long long max,
+			    unsigned long long *v)
+{
+	char *end;
+
+	errno = 0;
+	if (!*s || *s == '-')
+		return false;
+	*v = strtoull(s, &end, 10);
+	return !errno && !*end && *v <= max;
+}
+
+struct options {
+	__u32 ignore[IGNORE_MAX];
+	int n_ignore;
+	__u64 ringbuf_bytes;
+	__u64 stats_interval_ms;
+};
+
+/* Returns -1 to exit with EXIT_USAGE, 1 to exit 0 (--help), 0 to run. */
+static int args__parse(int argc, char **argv, struct options *o)
+{
+	enum { OPT_IGNORE = 256, OPT_RINGBUF, OPT_STATS, OPT_VERBOSE, OPT_HELP };
+	static const struct option longopts[] = {
+		{ "ignore-pid", required_argument, NULL, OPT_IGNORE },
+		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
+		{ "stats-interval-ms", required_argument, NULL, OPT_STATS },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_IGNORE:
+			if (!args__parse_u64(optarg, INT_MAX, &v) || v == 0) {
+				log__error("--ignore-pid: not a process id: '%s'", optarg);
+				return -1;
+			}
+			if (o->n_ignore == IGNORE_MAX) {
+				log__error("--ignore-pid: at most %d", IGNORE_MAX);
+				return -1;
+			}
+			o->ignore[o->n_ignore++] = v;
+			break;
+		case OPT_RINGBUF:
+			if (!args__parse_u64(optarg, 1ull << 30, &v) || v < (unsigned long long)page ||
+			    (v & (v - 1)) || v % page) {
+				log__error("--ringbuf-bytes: '%s' is not a power of two, a multiple of the page size (%ld) and at most 1 GiB",
+					   optarg, page);
+				return -1;
+			}
+			o->ringbuf_bytes = v;
+			break;
+		case OPT_STATS:
+			if (!args__parse_u64(optarg, 24ull * 3600 * 1000, &v)) {
+				log__error("--stats-interval-ms: not a number of milliseconds: '%s'", optarg);
+				return -1;
+			}
+			o->stats_interval_ms = v;
+			break;
+		case OPT_VERBOSE:
+			verbose = true;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			return 1;
+		default: /* getopt_long printed the reason */
+			fputs("Try '" PROG " --help'.\n", stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		log__error("unexpected argument '%s'; try --help", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *bpf__hint(int err)
+{
+	if (err == EPERM || err == EACCES)
+		return " (need root / CAP_BPF and CAP_PERFMON)";
+	if (err == ENOENT || err == ESRCH || err == ENOTSUP || err == EOPNOTSUPP)
+		return " (kernel lacks a needed feature or BTF type)";
+	if (err == EINVAL)
+		return " (see the libbpf / verifier messages above)";
+	return "";
+}
+
+static struct peregrine_bpf *bpf__setup(const struct options *o)
+{
+	struct peregrine_bpf *skel;
+	int err, slot = 0;
+
+	skel = peregrine_bpf__open();
+	if (!skel) {
+		err = errno;
+		log__error("failed to open BPF object: %s%s", strerror(err), bpf__hint(err));
+		return NULL;
+	}
+	for (int i = 0; i < o->n_ignore; i++)
+		skel->rodata->ignore_tgids[slot++] = o->ignore[i];
+	/* Ourselves too when a slot is left. Once attached we only poll,
+	 * read, write and look up maps, none of which is recorded, so the
+	 * slot is a safety net, not a requirement. */
+	if (slot < IGNORE_MAX)
+		skel->rodata->ignore_tgids[slot++] = getpid();
+
+	err = bpf_map__set_max_entries(skel->maps.pg_events, o->ringbuf_bytes);
+	if (err) {
+		log__error("failed to size the ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	err = peregrine_bpf__load(skel);
+	if (err) {
+		log__error("failed to load BPF object: %s%s", strerror(-err), bpf__hint(-err));
+		goto fail;
+	}
+	err = peregrine_bpf__attach(skel);
+	if (err) {
+		log__error("failed to attach BPF programs: %s%s", strerror(-err), bpf__hint(-err));
+		goto fail;
+	}
+	return skel;
+fail:
+	peregrine_bpf__destroy(skel);
+	return NULL;
+}
+
+/* Stdin is only watched for EOF; whatever the agent writes is discarded. */
+static bool stdin__closed(void)
+{
+	char buf[256];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+
+	return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+}
+
+static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
+		     const struct options *o, __u64 *percpu, int ncpus)
+{
+	__u64 interval_ns = o->stats_interval_ms * 1000000ull;
+	__u64 next_stats = clock__ns(CLOCK_MONOTONIC) + interval_ns;
+	struct pollfd fds[3] = {
+		{ .fd = ring_buffer__epoll_fd(rb), .events = POLLIN },
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+		/* events 0: POLLERR alone tells that the pipe's reader left. */
+		{ .fd = STDOUT_FILENO, .events = 0 },
+	};
+
+	while (!stop_requested) {
+		int timeout = 1000;
+		__u64 now;
+
+		if (interval_ns) {
+			now = clock__ns(CLOCK_MONOTONIC);
+			timeout = now >= next_stats ? 0 : (next_stats - now) / 1000000 + 1;
+		}
+		if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
+			log__error("poll: %s", strerror(errno));
+			return EXIT_IO;
+		}
+		/* Drain whatever is there, even when woken for another reason:
+		 * ring buffer wakeups are batched (adaptive notification). */
+		if (ring_buffer__consume(rb) < 0 && !out.closed && !out.failed) {
+			log__error("reading the ring buffer failed");
+			return EXIT_IO;
+		}
+		if (fds[1].revents & POLLNVAL)
+			fds[1].fd = -1; /* no stdin at all: nothing to watch */
+		else if (fds[1].revents && stdin__closed())
+			break;
+		if (fds[2].revents & (POLLERR | POLLHUP))
+			out.closed = true;
+		if (interval_ns && clock__ns(CLOCK_MONOTONIC) >= next_stats) {
+			stats__write(skel, percpu, ncpus);
+			next_stats += interval_ns;
+		}
+		out__flush();
+		if (out.closed)
+			return EXIT_OK;
+		if (out.failed)
+			return EXIT_IO;
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts = { .ringbuf_bytes = 8 << 20, .stats_interval_ms = 1000 };
+	struct sigaction sa = { .sa_handler = signal__on_stop };
+	struct peregrine_bpf *skel;
+	struct ring_buffer *rb;
+	__u64 *percpu;
+	int ncpus, status;
+
+	switch (args__parse(argc, argv, &opts)) {
+	case -1:
+		return EXIT_USAGE;
+	case 1:
+		return EXIT_OK;
+	}
+
+	/* No SA_RESTART: a blocked write() or poll() must return so that the
+	 * stop request is seen. EPIPE instead of SIGPIPE when the reader goes. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	libbpf_set_print(log__libbpf);
+
+	/* Everything that touches files happens before attach, so the loader
+	 * never shows up in its own stream. */
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0) {
+		log__error("cannot count possible CPUs: %s", strerror(-ncpus));
+		return EXIT_BPF;
+	}
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu) {
+		log__error("out of memory");
+		return EXIT_IO;
+	}
+	skel = bpf__setup(&opts);
+	if (!skel) {
+		free(percpu);
+		return EXIT_BPF;
+	}
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.pg_events), ring__on_sample, NULL, NULL);
+	if (!rb) {
+		log__error("failed to set up the ring buffer reader: %s", strerror(errno));
+		peregrine_bpf__destroy(skel);
+		free(percpu);
+		return EXIT_BPF;
+	}
+
+	if (header__write()) {
+		status = out.closed ? EXIT_OK : EXIT_IO;
+	} else {
+		status = loop__run(skel, rb, &opts, percpu, ncpus);
+		/* Last counters, so a reader always gets totals at the end. */
+		if (!out.closed && !out.failed) {
+			ring_buffer__consume(rb);
+			stats__write(skel, percpu, ncpus);
+			out__flush();
+		}
+	}
+
+	ring_buffer__free(rb);
+	peregrine_bpf__destroy(skel);
+	free(percpu);
+	if (out.failed)
+		status = EXIT_IO;
+	return status;
+}
