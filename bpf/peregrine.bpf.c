@@ -61,7 +61,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define LEN_MASK 0x3fff
 #define PG_SCRATCH_SIZE (2 * (STR_MASK + 1) + 256)
 
-struct pg_scratch {
+struct percpu_scratch {
 	__u8 buf[PG_SCRATCH_SIZE];
 };
 
@@ -69,7 +69,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pg_scratch);
+	__type(value, struct percpu_scratch);
 } pg_scratch SEC(".maps");
 
 /* The loader may resize this (bpf_map__set_max_entries) before load. */
