@@ -1,0 +1,333 @@
+/**
+ * Turns one wire record into a typed event (./events.ts). Reads at the
+ * generated offsets only, checks every length against the record size, and
+ * counts what it cannot decode instead of throwing: a bad record costs one
+ * event, never the sensor.
+ */
+import type {
+  ConnectEvent,
+  DecodedRecord,
+  ExecEvent,
+  ExitEvent,
+  ForkEvent,
+  KernelStats,
+  OpenEvent,
+} from "./events.js";
+import {
+  PG_CONNECT,
+  PG_COUNTER,
+  PG_EXEC,
+  PG_EXIT,
+  PG_FAMILY,
+  PG_FORK,
+  PG_HDR,
+  PG_LIMITS,
+  PG_OPEN,
+  PG_RECORD_FLAGS,
+  PG_RECORD_KIND,
+  PG_STATS,
+  PG_SYSCALL,
+} from "./layout.generated.js";
+import type { StreamHeader } from "./stream-header.js";
+
+/** Why a record was skipped. */
+export type MalformedReason =
+  /** hdr.size is not a multiple of 8 or smaller than the record header. */
+  | "bad-size"
+  /** hdr.size runs past the bytes given to decode(). */
+  | "past-buffer"
+  /** hdr.size is smaller than the fixed part of the record's kind. */
+  | "short-record"
+  /** A *_len field points past hdr.size. */
+  | "length-past-size"
+  /** A field holds a value the schema does not define (e.g. an unknown syscall). */
+  | "bad-value";
+
+export interface DecoderStats {
+  /** Records turned into events or stats. */
+  readonly decoded: number;
+  /** Skipped records, by reason. */
+  readonly malformed: Readonly<Record<MalformedReason, number>>;
+  /** Records of a kind this decoder does not know (skipped by their size). */
+  readonly unknownKinds: number;
+}
+
+const OPEN_SYSCALLS: readonly (OpenEvent["evtType"] | undefined)[] = (() => {
+  const names: (OpenEvent["evtType"] | undefined)[] = [];
+  names[PG_SYSCALL.PG_SYS_OPEN] = "open";
+  names[PG_SYSCALL.PG_SYS_OPENAT] = "openat";
+  names[PG_SYSCALL.PG_SYS_OPENAT2] = "openat2";
+  names[PG_SYSCALL.PG_SYS_CREAT] = "creat";
+  return names;
+})();
+
+const TWO_32 = 4294967296;
+
+/** A u64 as a number: exact below 2^53, which counters and flags never reach. */
+function readU64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * TWO_32;
+}
+
+/** An s64 as a number (fds, -errno: small). */
+function readS64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * TWO_32;
+}
+
+/** A string of len bytes that may end in a NUL (which is dropped). */
+function readStr(buf: Buffer, start: number, len: number): string {
+  let end = start + len;
+  if (len > 0 && buf[end - 1] === 0) end--;
+  return buf.toString("utf8", start, end);
+}
+
+/** A fixed char[] field: up to the first NUL. */
+function readCStr(buf: Buffer, start: number, max: number): string {
+  let end = start;
+  const limit = start + max;
+  while (end < limit && buf[end] !== 0) end++;
+  return buf.toString("utf8", start, end);
+}
+
+/** NUL-joined strings (argv, as in /proc/pid/cmdline); a cut last one is kept. */
+function readArgv(buf: Buffer, start: number, len: number): string[] {
+  const out: string[] = [];
+  const end = start + len;
+  let pos = start;
+  while (pos < end) {
+    let nul = buf.indexOf(0, pos);
+    if (nul === -1 || nul > end) nul = end;
+    out.push(buf.toString("utf8", pos, nul));
+    pos = nul + 1;
+  }
+  return out;
+}
+
+function isZero(buf: Buffer, start: number, len: number): boolean {
+  for (let i = start; i < start + len; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
+function formatIpv4(buf: Buffer, at: number): string {
+  return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
+}
+
+/** RFC 5952 text: lower-case hex, no leading zeros, the longest run (>= 2) of zero groups as "::". */
+export function formatIpv6(buf: Buffer, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(((buf[at + 2 * i] ?? 0) << 8) | (buf[at + 2 * i + 1] ?? 0));
+  // IPv4-mapped (::ffff:0:0/96) keeps the dotted quad (RFC 5952 section 5).
+  if (groups[5] === 0xffff && isZero(buf, at, 10)) return `::ffff:${formatIpv4(buf, at + 12)}`;
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string => {
+    let s = "";
+    for (let i = from; i < to; i++) s += (i > from ? ":" : "") + (groups[i] ?? 0).toString(16);
+    return s;
+  };
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
+
+/** Text of an address field for a family; "" for families without an IP address. */
+export function formatAddress(family: number, buf: Buffer, at: number): string {
+  if (family === PG_FAMILY.PG_AF_INET) return formatIpv4(buf, at);
+  if (family === PG_FAMILY.PG_AF_INET6) return formatIpv6(buf, at);
+  return "";
+}
+
+export class RecordDecoder {
+  readonly #bootNs: bigint;
+  #decoded = 0;
+  #unknownKinds = 0;
+  readonly #malformed: Record<MalformedReason, number> = {
+    "bad-size": 0,
+    "past-buffer": 0,
+    "short-record": 0,
+    "length-past-size": 0,
+    "bad-value": 0,
+  };
+
+  constructor(header: Pick<StreamHeader, "bootTimeNs">) {
+    this.#bootNs = header.bootTimeNs;
+  }
+
+  get stats(): DecoderStats {
+    return { decoded: this.#decoded, malformed: { ...this.#malformed }, unknownKinds: this.#unknownKinds };
+  }
+
+  /**
+   * Decodes the record at buf[offset]. Returns undefined (and counts why) for
+   * a malformed record or an unknown kind; the caller moves on by hdr.size.
+   */
+  decode(buf: Buffer, offset: number): DecodedRecord | undefined {
+    if (buf.length - offset < PG_HDR.sizeof) return this.#bad("past-buffer");
+    const size = buf.readUInt32LE(offset + PG_HDR.size);
+    if (size < PG_HDR.sizeof || size % 8 !== 0) return this.#bad("bad-size");
+    if (buf.length - offset < size) return this.#bad("past-buffer");
+    let rec: DecodedRecord | undefined;
+    switch (buf.readUInt16LE(offset + PG_HDR.kind)) {
+      case PG_RECORD_KIND.PG_REC_EXEC:
+        rec = this.#exec(buf, offset, size);
+        break;
+      case PG_RECORD_KIND.PG_REC_FORK:
+        rec = this.#fork(buf, offset, size);
+        break;
+      case PG_RECORD_KIND.PG_REC_EXIT:
+        rec = this.#exit(buf, offset, size);
+        break;
+      case PG_RECORD_KIND.PG_REC_OPEN:
+        rec = this.#open(buf, offset, size);
+        break;
+      case PG_RECORD_KIND.PG_REC_CONNECT:
+        rec = this.#connect(buf, offset, size);
+        break;
+      case PG_RECORD_KIND.PG_REC_STATS:
+        rec = this.#stats(buf, offset, size);
+        break;
+      default:
+        this.#unknownKinds++;
+        return undefined;
+    }
+    if (rec !== undefined) this.#decoded++;
+    return rec;
+  }
+
+  #bad(reason: MalformedReason): undefined {
+    this.#malformed[reason]++;
+    return undefined;
+  }
+
+  #ts(buf: Buffer, at: number): bigint {
+    return this.#bootNs + buf.readBigUInt64LE(at);
+  }
+
+  #exec(buf: Buffer, o: number, size: number): ExecEvent | undefined {
+    if (size < PG_EXEC.sizeof) return this.#bad("short-record");
+    const filenameLen = buf.readUInt16LE(o + PG_EXEC.filename_len);
+    const argsLen = buf.readUInt16LE(o + PG_EXEC.args_len);
+    if (PG_EXEC.sizeof + filenameLen + argsLen > size) return this.#bad("length-past-size");
+    const filenameAt = o + PG_EXEC.sizeof;
+    return {
+      kind: "exec",
+      evtType: "execve",
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      tgid: buf.readUInt32LE(o + PG_HDR.tgid),
+      tid: buf.readUInt32LE(o + PG_HDR.tid),
+      recordFlags: buf.readUInt16LE(o + PG_HDR.flags),
+      ppid: buf.readUInt32LE(o + PG_EXEC.ppid),
+      uid: buf.readUInt32LE(o + PG_EXEC.uid),
+      gid: buf.readUInt32LE(o + PG_EXEC.gid),
+      euid: buf.readUInt32LE(o + PG_EXEC.euid),
+      egid: buf.readUInt32LE(o + PG_EXEC.egid),
+      loginuid: buf.readUInt32LE(o + PG_EXEC.loginuid),
+      cgroupId: buf.readBigUInt64LE(o + PG_EXEC.cgroup_id),
+      startNs: this.#ts(buf, o + PG_EXEC.start_ns),
+      comm: readCStr(buf, o + PG_EXEC.comm, PG_LIMITS.PG_COMM_LEN),
+      filename: readStr(buf, filenameAt, filenameLen),
+      argv: readArgv(buf, filenameAt + filenameLen, argsLen),
+    };
+  }
+
+  #fork(buf: Buffer, o: number, size: number): ForkEvent | undefined {
+    if (size < PG_FORK.sizeof) return this.#bad("short-record");
+    const flags = buf.readUInt16LE(o + PG_HDR.flags);
+    return {
+      kind: "fork",
+      evtType: "clone",
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      tgid: buf.readUInt32LE(o + PG_HDR.tgid),
+      tid: buf.readUInt32LE(o + PG_HDR.tid),
+      recordFlags: flags,
+      childTgid: buf.readUInt32LE(o + PG_FORK.child_tgid),
+      childTid: buf.readUInt32LE(o + PG_FORK.child_tid),
+      childStartNs: this.#ts(buf, o + PG_FORK.child_start_ns),
+      isThread: (flags & PG_RECORD_FLAGS.PG_F_THREAD) !== 0,
+    };
+  }
+
+  #exit(buf: Buffer, o: number, size: number): ExitEvent | undefined {
+    if (size < PG_EXIT.sizeof) return this.#bad("short-record");
+    return {
+      kind: "exit",
+      evtType: "procexit",
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      tgid: buf.readUInt32LE(o + PG_HDR.tgid),
+      tid: buf.readUInt32LE(o + PG_HDR.tid),
+      recordFlags: buf.readUInt16LE(o + PG_HDR.flags),
+      exitCode: buf.readInt32LE(o + PG_EXIT.exit_code),
+    };
+  }
+
+  #open(buf: Buffer, o: number, size: number): OpenEvent | undefined {
+    if (size < PG_OPEN.sizeof) return this.#bad("short-record");
+    const pathLen = buf.readUInt16LE(o + PG_OPEN.path_len);
+    if (PG_OPEN.sizeof + pathLen > size) return this.#bad("length-past-size");
+    const evtType = OPEN_SYSCALLS[buf.readUInt16LE(o + PG_OPEN.syscall)];
+    if (evtType === undefined) return this.#bad("bad-value");
+    return {
+      kind: "open",
+      evtType,
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      tgid: buf.readUInt32LE(o + PG_HDR.tgid),
+      tid: buf.readUInt32LE(o + PG_HDR.tid),
+      recordFlags: buf.readUInt16LE(o + PG_HDR.flags),
+      ret: readS64(buf, o + PG_OPEN.ret),
+      openFlags: readU64(buf, o + PG_OPEN.flags),
+      mode: buf.readUInt32LE(o + PG_OPEN.mode),
+      dirfd: buf.readInt32LE(o + PG_OPEN.dirfd),
+      path: readStr(buf, o + PG_OPEN.sizeof, pathLen),
+    };
+  }
+
+  #connect(buf: Buffer, o: number, size: number): ConnectEvent | undefined {
+    if (size < PG_CONNECT.sizeof) return this.#bad("short-record");
+    const family = buf.readUInt16LE(o + PG_CONNECT.family);
+    const saddrAt = o + PG_CONNECT.saddr;
+    const saddrLen = family === PG_FAMILY.PG_AF_INET ? 4 : PG_LIMITS.PG_ADDR_LEN;
+    return {
+      kind: "connect",
+      evtType: "connect",
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      tgid: buf.readUInt32LE(o + PG_HDR.tgid),
+      tid: buf.readUInt32LE(o + PG_HDR.tid),
+      recordFlags: buf.readUInt16LE(o + PG_HDR.flags),
+      ret: readS64(buf, o + PG_CONNECT.ret),
+      fd: buf.readInt32LE(o + PG_CONNECT.fd),
+      family,
+      daddr: formatAddress(family, buf, o + PG_CONNECT.daddr),
+      dport: buf.readUInt16LE(o + PG_CONNECT.dport),
+      // All zero: the kernel had not bound a local address (or could not tell).
+      saddr: isZero(buf, saddrAt, saddrLen) ? "" : formatAddress(family, buf, saddrAt),
+      sport: buf.readUInt16LE(o + PG_CONNECT.sport),
+      sockType: buf.readUInt16LE(o + PG_CONNECT.sock_type),
+      protocol: buf.readUInt16LE(o + PG_CONNECT.protocol),
+    };
+  }
+
+  #stats(buf: Buffer, o: number, size: number): KernelStats | undefined {
+    if (size < PG_STATS.sizeof) return this.#bad("short-record");
+    const at = o + PG_STATS.counters;
+    return {
+      kind: "stats",
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      eventsSeen: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_EVENTS_SEEN),
+      eventsEmitted: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_EVENTS_EMITTED),
+      ringbufFull: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_RINGBUF_FULL),
+      truncated: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_TRUNCATED),
+      readFailed: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_READ_FAILED),
+    };
+  }
+}
