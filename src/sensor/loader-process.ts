@@ -1,0 +1,183 @@
+/**
+ * Runs bpf/.output/peregrine-loader as a child process and decodes its stdout.
+ *
+ * The loader is the only privileged piece; the agent passes its own pid with
+ * --ignore-pid so it never sees itself, and keeps the loader's stdin open as a
+ * pipe: if the agent dies, the loader reads EOF and stops.
+ */
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import type { DecodedRecord } from "../decode/events.js";
+import { StreamDecoder, type StreamDecoderStats } from "../decode/stream-decoder.js";
+import type { StreamHeader } from "../decode/stream-header.js";
+
+export interface SensorOptions {
+  /** Path of the loader binary; default defaultLoaderPath(). */
+  readonly loaderPath?: string | undefined;
+  /** More processes whose events the kernel drops (the agent's own pid is always added). */
+  readonly ignorePids?: readonly number[] | undefined;
+  /** Ring buffer size (power of two, page multiple); loader default 8 MiB. */
+  readonly ringbufBytes?: number | undefined;
+  /** Interval of PG_REC_STATS records; loader default 1000. */
+  readonly statsIntervalMs?: number | undefined;
+  /** How long stop() waits after SIGTERM before SIGKILL; default 5000. */
+  readonly stopTimeoutMs?: number | undefined;
+  /** Every decoded event and stats record, in stream order. */
+  onRecord(record: DecodedRecord): void;
+  /** Raw bytes of every record (valid only during the call), e.g. to write a capture. */
+  onRawRecord?: ((buf: Buffer, offset: number, size: number) => void) | undefined;
+  /** The loader exited after it had attached (stop() included). */
+  onLoaderExit?:
+    | ((code: number | null, signal: NodeJS.Signals | null, stderrTail: string) => void)
+    | undefined;
+  /** The stream broke (framing error: the loader is stopped) or onRecord threw. */
+  onError?: ((err: Error) => void) | undefined;
+}
+
+export interface Sensor {
+  /** The loader's stream header: attached and ready. */
+  readonly header: StreamHeader;
+  /** The loader's pid. */
+  readonly pid: number;
+  /** Decoder counters: records, malformed by reason, unknown kinds, framing errors. */
+  readonly decoderStats: StreamDecoderStats;
+  /** SIGTERM, then SIGKILL after stopTimeoutMs; resolves once the loader is gone and its output read. */
+  stop(): Promise<void>;
+}
+
+const STDERR_TAIL_BYTES = 8192;
+
+/** bpf/.output/peregrine-loader of this package (from src/sensor or dist/sensor alike). */
+export function defaultLoaderPath(): string {
+  return fileURLToPath(new URL("../../bpf/.output/peregrine-loader", import.meta.url));
+}
+
+/** The loader's command line for the given options. */
+export function loaderArgs(
+  options: Pick<SensorOptions, "ignorePids" | "ringbufBytes" | "statsIntervalMs">,
+): string[] {
+  const args = ["--ignore-pid", String(process.pid)];
+  for (const pid of options.ignorePids ?? []) {
+    if (pid !== process.pid) args.push("--ignore-pid", String(pid));
+  }
+  if (options.ringbufBytes !== undefined) args.push("--ringbuf-bytes", String(options.ringbufBytes));
+  if (options.statsIntervalMs !== undefined)
+    args.push("--stats-interval-ms", String(options.statsIntervalMs));
+  return args;
+}
+
+/**
+ * Starts the loader. Resolves once its stream header arrived (programs
+ * attached); rejects with its stderr if it exits before that.
+ */
+export function startSensor(options: SensorOptions): Promise<Sensor> {
+  const loaderPath = options.loaderPath ?? defaultLoaderPath();
+  try {
+    accessSync(loaderPath, constants.X_OK);
+  } catch {
+    return Promise.reject(
+      new Error(
+        `peregrine-loader not found or not executable at ${loaderPath}: build it with \`make -C bpf\``,
+      ),
+    );
+  }
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+  const { onRecord, onError, onLoaderExit } = options;
+
+  return new Promise<Sensor>((resolve, reject) => {
+    const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(loaderPath, loaderArgs(options), {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stderrTail = "";
+    let attached = false;
+    let exited = false;
+    let sensor: Sensor | undefined;
+    const closed = new Promise<void>((done) => child.once("close", () => done()));
+
+    const report = (err: Error): void => {
+      if (onError) onError(err);
+      // Nobody listens: surface it like any uncaught error, outside the stream's call stack.
+      else
+        queueMicrotask(() => {
+          throw err;
+        });
+    };
+
+    const decoder = new StreamDecoder({
+      onHeader: (header) => {
+        attached = true;
+        sensor = {
+          header,
+          pid: child.pid ?? 0,
+          get decoderStats() {
+            return decoder.stats;
+          },
+          stop,
+        };
+        resolve(sensor);
+      },
+      onRecord: (rec) => {
+        try {
+          onRecord(rec);
+        } catch (err) {
+          report(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+      onRawRecord: options.onRawRecord,
+    });
+
+    async function stop(): Promise<void> {
+      if (!exited) {
+        child.stdin.end();
+        child.kill("SIGTERM");
+        const timer = setTimeout(() => child.kill("SIGKILL"), stopTimeoutMs);
+        await closed;
+        clearTimeout(timer);
+      }
+      await closed;
+    }
+
+    // We never write to the loader; an EPIPE on its stdin only means it is gone.
+    child.stdin.on("error", () => {});
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (text: string) => {
+      stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+    });
+    child.stdout.on("data", (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (err) {
+        // Everything after a framing error is untrusted: stop reading, stop the loader.
+        child.stdout.removeAllListeners("data");
+        child.stdout.resume();
+        child.kill("SIGTERM");
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (attached) report(error);
+        else reject(error);
+      }
+    });
+    child.once("error", (err) => {
+      exited = true;
+      if (!attached) reject(new Error(`cannot start peregrine-loader at ${loaderPath}: ${err.message}`));
+      else report(err);
+    });
+    child.once("close", (code, signal) => {
+      exited = true;
+      if (!attached) {
+        const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+        reject(new Error(`peregrine-loader ${how} before attaching: ${stderrTail.trim() || "(no stderr)"}`));
+        return;
+      }
+      const alreadyBroken = decoder.stats.framingErrors > 0;
+      try {
+        decoder.end();
+      } catch (err) {
+        // E.g. SIGKILL in the middle of a write: the last record is cut.
+        if (!alreadyBroken) report(err instanceof Error ? err : new Error(String(err)));
+      }
+      onLoaderExit?.(code, signal, stderrTail);
+    });
+  });
+}

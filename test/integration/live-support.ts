@@ -1,0 +1,91 @@
+/**
+ * Shared by the live kernel tests: why they cannot run here (if they cannot),
+ * and small helpers to wait for events from processes the test spawned.
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import type { DecodedRecord, SensorEvent } from "../../src/decode/events.js";
+import { defaultLoaderPath } from "../../src/sensor/loader-process.js";
+
+/** Why live tests must be skipped on this machine, or undefined when they can run. */
+export function liveSkipReason(): string | undefined {
+  if (process.platform !== "linux") return "live sensor tests need Linux";
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    return "live sensor tests need root (CAP_BPF + CAP_PERFMON): run them with sudo";
+  }
+  if (!existsSync("/sys/kernel/btf/vmlinux"))
+    return "live sensor tests need kernel BTF (/sys/kernel/btf/vmlinux)";
+  if (!existsSync(defaultLoaderPath())) {
+    return `live sensor tests need the loader: build ${defaultLoaderPath()} with \`make -C bpf\``;
+  }
+  return undefined;
+}
+
+/** Collects decoded records and lets a test wait until one matches. */
+export class RecordLog {
+  readonly records: DecodedRecord[] = [];
+  #waiters: { match: (r: DecodedRecord) => boolean; resolve: (r: DecodedRecord) => void }[] = [];
+
+  readonly push = (rec: DecodedRecord): void => {
+    this.records.push(rec);
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.match(rec)) return true;
+      w.resolve(rec);
+      return false;
+    });
+  };
+
+  events(): SensorEvent[] {
+    return this.records.filter((r): r is SensorEvent => r.kind !== "stats");
+  }
+
+  /** Resolves with the first record (already seen or future) that matches; rejects after timeoutMs. */
+  waitFor<T extends DecodedRecord>(
+    match: (r: DecodedRecord) => r is T,
+    what: string,
+    timeoutMs = 5000,
+  ): Promise<T> {
+    const seen = this.records.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
+      this.#waiters.push({
+        match,
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r as T);
+        },
+      });
+    });
+  }
+}
+
+export interface RunResult {
+  readonly pid: number;
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion (a minimal locale keeps its opens few and predictable). */
+export function run(file: string, args: readonly string[]): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: "/usr/bin:/bin:/usr/sbin:/sbin", LC_ALL: "C" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (t: string) => {
+      stdout += t;
+    });
+    child.stderr.setEncoding("utf8").on("data", (t: string) => {
+      stderr += t;
+    });
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ pid: child.pid ?? -1, code, stdout, stderr }));
+  });
+}
