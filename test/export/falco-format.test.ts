@@ -40,7 +40,7 @@ describe("Falco JSON line", () => {
       "proc.pid": 4242,
       "evt.is_open_read": true,
       "container.id": null,
-      "proc.exe_ino.ctime": 18446744073709551615, // every digit is in the text, see below
+      "proc.exe_ino.ctime": Number(18_446_744_073_709_551_615n), // JSON.parse rounds; the text keeps every digit (below)
       "evt.rawres": -2,
     });
     expect(line).toContain('"proc.exe_ino.ctime":18446744073709551615,');
