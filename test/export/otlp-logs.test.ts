@@ -228,6 +228,21 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     expect(counters.totals.dropped).toBe(1);
   });
 
+  it("delivers once a collector that was down comes back on the same port", async () => {
+    const first = await startOtlpReceiver();
+    const { port, url } = first;
+    await first.close();
+    const { sink: s, counters } = sink(url, {
+      retry: { initialBackoffMs: 100, maxBackoffMs: 400, multiplier: 1.5, maxAttempts: 20, maxElapsedMs: 10_000 },
+    });
+    s.emit(makeDetection());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const back = await receiver({ port });
+    await s.forceFlush();
+    expect(back.records).toHaveLength(1);
+    expect(counters.totals).toEqual({ sent: 1, failed: 0, dropped: 0 });
+  });
+
   it("drops and counts what does not fit the queue, without blocking emit()", async () => {
     const r = await receiver({ delayMs: 200 });
     const { sink: s, counters } = sink(r.url, { maxQueueSize: 4, maxExportBatchSize: 2 });
