@@ -56,6 +56,7 @@ export class RetryingLogExporter implements LogRecordExporter {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly waiting = new Set<PendingRetry>();
   private closing = false;
+  private shutdownPromise: Promise<void> | undefined;
 
   constructor(
     private readonly inner: LogRecordExporter,
@@ -120,8 +121,17 @@ export class RetryingLogExporter implements LogRecordExporter {
     await this.inner.forceFlush();
   }
 
-  /** Retries not yet started are abandoned (reported as failed); then the transport closes. */
-  async shutdown(): Promise<void> {
+  /**
+   * Retries not yet started are abandoned (reported as failed); then the
+   * transport closes. Idempotent: the sink may call it on a shutdown timeout
+   * while the batch processor's own shutdown calls it again.
+   */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.shutdownOnce();
+    return this.shutdownPromise;
+  }
+
+  private async shutdownOnce(): Promise<void> {
     this.closing = true;
     for (const pending of this.waiting) {
       clearTimeout(pending.timer);
