@@ -233,7 +233,13 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     const { port, url } = first;
     await first.close();
     const { sink: s, counters } = sink(url, {
-      retry: { initialBackoffMs: 100, maxBackoffMs: 400, multiplier: 1.5, maxAttempts: 20, maxElapsedMs: 10_000 },
+      retry: {
+        initialBackoffMs: 100,
+        maxBackoffMs: 400,
+        multiplier: 1.5,
+        maxAttempts: 20,
+        maxElapsedMs: 10_000,
+      },
     });
     s.emit(makeDetection());
     await new Promise((resolve) => setTimeout(resolve, 300));
