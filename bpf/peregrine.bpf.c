@@ -90,6 +90,13 @@ struct {
  * slots are 0, and the first 0 ends the list. */
 const volatile __u32 ignore_tgids[8] = {};
 
+/* The loader is woken once this much data waits in the ring buffer; below
+ * it, the loader drains the ring on its own short timer. Waking it for every
+ * record would cost a wakeup (irq_work + scheduler) per event: on the
+ * development VM that doubled the cost of a traced openat+close. Set by the
+ * loader to a fraction of the ring buffer size. */
+const volatile __u32 wakeup_bytes = 1 << 20;
+
 /* Put every wire type into the object's BTF so scripts/gen-layout.mjs can
  * read offsets from it; nothing references these variables. */
 struct pg_stream_header *unused_pg_stream_header __attribute__((unused));
@@ -148,6 +155,20 @@ static __always_inline void hdr__fill(void *buf, __u16 kind, __u64 pid_tgid)
 	h->tid = (__u32)pid_tgid;
 }
 
+/* Copy one finished record into the ring buffer and count the outcome. */
+static __always_inline void ring__output(void *rec, __u32 size)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	counter__inc(PG_CNT_EVENTS_SEEN);
+	if (bpf_ringbuf_output(&pg_events, rec, size, flags))
+		counter__inc(PG_CNT_RINGBUF_FULL);
+	else
+		counter__inc(PG_CNT_EVENTS_EMITTED);
+}
+
 /*
  * Send the first len bytes of the scratch buffer as one record, padded to a
  * multiple of 8. The padding bytes are zeroed here: the scratch buffer is
@@ -157,26 +178,18 @@ static __always_inline void record__submit(__u8 *buf, __u32 len)
 {
 	__u32 size;
 
-	counter__inc(PG_CNT_EVENTS_SEEN);
 	len &= LEN_MASK;
 	*(__u64 *)(buf + len) = 0;
 	size = (len + 7) & ~7U;
 	((struct pg_hdr *)buf)->size = size;
-	if (bpf_ringbuf_output(&pg_events, buf, size & LEN_MASK, 0))
-		counter__inc(PG_CNT_RINGBUF_FULL);
-	else
-		counter__inc(PG_CNT_EVENTS_EMITTED);
+	ring__output(buf, size & LEN_MASK);
 }
 
-/* Fixed-size records go straight through bpf_ringbuf_output() from the stack. */
+/* Fixed-size records go straight from the stack. */
 static __always_inline void record__submit_fixed(void *rec, __u32 size)
 {
-	counter__inc(PG_CNT_EVENTS_SEEN);
 	((struct pg_hdr *)rec)->size = size;
-	if (bpf_ringbuf_output(&pg_events, rec, size, 0))
-		counter__inc(PG_CNT_RINGBUF_FULL);
-	else
-		counter__inc(PG_CNT_EVENTS_EMITTED);
+	ring__output(rec, size);
 }
 
 /*
@@ -237,7 +250,8 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	rec->_pad = 0;
 
 	off = sizeof(*rec);
-	flen = bpf_probe_read_kernel_str(buf + off, PG_PATH_MAX, bprm->filename);
+	flen = bpf_probe_read_kernel_str(buf + off, PG_PATH_MAX,
+					 bprm->filename);
 	flen = str__len(flen, &rec->hdr.flags);
 	rec->filename_len = flen;
 	off += flen & STR_MASK;
@@ -347,7 +361,8 @@ static __always_inline void open__emit(struct pt_regs *regs, long nr, long ret,
 		break;
 	default: /* openat2(dirfd, path, struct open_how *how, size) */
 		path = (const char *)regs->si;
-		if (bpf_probe_read_user(&how, sizeof(how.flags) + sizeof(how.mode),
+		if (bpf_probe_read_user(&how,
+					sizeof(how.flags) + sizeof(how.mode),
 					(const void *)regs->dx))
 			counter__inc(PG_CNT_READ_FAILED);
 		rec->flags = how.flags;
@@ -404,7 +419,8 @@ static __always_inline void connect__local(struct pg_connect *rec, int fd)
 	if (rec->family == AF_INET)
 		bpf_core_read(rec->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
 	else if (rec->family == AF_INET6)
-		bpf_core_read(rec->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(rec->saddr, 16,
+			      &sk->__sk_common.skc_v6_rcv_saddr);
 }
 
 static __always_inline void connect__emit(struct pt_regs *regs, long ret,
