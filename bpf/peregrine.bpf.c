@@ -178,6 +178,9 @@ static __always_inline void record__submit(__u8 *buf, __u32 len)
 {
 	__u32 size;
 
+	/* One count per record, however many of its strings were cut. */
+	if (((struct pg_hdr *)buf)->flags & PG_F_TRUNCATED)
+		counter__inc(PG_CNT_TRUNCATED);
 	len &= LEN_MASK;
 	*(__u64 *)(buf + len) = 0;
 	size = (len + 7) & ~7U;
@@ -206,7 +209,6 @@ static __always_inline long str__len(long n, __u16 *flags)
 	}
 	if (n >= PG_PATH_MAX) {
 		*flags |= PG_F_TRUNCATED;
-		counter__inc(PG_CNT_TRUNCATED);
 		return PG_PATH_MAX;
 	}
 	return n;
@@ -267,7 +269,6 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	if (alen > PG_ARGS_MAX) {
 		alen = PG_ARGS_MAX;
 		rec->hdr.flags |= PG_F_TRUNCATED;
-		counter__inc(PG_CNT_TRUNCATED);
 	}
 	alen &= STR_MASK;
 	if (alen && bpf_probe_read_user(buf + (off & STR_MASK), alen,
