@@ -42,10 +42,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define __O_TMPFILE 020000000
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
-#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
-#define EINPROGRESS 115
 /* arch/x86/include/asm/thread_info.h: a 32-bit (ia32) syscall is running. */
 #define TS_COMPAT 0x0002
 
