@@ -40,6 +40,13 @@
  * latency of a quiet stream and costs an idle loader 100 cheap wakeups/s.
  */
 #define DRAIN_INTERVAL_MS 10
+/*
+ * ring_buffer__consume() keeps going while producers keep up with it; after
+ * this many samples the callback makes it return, so that stdin, stdout,
+ * signals and the stats timer are still looked at under sustained load.
+ */
+#define RING_BATCH 4096
+#define RING_YIELD (-EAGAIN)
 
 enum exit_status {
 	EXIT_OK = 0, /* stopped by signal, stdin EOF or stdout closed */
@@ -74,6 +81,7 @@ static const char usage_text[] =
 
 static volatile sig_atomic_t stop_requested;
 static bool verbose;
+static unsigned int ring_batch; /* samples since ring_buffer__consume() began */
 
 static struct {
 	char buf[OUT_BUF_BYTES];
@@ -162,11 +170,28 @@ static int out__write(const void *data, size_t len)
 	return 0;
 }
 
-/* Ring buffer callback: pass the sample through untouched. A negative
- * return stops ring_buffer__consume(). */
+/*
+ * Ring buffer callback: pass the sample through untouched. A negative return
+ * stops ring_buffer__consume(); libbpf has already moved past this sample,
+ * so nothing is lost or repeated.
+ */
 static int ring__on_sample(void *ctx, void *data, size_t size)
 {
-	return out__write(data, size);
+	if (out__write(data, size))
+		return -EIO;
+	if (++ring_batch >= RING_BATCH)
+		return RING_YIELD;
+	return 0;
+}
+
+/* Drains the ring buffer (or a batch of it); false on a real error. */
+static bool ring__drain(struct ring_buffer *rb)
+{
+	int n;
+
+	ring_batch = 0;
+	n = ring_buffer__consume(rb);
+	return n >= 0 || n == RING_YIELD || out.closed || out.failed;
 }
 
 static int header__write(void)
@@ -398,8 +423,7 @@ static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
 		}
 		/* Drain whatever is there, woken or not: the kernel does not
 		 * wake us for every record. */
-		if (ring_buffer__consume(rb) < 0 && !out.closed &&
-		    !out.failed) {
+		if (!ring__drain(rb)) {
 			log__error("reading the ring buffer failed");
 			return EXIT_IO;
 		}
@@ -477,9 +501,11 @@ int main(int argc, char **argv)
 		status = out.closed ? EXIT_OK : EXIT_IO;
 	} else {
 		status = loop__run(skel, rb, &opts, percpu, ncpus);
-		/* Last counters, so a reader always gets totals at the end. */
+		/* What is left (one batch at most, should producers keep
+		 * going) and the last counters, so a reader always gets
+		 * totals at the end. */
 		if (!out.closed && !out.failed) {
-			ring_buffer__consume(rb);
+			ring__drain(rb);
 			stats__write(skel, percpu, ncpus);
 			out__flush();
 		}
