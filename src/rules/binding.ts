@@ -1,0 +1,12 @@
+/** What binding fields needs, shared by the condition compiler and the output formatter. */
+import type { SourcePosition } from "./errors.js";
+import type { FieldCache } from "./field-cache.js";
+import type { BindContext, FieldRegistry } from "./fields.js";
+
+export interface BindingOptions {
+  readonly fields: FieldRegistry;
+  readonly cache: FieldCache;
+  readonly bind: BindContext;
+  /** Receives caveats of the fields used. */
+  readonly warn: (message: string, pos: SourcePosition) => void;
+}

@@ -1,0 +1,985 @@
+/**
+ * The field registry: every Falco field Peregrine can answer, with its type
+ * and how to extract it from an enriched event, plus the Falco fields it
+ * cannot answer yet (a rule using one fails to load, naming the reason,
+ * instead of silently never matching).
+ *
+ * A field may take an argument: an index (`proc.aname[2]`; without one it
+ * matches any ancestor) or a name (`evt.arg.flags`, `evt.arg[flags]`).
+ * Adding a field is adding an entry to FIELD_TABLE.
+ */
+import type { EnrichedEvent } from "../enrich/enriched-event.js";
+import type { ProcessInfo } from "../enrich/process-info.js";
+import { resultName } from "./errno-names.js";
+import { type ArgForm, resolveEventArg } from "./event-args.js";
+import { CAPTURED, type EventTypeSet, setContains } from "./event-types.js";
+import { openedPath, openIsDirectory, socketEnds } from "./fd-info.js";
+import { EXEC_MODE_BITS, mayCreate, opensForRead, opensForWrite } from "./open-flags.js";
+import { ancestorAt, parentOf, someAncestor } from "./process-ancestry.js";
+import type { FieldType, RuntimeValue } from "./values.js";
+
+export type Extractor = (e: EnrichedEvent) => RuntimeValue | undefined;
+
+/** A field with its argument applied: what the compiler and the output formatter use. */
+export interface BoundField {
+  /** As written: "proc.aname[2]", "evt.arg.flags". */
+  readonly name: string;
+  readonly type: FieldType;
+  readonly extract: Extractor;
+  /** For multi-valued fields (proc.aname without index): true when `test` holds for some value. */
+  readonly anyOf: ((e: EnrichedEvent, test: (v: RuntimeValue) => boolean) => boolean) | undefined;
+  /** Multi-valued without an index: usable in conditions only, not in outputs. */
+  readonly filterOnly: boolean;
+  /** Costly to extract (string building, table walks): worth caching per event. */
+  readonly costly: boolean;
+  /** Output text when it differs from String(value) (evt.time). */
+  readonly render: ((v: RuntimeValue) => string) | undefined;
+  /** A caveat to report once per rule that uses the field. */
+  readonly warning: string | undefined;
+}
+
+/** What a field binding may depend on besides its argument. */
+export interface BindContext {
+  /** The event types of the rule the field is used in (ALL for outputs of rules that match everything). */
+  readonly eventTypes: EventTypeSet;
+}
+
+export type ArgumentKind = "none" | "index" | "name";
+
+export interface FieldEntry {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly description: string;
+  readonly argument: ArgumentKind;
+  /** Binds the argument (undefined when none was written); a string is an error message. */
+  bind(arg: string | undefined, ctx: BindContext): BoundField | string;
+}
+
+export interface UnsupportedField {
+  readonly name: string;
+  readonly reason: string;
+}
+
+// ---------------------------------------------------------------------------
+// Entry builders
+
+interface PlainSpec {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly description: string;
+  readonly extract: Extractor;
+  readonly costly?: boolean;
+  readonly render?: (v: RuntimeValue) => string;
+  readonly warning?: string;
+}
+
+function plain(spec: PlainSpec): FieldEntry {
+  const bound: BoundField = {
+    name: spec.name,
+    type: spec.type,
+    extract: spec.extract,
+    anyOf: undefined,
+    filterOnly: false,
+    costly: spec.costly ?? false,
+    render: spec.render,
+    warning: spec.warning,
+  };
+  return {
+    name: spec.name,
+    type: spec.type,
+    description: spec.description,
+    argument: "none",
+    bind: (arg) => (arg === undefined ? bound : `field '${spec.name}' does not take an argument`),
+  };
+}
+
+interface IndexedSpec {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly description: string;
+  readonly at: (e: EnrichedEvent, index: number) => RuntimeValue | undefined;
+  /** Without an index: does some value satisfy the test? */
+  readonly any: (e: EnrichedEvent, test: (v: RuntimeValue) => boolean) => boolean;
+}
+
+function indexed(spec: IndexedSpec): FieldEntry {
+  return {
+    name: spec.name,
+    type: spec.type,
+    description: spec.description,
+    argument: "index",
+    bind(arg) {
+      if (arg === undefined) {
+        return {
+          name: spec.name,
+          type: spec.type,
+          extract: () => undefined,
+          anyOf: spec.any,
+          filterOnly: true,
+          costly: false,
+          render: undefined,
+          warning: undefined,
+        };
+      }
+      if (!/^\d+$/.test(arg)) return `field '${spec.name}' needs a numeric index, not '${arg}'`;
+      const index = Number(arg);
+      return {
+        name: `${spec.name}[${arg}]`,
+        type: spec.type,
+        extract: (e) => spec.at(e, index),
+        anyOf: undefined,
+        filterOnly: false,
+        costly: true,
+        render: undefined,
+        warning: undefined,
+      };
+    },
+  };
+}
+
+function eventArgEntry(name: string, form: ArgForm, description: string): FieldEntry {
+  return {
+    name,
+    type: form === "raw" ? "number" : "string",
+    description,
+    argument: "name",
+    bind(arg, ctx) {
+      if (arg === undefined) return `field '${name}' needs an argument name: ${name}.<name>`;
+      if (/^\d+$/.test(arg)) return `positional ${name}[${arg}] is not supported yet; use ${name}.<name>`;
+      const resolved = resolveEventArg(arg, form, (t) => CAPTURED.has(t) && setContains(ctx.eventTypes, t));
+      if (typeof resolved === "string") return resolved;
+      return {
+        name: `${name}.${arg}`,
+        type: resolved.type,
+        extract: resolved.extract,
+        anyOf: undefined,
+        filterOnly: false,
+        costly: false,
+        render: undefined,
+        warning: resolved.warning,
+      };
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Extraction helpers
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s === "" ? undefined : s;
+}
+
+/** Falco's proc.args: the arguments after argv[0], joined by spaces. */
+function argsOf(p: ProcessInfo): string {
+  return p.argv.slice(1).join(" ");
+}
+
+/** Falco's proc.cmdline: proc.name followed by the arguments. */
+function cmdlineOf(p: ProcessInfo): string {
+  const args = argsOf(p);
+  return args === "" ? p.name : `${p.name} ${args}`;
+}
+
+function parent(e: EnrichedEvent): ProcessInfo | undefined {
+  return e.process === undefined ? undefined : parentOf(e.process, e.processes);
+}
+
+/** The return value of a syscall event; undefined for events without one. */
+function returnValue(e: EnrichedEvent): number | undefined {
+  const ev = e.event;
+  switch (ev.kind) {
+    case "open":
+    case "connect":
+      return ev.ret;
+    case "exec":
+      return 0;
+    case "fork":
+      return ev.childTid;
+    case "exit":
+      return undefined;
+  }
+}
+
+const UNSET_LOGINUID = 4294967295;
+
+/** libsinsp's user.loginuid is signed: an unset audit uid reads as -1. */
+function loginuid(p: ProcessInfo): number {
+  return p.loginuid === UNSET_LOGINUID ? -1 : p.loginuid;
+}
+
+/** evt.time as Falco prints it: local wall-clock time with nanoseconds. */
+export function renderEventTime(v: RuntimeValue): string {
+  const ns = typeof v === "bigint" ? v : BigInt(String(v));
+  const d = new Date(Number(ns / 1_000_000n));
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const frac = String(ns % 1_000_000_000n).padStart(9, "0");
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${frac}`;
+}
+
+function fdKind(e: EnrichedEvent): "file" | "directory" | "ipv4" | "ipv6" | "unix" | undefined {
+  const ev = e.event;
+  if (ev.kind === "open") {
+    // A failed open creates no fd: libsinsp then answers only fd.name/directory/filename.
+    if (ev.ret < 0) return undefined;
+    return openIsDirectory(ev) ? "directory" : "file";
+  }
+  return socketEnds(e)?.kind;
+}
+
+const TYPECHAR: Readonly<Record<string, string>> = {
+  file: "f",
+  directory: "d",
+  ipv4: "4",
+  ipv6: "6",
+  unix: "u",
+};
+
+function fdFilePath(e: EnrichedEvent): string | undefined {
+  return openedPath(e);
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function isIp(e: EnrichedEvent): boolean {
+  const k = socketEnds(e)?.kind;
+  return k === "ipv4" || k === "ipv6";
+}
+
+// ---------------------------------------------------------------------------
+// The table
+
+const FIELD_TABLE: readonly FieldEntry[] = [
+  // evt.*
+  plain({
+    name: "evt.type",
+    type: "string",
+    description: "Event type: the syscall name (open, connect, execve …).",
+    extract: (e) => e.event.evtType,
+  }),
+  plain({
+    name: "evt.time",
+    type: "bigint",
+    description:
+      "Event timestamp, epoch nanoseconds; outputs show it as local time HH:MM:SS.nnnnnnnnn like Falco.",
+    extract: (e) => e.event.tsNs,
+    render: renderEventTime,
+  }),
+  plain({
+    name: "evt.rawtime",
+    type: "bigint",
+    description: "Event timestamp, epoch nanoseconds.",
+    extract: (e) => e.event.tsNs,
+  }),
+  plain({
+    name: "evt.dir",
+    type: "string",
+    description:
+      "Event direction: always '<' (exit), as the sensor records syscalls at exit like Falco's modern probe.",
+    extract: () => "<",
+  }),
+  plain({
+    name: "evt.res",
+    type: "string",
+    description: "Result: 'SUCCESS', or the errno name ('ENOENT') when the syscall failed.",
+    extract: (e) => {
+      const r = returnValue(e);
+      return r === undefined ? undefined : resultName(r);
+    },
+  }),
+  plain({
+    name: "evt.rawres",
+    type: "number",
+    description: "Raw return value (fd, 0, or -errno).",
+    extract: returnValue,
+  }),
+  plain({
+    name: "evt.failed",
+    type: "boolean",
+    description: "True when the syscall returned an error.",
+    extract: (e) => {
+      const r = returnValue(e);
+      return r === undefined ? undefined : r < 0;
+    },
+  }),
+  plain({
+    name: "evt.is_open_read",
+    type: "boolean",
+    description: "True for open/openat/openat2 with O_RDONLY or O_RDWR (creat is never one, as in Falco).",
+    extract: (e) => {
+      const ev = e.event;
+      return ev.kind === "open" && ev.evtType !== "creat" && opensForRead(ev.openFlags);
+    },
+  }),
+  plain({
+    name: "evt.is_open_write",
+    type: "boolean",
+    description: "True for open/openat/openat2 with O_WRONLY or O_RDWR (creat is never one, as in Falco).",
+    extract: (e) => {
+      const ev = e.event;
+      return ev.kind === "open" && ev.evtType !== "creat" && opensForWrite(ev.openFlags);
+    },
+  }),
+  plain({
+    name: "evt.is_open_exec",
+    type: "boolean",
+    description: "True when an open/creat may create a file with an execute bit in its mode.",
+    extract: (e) => {
+      const ev = e.event;
+      if (ev.kind !== "open") return false;
+      const creates = ev.evtType === "creat" || mayCreate(ev.openFlags);
+      return creates && (ev.mode & EXEC_MODE_BITS) !== 0;
+    },
+  }),
+  eventArgEntry(
+    "evt.arg",
+    "rendered",
+    "An event argument as Falco renders it (always a string): evt.arg.name, evt.arg.flags …",
+  ),
+  eventArgEntry(
+    "evt.rawarg",
+    "raw",
+    "An event argument's raw value: evt.rawarg.flags (Falco's PPM bits), evt.rawarg.fd …",
+  ),
+
+  // thread.* / proc.*
+  plain({ name: "thread.tid", type: "number", description: "Thread id.", extract: (e) => e.event.tid }),
+  plain({
+    name: "proc.pid",
+    type: "number",
+    description: "Process id (tgid).",
+    extract: (e) => e.event.tgid,
+  }),
+  plain({
+    name: "proc.ppid",
+    type: "number",
+    description: "Parent process id.",
+    extract: (e) => (e.process === undefined || e.process.ppid <= 0 ? undefined : e.process.ppid),
+  }),
+  plain({
+    name: "proc.name",
+    type: "string",
+    description: "Process name (kernel comm, at most 15 characters).",
+    extract: (e) => e.process?.name,
+  }),
+  plain({
+    name: "proc.exe",
+    type: "string",
+    description: "First command-line argument (argv[0]).",
+    extract: (e) => e.process?.argv[0],
+  }),
+  plain({
+    name: "proc.exepath",
+    type: "string",
+    description: "Full path of the executable.",
+    extract: (e) => nonEmpty(e.process?.exePath),
+  }),
+  plain({
+    name: "proc.args",
+    type: "string",
+    description: "Command-line arguments after argv[0], joined by spaces.",
+    extract: (e) => (e.process === undefined ? undefined : argsOf(e.process)),
+    costly: true,
+  }),
+  plain({
+    name: "proc.cmdline",
+    type: "string",
+    description: "proc.name followed by the arguments: 'cat /etc/shadow'.",
+    extract: (e) => (e.process === undefined ? undefined : cmdlineOf(e.process)),
+    costly: true,
+  }),
+  plain({
+    name: "proc.cwd",
+    type: "string",
+    description: "Working directory, when known.",
+    extract: (e) => nonEmpty(e.process?.cwd),
+  }),
+  plain({
+    name: "proc.duration",
+    type: "bigint",
+    description: "Nanoseconds since the process started, when its start time is known.",
+    extract: (e) => {
+      const start = e.process?.startNs ?? 0n;
+      return start > 0n ? e.event.tsNs - start : undefined;
+    },
+  }),
+  plain({
+    name: "proc.pname",
+    type: "string",
+    description: "Parent's proc.name.",
+    extract: (e) => parent(e)?.name,
+    costly: true,
+  }),
+  plain({
+    name: "proc.pexe",
+    type: "string",
+    description: "Parent's proc.exe.",
+    extract: (e) => parent(e)?.argv[0],
+    costly: true,
+  }),
+  plain({
+    name: "proc.pexepath",
+    type: "string",
+    description: "Parent's proc.exepath.",
+    extract: (e) => nonEmpty(parent(e)?.exePath),
+    costly: true,
+  }),
+  plain({
+    name: "proc.pcmdline",
+    type: "string",
+    description: "Parent's proc.cmdline.",
+    extract: (e) => {
+      const p = parent(e);
+      return p === undefined ? undefined : cmdlineOf(p);
+    },
+    costly: true,
+  }),
+  indexed({
+    name: "proc.aname",
+    type: "string",
+    description:
+      "proc.name of an ancestor: [0] the process, [1] its parent, [2] its grandparent …; without an index (conditions only) any ancestor matches.",
+    at: (e, i) => ancestorAt(e, i)?.name,
+    any: (e, test) => someAncestor(e, (p) => test(p.name)),
+  }),
+  indexed({
+    name: "proc.apid",
+    type: "number",
+    description: "pid of an ancestor, indexed like proc.aname.",
+    at: (e, i) => ancestorAt(e, i)?.pid,
+    any: (e, test) => someAncestor(e, (p) => test(p.pid)),
+  }),
+  indexed({
+    name: "proc.aexe",
+    type: "string",
+    description: "proc.exe of an ancestor, indexed like proc.aname.",
+    at: (e, i) => ancestorAt(e, i)?.argv[0],
+    any: (e, test) => someAncestor(e, (p) => p.argv[0] !== undefined && test(p.argv[0])),
+  }),
+  indexed({
+    name: "proc.aexepath",
+    type: "string",
+    description: "proc.exepath of an ancestor, indexed like proc.aname.",
+    at: (e, i) => nonEmpty(ancestorAt(e, i)?.exePath),
+    any: (e, test) => someAncestor(e, (p) => p.exePath !== "" && test(p.exePath)),
+  }),
+  indexed({
+    name: "proc.acmdline",
+    type: "string",
+    description: "proc.cmdline of an ancestor, indexed like proc.aname.",
+    at: (e, i) => {
+      const p = ancestorAt(e, i);
+      return p === undefined ? undefined : cmdlineOf(p);
+    },
+    any: (e, test) => someAncestor(e, (p) => test(cmdlineOf(p))),
+  }),
+
+  // user.* / group.*
+  plain({
+    name: "user.uid",
+    type: "number",
+    description: "Effective user id (as Falco's user.uid).",
+    extract: (e) => e.process?.euid,
+  }),
+  plain({
+    name: "user.name",
+    type: "string",
+    description: "Name of the effective user.",
+    extract: (e) => (e.process === undefined ? undefined : e.users.userName(e.process.euid)),
+    costly: true,
+  }),
+  plain({
+    name: "user.loginuid",
+    type: "number",
+    description: "Audit login uid; -1 when unset.",
+    extract: (e) => (e.process === undefined ? undefined : loginuid(e.process)),
+  }),
+  plain({
+    name: "user.loginname",
+    type: "string",
+    description: "Name of the audit login user.",
+    extract: (e) => {
+      const p = e.process;
+      if (p === undefined || p.loginuid === UNSET_LOGINUID) return undefined;
+      return e.users.userName(p.loginuid);
+    },
+    costly: true,
+  }),
+  plain({
+    name: "group.gid",
+    type: "number",
+    description: "Group id of the process (the process table's gid; Falco reports the effective gid).",
+    extract: (e) => e.process?.gid,
+  }),
+  plain({
+    name: "group.name",
+    type: "string",
+    description: "Name of group.gid.",
+    extract: (e) => (e.process === undefined ? undefined : e.users.groupName(e.process.gid)),
+    costly: true,
+  }),
+
+  // fd.*
+  plain({
+    name: "fd.num",
+    type: "number",
+    description:
+      "File descriptor number: the fd an open returned (negative when it failed), or the fd a connect used.",
+    extract: (e) => {
+      const ev = e.event;
+      if (ev.kind === "open") return ev.ret;
+      if (ev.kind === "connect") return ev.fd;
+      return undefined;
+    },
+  }),
+  plain({
+    name: "fd.name",
+    type: "string",
+    description:
+      "For files the absolute path (relative paths resolved against proc.cwd); for IP sockets 'lip:lport->rip:rport'; for unix sockets the path.",
+    extract: (e) => (e.event.kind === "open" ? fdFilePath(e) : socketEnds(e)?.name),
+    costly: true,
+  }),
+  plain({
+    name: "fd.nameraw",
+    type: "string",
+    description: "The path exactly as the open call passed it.",
+    extract: (e) => (e.event.kind === "open" ? e.event.path : undefined),
+  }),
+  plain({
+    name: "fd.directory",
+    type: "string",
+    description: "Directory of a file fd.name.",
+    extract: (e) => {
+      const p = fdFilePath(e);
+      return p === undefined ? undefined : dirname(p);
+    },
+    costly: true,
+  }),
+  plain({
+    name: "fd.filename",
+    type: "string",
+    description: "File name of a file fd.name, without its directory.",
+    extract: (e) => {
+      const p = fdFilePath(e);
+      return p === undefined ? undefined : basename(p);
+    },
+    costly: true,
+  }),
+  plain({
+    name: "fd.typechar",
+    type: "string",
+    description:
+      "fd type as one character: 'f' file, 'd' directory, '4' IPv4 socket, '6' IPv6 socket, 'u' unix socket.",
+    extract: (e) => {
+      const k = fdKind(e);
+      return k === undefined ? undefined : TYPECHAR[k];
+    },
+  }),
+  plain({
+    name: "fd.type",
+    type: "string",
+    description: "fd type: 'file', 'directory', 'ipv4', 'ipv6' or 'unix'.",
+    extract: fdKind,
+  }),
+  plain({
+    name: "fd.sockfamily",
+    type: "string",
+    description: "Socket family: 'ip' or 'unix'.",
+    extract: (e) => {
+      const k = socketEnds(e)?.kind;
+      return k === undefined ? undefined : k === "unix" ? "unix" : "ip";
+    },
+  }),
+  plain({
+    name: "fd.l4proto",
+    type: "string",
+    description: "Transport protocol: 'tcp', 'udp', 'icmp' or 'raw'.",
+    extract: (e) => socketEnds(e)?.l4proto,
+  }),
+  plain({
+    name: "fd.cip",
+    type: "ipaddr",
+    description: "Client IP: the local end of a connect.",
+    extract: (e) => socketEnds(e)?.localIp,
+  }),
+  plain({
+    name: "fd.sip",
+    type: "ipaddr",
+    description: "Server IP: the remote end of a connect.",
+    extract: (e) => socketEnds(e)?.remoteIp,
+  }),
+  plain({ name: "fd.lip", type: "ipaddr", description: "Local IP.", extract: (e) => socketEnds(e)?.localIp }),
+  plain({
+    name: "fd.rip",
+    type: "ipaddr",
+    description: "Remote IP.",
+    extract: (e) => socketEnds(e)?.remoteIp,
+  }),
+  plain({
+    name: "fd.cport",
+    type: "number",
+    description: "Client port: the local port of a connect.",
+    extract: (e) => (isIp(e) ? socketEnds(e)?.localPort : undefined),
+  }),
+  plain({
+    name: "fd.sport",
+    type: "number",
+    description: "Server port: the remote port of a connect.",
+    extract: (e) => (isIp(e) ? socketEnds(e)?.remotePort : undefined),
+  }),
+  plain({
+    name: "fd.lport",
+    type: "number",
+    description: "Local port.",
+    extract: (e) => (isIp(e) ? socketEnds(e)?.localPort : undefined),
+  }),
+  plain({
+    name: "fd.rport",
+    type: "number",
+    description: "Remote port.",
+    extract: (e) => (isIp(e) ? socketEnds(e)?.remotePort : undefined),
+  }),
+  plain({
+    name: "fd.cnet",
+    type: "ipnet",
+    description: "fd.cip, compared against networks (fd.cnet = 10.0.0.0/8).",
+    extract: (e) => socketEnds(e)?.localIp,
+  }),
+  plain({
+    name: "fd.snet",
+    type: "ipnet",
+    description: "fd.sip, compared against networks.",
+    extract: (e) => socketEnds(e)?.remoteIp,
+  }),
+  plain({
+    name: "fd.lnet",
+    type: "ipnet",
+    description: "fd.lip, compared against networks.",
+    extract: (e) => socketEnds(e)?.localIp,
+  }),
+  plain({
+    name: "fd.rnet",
+    type: "ipnet",
+    description: "fd.rip, compared against networks.",
+    extract: (e) => socketEnds(e)?.remoteIp,
+  }),
+
+  // container.*
+  plain({
+    name: "container.id",
+    type: "string",
+    description:
+      "Container id. Always 'host' for now: container detection from cgroups is a later piece of work, so container rules cannot tell containers apart yet.",
+    extract: () => "host",
+    warning: "container.id is always 'host' until container detection lands; container rules do not fire yet",
+  }),
+];
+
+/** Multi-valued fd fields: fd.ip/fd.port/fd.net match either end (conditions only, as in Falco). */
+function eitherEnd(name: string, type: FieldType, description: string, pick: "ip" | "port"): FieldEntry {
+  const bound: BoundField = {
+    name,
+    type,
+    extract: () => undefined,
+    anyOf: (e, test) => {
+      const s = socketEnds(e);
+      if (s === undefined || (s.kind !== "ipv4" && s.kind !== "ipv6")) return false;
+      if (pick === "port") return test(s.localPort) || test(s.remotePort);
+      return (s.localIp !== undefined && test(s.localIp)) || (s.remoteIp !== undefined && test(s.remoteIp));
+    },
+    filterOnly: true,
+    costly: false,
+    render: undefined,
+    warning: undefined,
+  };
+  return {
+    name,
+    type,
+    description,
+    argument: "none",
+    bind: (arg) => (arg === undefined ? bound : `field '${name}' does not take an argument`),
+  };
+}
+
+const MULTI_VALUED: readonly FieldEntry[] = [
+  eitherEnd("fd.ip", "ipaddr", "Either end's IP (conditions only).", "ip"),
+  eitherEnd("fd.port", "number", "Either end's port (conditions only).", "port"),
+  eitherEnd("fd.net", "ipnet", "Either end's IP compared against networks (conditions only).", "ip"),
+];
+
+const NOT_COLLECTED = "not collected by the sensor yet";
+
+/** Falco fields (those the upstream rulesets use, and their neighbours) we cannot answer yet. */
+const UNSUPPORTED: readonly UnsupportedField[] = [
+  ...[
+    "evt.num",
+    "evt.args",
+    "evt.buffer",
+    "evt.cpu",
+    "evt.category",
+    "evt.is_open_create",
+    "evt.latency",
+    "evt.info",
+    "evt.count",
+    "evt.around",
+    "evt.abspath",
+    "evt.is_io",
+    "evt.is_io_read",
+    "evt.is_io_write",
+    "evt.is_wait",
+    "evt.is_syslog",
+    "evt.buflen",
+    "evt.datetime",
+    "evt.deltatime",
+    "evt.reltime",
+    "evt.source",
+    "evt.plugininfo",
+  ].map((name) => ({ name, reason: NOT_COLLECTED })),
+  ...[
+    "proc.env",
+    "proc.aenv",
+    "proc.exe_ino",
+    "proc.exe_ino.ctime",
+    "proc.exe_ino.mtime",
+    "proc.exe_ino.ctime_duration_proc_start",
+    "proc.exe_ino.ctime_duration_pidns_start",
+    "proc.is_exe_from_memfd",
+    "proc.is_exe_upper_layer",
+    "proc.is_exe_writable",
+    "proc.is_vpgid_leader",
+    "proc.is_sid_leader",
+    "proc.sname",
+    "proc.sid",
+    "proc.tty",
+    "proc.vpid",
+    "proc.pvpid",
+    "proc.vpgid",
+    "proc.pgid",
+    "proc.loginshellid",
+    "proc.nthreads",
+    "proc.nchilds",
+    "proc.fdopencount",
+    "proc.fdlimit",
+    "proc.vmsize",
+    "proc.vmrss",
+    "proc.vmswap",
+    "proc.pid.ts",
+    "proc.ppid.ts",
+    "proc.ppid.duration",
+    "proc.exeline",
+    "proc.cmdnargs",
+    "proc.cmdlenargs",
+    "proc.is_container_healthcheck",
+    "proc.is_container_liveness_probe",
+    "proc.is_container_readiness_probe",
+    "proc.stdin.type",
+    "proc.stdout.type",
+    "proc.stderr.type",
+    "proc.stdin.name",
+    "proc.stdout.name",
+    "proc.stderr.name",
+    "thread.cap_effective",
+    "thread.cap_permitted",
+    "thread.cap_inheritable",
+    "thread.vtid",
+    "thread.ismain",
+    "thread.exectime",
+    "thread.totexectime",
+    "user.shell",
+    "user.homedir",
+  ].map((name) => ({ name, reason: NOT_COLLECTED })),
+  ...[
+    "fd.cip.name",
+    "fd.sip.name",
+    "fd.lip.name",
+    "fd.rip.name",
+    "fd.connected",
+    "fd.name_changed",
+    "fd.oldname",
+    "fd.dev",
+    "fd.dev.major",
+    "fd.dev.minor",
+    "fd.ino",
+    "fd.uid",
+    "fd.containername",
+    "fd.containerdirectory",
+    "fd.cproto",
+    "fd.sproto",
+    "fd.lproto",
+    "fd.rproto",
+    "fd.is_server",
+    "fd.openflags",
+    "fd.types",
+    "fd.nameraw.name",
+  ].map((name) => ({ name, reason: "needs an fd table, which the sensor does not keep yet" })),
+];
+
+/** Whole namespaces we have no data for yet. */
+const UNSUPPORTED_PREFIXES: readonly UnsupportedField[] = [
+  {
+    name: "container.",
+    reason: "container metadata is not collected yet (only container.id exists, always 'host')",
+  },
+  { name: "k8s.", reason: "Kubernetes metadata is not collected yet" },
+  { name: "k8smeta.", reason: "Kubernetes metadata is not collected yet" },
+  { name: "mesos.", reason: "Mesos metadata is not collected" },
+  { name: "span.", reason: "tracer spans are not collected" },
+  { name: "fdlist.", reason: "poll fd lists are not collected" },
+  { name: "syslog.", reason: "syslog events are not collected" },
+  { name: "fs.path.", reason: "fs.path fields are not supported yet" },
+];
+
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0] ?? 0;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j] ?? 0;
+      prev[j] = Math.min(up + 1, (prev[j - 1] ?? 0) + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length] ?? 0;
+}
+
+export type FieldLookup =
+  | { readonly kind: "entry"; readonly entry: FieldEntry; readonly arg: string | undefined }
+  | { readonly kind: "unsupported"; readonly reason: string }
+  | { readonly kind: "unknown"; readonly suggestion: string | undefined };
+
+export class FieldRegistry {
+  readonly #entries: ReadonlyMap<string, FieldEntry>;
+  readonly #unsupported: ReadonlyMap<string, string>;
+  readonly #unsupportedPrefixes: readonly UnsupportedField[];
+  /** Every name an output token may start with, longest first. */
+  readonly #outputNames: readonly string[];
+
+  constructor(
+    entries: readonly FieldEntry[],
+    unsupported: readonly UnsupportedField[] = [],
+    unsupportedPrefixes: readonly UnsupportedField[] = [],
+  ) {
+    this.#entries = new Map(entries.map((e) => [e.name, e]));
+    this.#unsupported = new Map(unsupported.map((u) => [u.name, u.reason]));
+    this.#unsupportedPrefixes = unsupportedPrefixes;
+    this.#outputNames = [...this.#entries.keys(), ...this.#unsupported.keys()].sort(
+      (a, b) => b.length - a.length,
+    );
+  }
+
+  /** All supported fields, for documentation and `peregrine fields`. */
+  get entries(): readonly FieldEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  get unsupported(): readonly UnsupportedField[] {
+    return [...this.#unsupported].map(([name, reason]) => ({ name, reason }));
+  }
+
+  /**
+   * Finds a field by the name written in a condition; `evt.arg.flags` is the
+   * entry `evt.arg` with argument `flags`. A `[...]` argument is passed as `arg`.
+   */
+  lookup(name: string, arg: string | undefined): FieldLookup {
+    const entry = this.#entries.get(name);
+    if (entry !== undefined) return { kind: "entry", entry, arg };
+    const unsupported = this.#unsupported.get(name);
+    if (unsupported !== undefined) return { kind: "unsupported", reason: unsupported };
+    for (let dot = name.lastIndexOf("."); dot > 0; dot = name.lastIndexOf(".", dot - 1)) {
+      const prefix = this.#entries.get(name.slice(0, dot));
+      if (prefix?.argument === "name" && arg === undefined) {
+        return { kind: "entry", entry: prefix, arg: name.slice(dot + 1) };
+      }
+    }
+    const byPrefix = this.#unsupportedPrefixes.find((p) => name.startsWith(p.name));
+    if (byPrefix !== undefined) return { kind: "unsupported", reason: byPrefix.reason };
+    return { kind: "unknown", suggestion: this.#suggest(name) };
+  }
+
+  #suggest(name: string): string | undefined {
+    let best: string | undefined;
+    let bestDistance = 3;
+    for (const candidate of this.#entries.keys()) {
+      const d = distance(name, candidate);
+      if (d < bestDistance) {
+        best = candidate;
+        bestDistance = d;
+      }
+    }
+    return best;
+  }
+
+  /** Binds a field; a string result is the complete error message. */
+  bind(name: string, arg: string | undefined, ctx: BindContext): BoundField | string {
+    const found = this.lookup(name, arg);
+    switch (found.kind) {
+      case "entry":
+        return found.entry.bind(found.arg, ctx);
+      case "unsupported":
+        return `field '${name}' is not supported yet: ${found.reason}`;
+      case "unknown":
+        return `unknown field '${name}'${found.suggestion === undefined ? "" : ` (did you mean '${found.suggestion}'?)`}`;
+    }
+  }
+
+  /**
+   * The field an output `%token` starts with at `offset`: the longest known
+   * name that prefixes the text (libsinsp's rule), plus a `.name` argument for
+   * argument-taking fields and an optional `[arg]`.
+   */
+  matchOutputToken(
+    text: string,
+    offset: number,
+  ): { name: string; arg: string | undefined; end: number } | undefined {
+    const candidate = /[a-zA-Z][a-zA-Z0-9_.]*/y;
+    candidate.lastIndex = offset;
+    const word = candidate.exec(text)?.[0];
+    if (word === undefined) return undefined;
+    let name: string | undefined;
+    let end = offset;
+    const dynamic = [...this.#entries.values()].find(
+      (e) => e.argument === "name" && word.startsWith(`${e.name}.`),
+    );
+    if (dynamic !== undefined) {
+      const argMatch = /^[a-zA-Z0-9_]+/.exec(word.slice(dynamic.name.length + 1));
+      if (argMatch !== null) {
+        name = `${dynamic.name}.${argMatch[0]}`;
+        end = offset + name.length;
+      }
+    }
+    if (name === undefined) {
+      name = this.#outputNames.find((n) => word.startsWith(n));
+      if (name === undefined) {
+        // Unknown: take the dotted word so the error names what was written.
+        const dotted = /^[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)*/.exec(word)?.[0] ?? word;
+        return { name: dotted, arg: undefined, end: offset + dotted.length };
+      }
+      end = offset + name.length;
+    }
+    let arg: string | undefined;
+    if (text[end] === "[") {
+      const close = text.indexOf("]", end + 1);
+      if (close > end) {
+        arg = text.slice(end + 1, close);
+        end = close + 1;
+      }
+    }
+    return { name, arg, end };
+  }
+}
+
+/** Every field Peregrine knows, for the rules engine and documentation. */
+export const DEFAULT_FIELDS: FieldRegistry = new FieldRegistry(
+  [...FIELD_TABLE, ...MULTI_VALUED],
+  UNSUPPORTED,
+  UNSUPPORTED_PREFIXES,
+);
