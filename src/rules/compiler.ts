@@ -1,0 +1,207 @@
+/**
+ * Compiles a macro-expanded condition into a tree of closures, once per rule:
+ * fields are bound to extractors, constants converted to the field's type,
+ * `in` lists turned into Sets, globs and regexes compiled. Evaluating a rule
+ * is then calling one function per node, with no parsing or lookups.
+ *
+ * Missing values follow libsinsp: a comparison on a field that cannot be
+ * extracted is false (so `!=` is false too, and `not (f = x)` is true);
+ * `exists` tests presence.
+ */
+import type { EnrichedEvent } from "../enrich/enriched-event.js";
+import type { CheckNode, Expr, FieldExpr, Operand } from "./ast.js";
+import type { BindingOptions } from "./binding.js";
+import { FieldError, RulesError } from "./errors.js";
+import { inMacro } from "./expand.js";
+import type { Extractor } from "./fields.js";
+import { OPERATORS, type ValueTest } from "./operators.js";
+import { TRANSFORMERS } from "./transformers.js";
+import { type Constant, convertConstant, describeType, type FieldType, type RuntimeValue } from "./values.js";
+
+export type Predicate = (e: EnrichedEvent) => boolean;
+
+/** A compiled field expression: a field, possibly under transformers. */
+interface Access {
+  readonly name: string;
+  readonly type: FieldType;
+  readonly get: Extractor;
+  readonly anyOf: ((e: EnrichedEvent, test: (v: RuntimeValue) => boolean) => boolean) | undefined;
+}
+
+export function compileFieldExpr(f: FieldExpr, opts: BindingOptions): Access {
+  if (f.kind === "field") {
+    const bound = opts.fields.bind(f.name, f.arg, opts.bind);
+    if (typeof bound === "string") throw new FieldError(bound, f.pos);
+    if (bound.warning !== undefined) opts.warn(bound.warning, f.pos);
+    const get = bound.costly ? opts.cache.cached(bound.name, bound.extract) : bound.extract;
+    return { name: bound.name, type: bound.type, get, anyOf: bound.anyOf };
+  }
+  const t = TRANSFORMERS.get(f.transformer);
+  if (t === undefined) throw new RulesError(`unknown transformer '${f.transformer}'`, f.pos);
+  const inner = compileFieldExpr(f.operand, opts);
+  if (!t.accepts.has(inner.type)) {
+    throw new RulesError(
+      `transformer '${t.name}' cannot be applied to ${describeType(inner.type)} field ('${inner.name}')`,
+      f.pos,
+    );
+  }
+  const apply = t.apply;
+  const innerGet = inner.get;
+  const innerAny = inner.anyOf;
+  return {
+    name: `${t.name}(${inner.name})`,
+    type: t.output(inner.type),
+    get: (e) => {
+      const v = innerGet(e);
+      return v === undefined ? undefined : apply(v);
+    },
+    anyOf:
+      innerAny === undefined
+        ? undefined
+        : (e, test) =>
+            innerAny(e, (v) => {
+              const w = apply(v);
+              return w !== undefined && test(w);
+            }),
+  };
+}
+
+function convertAll(c: CheckNode, access: Access): Constant[] {
+  const right: Operand | undefined = c.right;
+  if (right === undefined) throw new RulesError(`operator '${c.op}' needs a value`, c.opPos);
+  const items = right.kind === "list" ? right.items : right.kind === "value" ? [right] : [];
+  return items.map((item) => {
+    const c = convertConstant(access.type, item.text);
+    if (!c.ok) {
+      throw new RulesError(
+        `${c.message}: field '${access.name}' is ${describeType(access.type)} field`,
+        item.pos,
+      );
+    }
+    return c.value;
+  });
+}
+
+function compileFieldComparison(c: CheckNode, access: Access, opts: BindingOptions): Predicate {
+  const def = OPERATORS.get(c.op);
+  const right = c.right;
+  if (def === undefined || right === undefined || (right.kind !== "val" && right.kind !== "transform")) {
+    throw new RulesError(`operator '${c.op}' cannot compare with a field`, c.opPos);
+  }
+  const rightExpr = right.kind === "val" ? right.field : right;
+  const other = compileFieldExpr(rightExpr, opts);
+  if (other.anyOf !== undefined) {
+    throw new RulesError(
+      `field '${other.name}' cannot be used on the right-hand side without an index`,
+      right.pos,
+    );
+  }
+  if (other.type !== access.type) {
+    throw new RulesError(
+      `cannot compare ${describeType(access.type)} field ('${access.name}') with ${describeType(other.type)} field ('${other.name}')`,
+      right.pos,
+    );
+  }
+  if (def.pair === undefined) {
+    throw new RulesError(`operator '${c.op}' does not accept a field on the right-hand side`, c.opPos);
+  }
+  const test = def.pair(access.type);
+  const getB = other.get;
+  if (access.anyOf !== undefined) {
+    const anyOf = access.anyOf;
+    return (e) => {
+      const b = getB(e);
+      return b !== undefined && anyOf(e, (a) => test(a, b));
+    };
+  }
+  const getA = access.get;
+  return (e) => {
+    const a = getA(e);
+    if (a === undefined) return false;
+    const b = getB(e);
+    return b !== undefined && test(a, b);
+  };
+}
+
+function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
+  const access = compileFieldExpr(c.left, opts);
+  const def = OPERATORS.get(c.op);
+  if (def === undefined) throw new RulesError(`unknown operator '${c.op}'`, c.opPos);
+  if (!def.types.has(access.type)) {
+    throw new RulesError(
+      `operator '${c.op}' cannot be used with ${describeType(access.type)} field ('${access.name}')`,
+      c.opPos,
+    );
+  }
+  const anyOf = access.anyOf;
+  const get = access.get;
+  if (def.operand === "none") {
+    return anyOf === undefined ? (e) => get(e) !== undefined : (e) => anyOf(e, () => true);
+  }
+  if (c.right?.kind === "val" || c.right?.kind === "transform")
+    return compileFieldComparison(c, access, opts);
+  const constants = convertAll(c, access);
+  let test: ValueTest;
+  try {
+    test = def.build(access.type, constants);
+  } catch (err) {
+    throw new RulesError((err as Error).message, c.right?.pos ?? c.opPos);
+  }
+  if (anyOf !== undefined) return (e) => anyOf(e, test);
+  return (e) => {
+    const v = get(e);
+    return v !== undefined && test(v);
+  };
+}
+
+function allOf(parts: Predicate[]): Predicate {
+  const [a, b, c] = parts;
+  if (parts.length === 1 && a !== undefined) return a;
+  if (parts.length === 2 && a !== undefined && b !== undefined) return (e) => a(e) && b(e);
+  if (parts.length === 3 && a !== undefined && b !== undefined && c !== undefined)
+    return (e) => a(e) && b(e) && c(e);
+  return (e) => {
+    for (const p of parts) if (!p(e)) return false;
+    return true;
+  };
+}
+
+function anyOfPredicates(parts: Predicate[]): Predicate {
+  const [a, b, c] = parts;
+  if (parts.length === 1 && a !== undefined) return a;
+  if (parts.length === 2 && a !== undefined && b !== undefined) return (e) => a(e) || b(e);
+  if (parts.length === 3 && a !== undefined && b !== undefined && c !== undefined)
+    return (e) => a(e) || b(e) || c(e);
+  return (e) => {
+    for (const p of parts) if (p(e)) return true;
+    return false;
+  };
+}
+
+/** Compiles a macro-expanded condition; throws RulesError (FieldError for unknown/unsupported fields). */
+export function compileCondition(e: Expr, opts: BindingOptions): Predicate {
+  switch (e.kind) {
+    case "and":
+      return allOf(e.children.map((c) => compileCondition(c, opts)));
+    case "or":
+      return anyOfPredicates(e.children.map((c) => compileCondition(c, opts)));
+    case "not": {
+      const child = compileCondition(e.child, opts);
+      return (ev) => !child(ev);
+    }
+    case "check":
+      return compileCheck(e, opts);
+    case "macro-body":
+      try {
+        return compileCondition(e.body, opts);
+      } catch (err) {
+        if (err instanceof FieldError) {
+          const wrapped = inMacro(err, e.name);
+          throw wrapped === err ? err : new FieldError(wrapped.reason, wrapped.position);
+        }
+        throw err instanceof RulesError ? inMacro(err, e.name) : err;
+      }
+    case "macro":
+      throw new RulesError(`macro '${e.name}' was not expanded`, e.pos);
+  }
+}

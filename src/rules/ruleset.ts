@@ -1,0 +1,299 @@
+/**
+ * The rules engine: loads Falco rules files in order, compiles every enabled
+ * rule once, indexes rules by event type, and evaluates events against only
+ * the rules that can match their type.
+ */
+import { readdir, readFile, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+import type { EnrichedEvent } from "../enrich/enriched-event.js";
+import type { BindingOptions } from "./binding.js";
+import { compileCondition, type Predicate } from "./compiler.js";
+import { parseCondition } from "./condition-parser.js";
+import type { Detection, RuleInfo } from "./detection.js";
+import {
+  FieldError,
+  makeWarning,
+  RulesError,
+  type RulesItemRef,
+  type RulesWarning,
+  type SourcePosition,
+} from "./errors.js";
+import {
+  CAPTURED,
+  type EventTypeSet,
+  eventTypeConstants,
+  isAllEventTypes,
+  KNOWN_EVENT_TYPES,
+  matchingEventTypes,
+  setContains,
+} from "./event-types.js";
+import { applyExceptions } from "./exceptions.js";
+import { Expander } from "./expand.js";
+import { FieldCache } from "./field-cache.js";
+import { DEFAULT_FIELDS, type FieldRegistry } from "./fields.js";
+import { type CompiledOutput, compileOutput } from "./output-format.js";
+import { PRIORITIES, type Priority } from "./priority.js";
+import { type CollectedRules, RuleCollector, type RuleDef } from "./rule-collector.js";
+import { type PluginRequirement, readRulesFile } from "./rules-file.js";
+
+/** The event source this engine evaluates; rules for other sources are skipped with a warning. */
+export const SYSCALL_SOURCE = "syscall";
+
+export interface RulesetOptions {
+  /**
+   * "all" (default): every matching rule fires. "first": only the first
+   * matching rule in load order fires; Falco's `rule_matching: first`, which
+   * is Falco's own default.
+   */
+  readonly ruleMatching?: "all" | "first";
+  /** Rules less severe than this are not loaded (Falco's `priority` setting). */
+  readonly minimumPriority?: Priority;
+  /** The field registry; tests may pass their own. */
+  readonly fields?: FieldRegistry;
+  /**
+   * Called when a rule's evaluation throws (a bug, or inconsistent enrichment
+   * data); the rule is skipped for that event and the others still run.
+   */
+  readonly onEvaluationError?: (rule: RuleInfo, error: unknown) => void;
+}
+
+/** A rules file's name (used as its file name in positions) and content. */
+export interface RulesSource {
+  readonly name: string;
+  readonly text: string;
+}
+
+interface CompiledRule {
+  readonly info: RuleInfo;
+  readonly predicate: Predicate;
+  readonly output: CompiledOutput;
+  readonly eventTypes: EventTypeSet;
+}
+
+export class Ruleset {
+  /** Enabled rules that were loaded, in load order. */
+  readonly rules: readonly RuleInfo[];
+  /** The evt.type values the enabled rules can match. */
+  readonly eventTypes: ReadonlySet<string>;
+  readonly warnings: readonly RulesWarning[];
+  /** The highest `required_engine_version` of the files, as written. */
+  readonly requiredEngineVersion: string | undefined;
+  readonly requiredPluginVersions: readonly PluginRequirement[];
+  readonly #byType: ReadonlyMap<string, readonly CompiledRule[]>;
+  /** Rules for event types not in #byType: those matching "every type except …". */
+  readonly #otherTypes: readonly CompiledRule[];
+  readonly #firstOnly: boolean;
+  readonly #onError: (rule: RuleInfo, error: unknown) => void;
+  #evaluationErrors = 0;
+
+  constructor(
+    compiled: readonly CompiledRule[],
+    collected: CollectedRules,
+    warnings: readonly RulesWarning[],
+    options: RulesetOptions,
+  ) {
+    this.rules = compiled.map((r) => r.info);
+    this.warnings = warnings;
+    this.requiredEngineVersion = collected.requiredEngineVersion;
+    this.requiredPluginVersions = collected.requiredPluginVersions;
+    this.#firstOnly = options.ruleMatching === "first";
+    this.#onError =
+      options.onEvaluationError ??
+      (() => {
+        // Counted only: one broken rule must not stop the others.
+      });
+
+    const keys = new Set<string>();
+    const types = new Set<string>();
+    for (const r of compiled) {
+      for (const name of r.eventTypes.names) keys.add(name);
+      if (r.eventTypes.negated) {
+        for (const t of KNOWN_EVENT_TYPES) if (!r.eventTypes.names.has(t)) types.add(t);
+      } else for (const t of r.eventTypes.names) types.add(t);
+    }
+    const byType = new Map<string, CompiledRule[]>();
+    for (const key of keys)
+      byType.set(
+        key,
+        compiled.filter((r) => setContains(r.eventTypes, key)),
+      );
+    this.#byType = byType;
+    this.#otherTypes = compiled.filter((r) => r.eventTypes.negated);
+    this.eventTypes = types;
+  }
+
+  /** How many rule evaluations threw (see RulesetOptions.onEvaluationError). */
+  get evaluationErrors(): number {
+    return this.#evaluationErrors;
+  }
+
+  /** Evaluates an event against the rules for its type; calls `emit` for each rule that matches. */
+  evaluate(e: EnrichedEvent, emit: (d: Detection) => void): void {
+    const rules = this.#byType.get(e.event.evtType) ?? this.#otherTypes;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as CompiledRule;
+      let matched: boolean;
+      try {
+        matched = rule.predicate(e);
+      } catch (err) {
+        this.#evaluationErrors++;
+        this.#onError(rule.info, err);
+        continue;
+      }
+      if (!matched) continue;
+      const out = rule.output.render(e);
+      emit({ rule: rule.info, event: e, output: out.text, outputFields: out.fields });
+      if (this.#firstOnly) return;
+    }
+  }
+}
+
+/** Collects warnings, one per distinct message and place. */
+class WarningSink {
+  readonly list: RulesWarning[] = [];
+  readonly #seen = new Set<string>();
+
+  add(message: string, pos: SourcePosition, item?: RulesItemRef): void {
+    const key = `${pos.file}:${pos.line}:${pos.column}:${item?.name}:${message}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.list.push(makeWarning(message, pos, item));
+  }
+}
+
+function describeTypes(names: Iterable<string>): string {
+  return [...names].sort().join(", ");
+}
+
+class RuleCompiler {
+  readonly #fields: FieldRegistry;
+  readonly #expander: Expander;
+  readonly #cache = new FieldCache();
+  readonly #warnings: WarningSink;
+
+  constructor(collected: CollectedRules, fields: FieldRegistry, warnings: WarningSink) {
+    this.#fields = fields;
+    this.#warnings = warnings;
+    this.#expander = new Expander(collected.macros, collected.lists);
+    this.#expander.parseAllMacros();
+  }
+
+  /** Compiles one rule; undefined when it is skipped (with a warning saying why). */
+  compile(rule: RuleDef, checkOnly: boolean): CompiledRule | undefined {
+    const item: RulesItemRef = { kind: "rule", name: rule.name };
+    try {
+      const condition = this.#expander.expand(
+        applyExceptions(parseCondition(rule.condition), rule.exceptions),
+      );
+      if (checkOnly) return undefined;
+      const eventTypes = matchingEventTypes(condition);
+      this.#checkEventTypes(rule, condition, eventTypes, item);
+      const opts: BindingOptions = {
+        fields: this.#fields,
+        cache: this.#cache,
+        bind: { eventTypes },
+        warn: (message, pos) => this.#warnings.add(message, pos, item),
+      };
+      const predicate = compileCondition(condition, opts);
+      const output = compileOutput(rule.output, opts);
+      const info: RuleInfo = {
+        name: rule.name,
+        desc: rule.desc,
+        priority: rule.priority,
+        source: rule.source,
+        tags: rule.tags,
+        rulesetName: rule.rulesetName,
+      };
+      return { info, predicate, output, eventTypes };
+    } catch (err) {
+      if (err instanceof FieldError && rule.skipIfUnknownFilter) {
+        this.#warnings.add(`rule skipped (skip-if-unknown-filter): ${err.reason}`, err.position, item);
+        return undefined;
+      }
+      throw err instanceof RulesError ? err.within(item) : err;
+    }
+  }
+
+  #checkEventTypes(
+    rule: RuleDef,
+    condition: Parameters<typeof matchingEventTypes>[0],
+    types: EventTypeSet,
+    item: RulesItemRef,
+  ): void {
+    for (const { name, check } of eventTypeConstants(condition)) {
+      if (!KNOWN_EVENT_TYPES.has(name)) {
+        this.#warnings.add(`unknown event type '${name}': no event will ever have it`, check.pos, item);
+      }
+    }
+    if (isAllEventTypes(types)) {
+      if (rule.warnEvttypes) {
+        this.#warnings.add(
+          "the condition does not restrict evt.type: the rule is evaluated for every event",
+          rule.pos,
+          item,
+        );
+      }
+      return;
+    }
+    if (!types.negated && ![...types.names].some((t) => CAPTURED.has(t))) {
+      const what = types.names.size === 0 ? "no event type" : `only ${describeTypes(types.names)}`;
+      this.#warnings.add(
+        `the rule can never fire: it matches ${what}, and the sensor captures ${describeTypes(CAPTURED)}`,
+        rule.pos,
+        item,
+      );
+    }
+  }
+}
+
+function isBelow(priority: Priority, minimum: Priority | undefined): boolean {
+  return minimum !== undefined && PRIORITIES.indexOf(priority) > PRIORITIES.indexOf(minimum);
+}
+
+/** Loads rules from in-memory texts, in order; throws RulesError on the first problem. */
+export function loadRulesFromText(sources: readonly RulesSource[], options: RulesetOptions = {}): Ruleset {
+  const sink = new WarningSink();
+  const collector = new RuleCollector();
+  for (const src of sources) {
+    const content = readRulesFile(src.text, src.name);
+    for (const w of content.warnings) sink.add(w.message, w, w.item);
+    for (const item of content.items) collector.add(item, basename(src.name));
+  }
+  const collected = collector.result();
+  for (const w of collected.warnings) sink.add(w.message, w, w.item);
+
+  const compiler = new RuleCompiler(collected, options.fields ?? DEFAULT_FIELDS, sink);
+  const compiled: CompiledRule[] = [];
+  for (const rule of collected.rules) {
+    const item: RulesItemRef = { kind: "rule", name: rule.name };
+    if (rule.source !== SYSCALL_SOURCE) {
+      sink.add(`unknown source '${rule.source}': rule skipped`, rule.pos, item);
+      continue;
+    }
+    // Disabled rules are still checked for syntax and macros (as Falco does), but
+    // not bound to fields: a disabled rule may use fields we cannot answer.
+    const skip = !rule.enabled || isBelow(rule.priority, options.minimumPriority);
+    const c = compiler.compile(rule, skip);
+    if (c !== undefined) compiled.push(c);
+  }
+  return new Ruleset(compiled, collected, sink.list, options);
+}
+
+async function expandPath(path: string): Promise<string[]> {
+  if (!(await stat(path)).isDirectory()) return [path];
+  const names = (await readdir(path)).filter((n) => n.endsWith(".yaml") || n.endsWith(".yml")).sort();
+  return names.map((n) => join(path, n));
+}
+
+/**
+ * Loads rules files in order (a directory stands for its *.yaml files in
+ * alphabetical order, like Falco's rules_files); later files override earlier
+ * ones. Throws RulesError on the first problem, or the file system's error.
+ */
+export async function loadRules(paths: readonly string[], options: RulesetOptions = {}): Promise<Ruleset> {
+  const sources: RulesSource[] = [];
+  for (const p of paths) {
+    for (const file of await expandPath(p)) sources.push({ name: file, text: await readFile(file, "utf8") });
+  }
+  return loadRulesFromText(sources, options);
+}
