@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
+import { DEFAULT_METRICS_ADDRESS } from "../export/metrics-server.js";
 
 /**
  * The agent's settings, resolved once at start from (lowest first): built-in
@@ -30,8 +31,6 @@ export interface Config {
 export type OutputMode = "text" | "json" | "auto" | "none";
 const OUTPUT_MODES: readonly OutputMode[] = ["text", "json", "auto", "none"];
 
-/** Loopback, so a fresh install exposes nothing to the network. */
-export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464";
 
 export function defaultConfig(): Config {
   return {

@@ -1,0 +1,34 @@
+import { VERSION } from "../version.js";
+import { MAIN_HELP, parseCommand, RUN_HELP, UsageError } from "./args.js";
+import { runCommand } from "./run.js";
+
+async function main(argv: readonly string[]): Promise<number> {
+  let command: ReturnType<typeof parseCommand>;
+  try {
+    command = parseCommand(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`peregrine: ${err.message}\n\n${MAIN_HELP}`);
+    return 2;
+  }
+  switch (command.kind) {
+    case "help":
+      process.stdout.write(command.topic === "run" ? RUN_HELP : MAIN_HELP);
+      return 0;
+    case "version":
+      process.stdout.write(`peregrine ${VERSION}\n`);
+      return 0;
+    case "run":
+      return runCommand(command.flags);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`peregrine: fatal: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,184 @@
+import { hostname as osHostname } from "node:os";
+import { applyConfigFile, applyOverride, type Config, ConfigError, defaultConfig } from "../config/config.js";
+import type { StreamDecoderStats } from "../decode/stream-decoder.js";
+import { Enricher } from "../enrich/enricher.js";
+import { procBootTimeNs } from "../enrich/proc-reader.js";
+import { ProcessTable } from "../enrich/process-table.js";
+import { UserDb } from "../enrich/user-db.js";
+import { PeregrineMetrics } from "../export/metrics.js";
+import { type MetricsServer, startMetricsServer } from "../export/metrics-server.js";
+import { resolveOtlpLogsEndpoint } from "../export/otlp-endpoint.js";
+import { createOtlpLogSink } from "../export/otlp-logs.js";
+import { type DetectionSink, FanOutSink } from "../export/sink.js";
+import { createStdoutSink } from "../export/stdout.js";
+import { Pipeline } from "../pipeline.js";
+import { RulesError } from "../rules/errors.js";
+import { loadRules, type Ruleset } from "../rules/ruleset.js";
+import { type Sensor, startSensor } from "../sensor/loader-process.js";
+import { DEFAULT_RULES_DIR, VERSION } from "../version.js";
+import type { RunFlags } from "./args.js";
+import { UsageError } from "./args.js";
+
+/** Diagnostics go to stderr so stdout carries detections only. */
+function log(message: string): void {
+  process.stderr.write(`peregrine: ${message}\n`);
+}
+
+/** Defaults < config file < -o overrides < explicit flags. */
+export function resolveRunConfig(flags: RunFlags): Config {
+  const config = defaultConfig();
+  if (flags.config !== undefined) applyConfigFile(config, flags.config);
+  for (const override of flags.overrides) applyOverride(config, override);
+  if (flags.rules.length > 0) config.rulesFiles = [...flags.rules];
+  if (flags.otlpEndpoint !== undefined) config.otlpEndpoint = flags.otlpEndpoint;
+  if (flags.metricsAddress !== undefined) {
+    config.metricsAddress = flags.metricsAddress === "off" ? "" : flags.metricsAddress;
+  }
+  if (flags.output !== undefined) applyOverride(config, `output=${flags.output}`);
+  if (flags.loader !== undefined) config.loaderPath = flags.loader;
+  return config;
+}
+
+async function loadRuleset(config: Config): Promise<Ruleset> {
+  const files = config.rulesFiles.length > 0 ? config.rulesFiles : [DEFAULT_RULES_DIR];
+  const ruleset = await loadRules(files);
+  for (const warning of ruleset.warnings) log(`warning: ${warning.message}`);
+  log(`loaded ${ruleset.rules.length} rules from ${files.join(", ")}`);
+  return ruleset;
+}
+
+function buildSinks(config: Config, metrics: PeregrineMetrics, host: string): DetectionSink[] {
+  const sinks: DetectionSink[] = [];
+  if (config.output !== "none") {
+    sinks.push(
+      createStdoutSink({
+        counters: metrics.exportCounters("stdout"),
+        ...(config.output !== "auto" && { format: config.output }),
+      }),
+    );
+  }
+  const endpoint = resolveOtlpLogsEndpoint(config.otlpEndpoint === "" ? undefined : config.otlpEndpoint);
+  if (endpoint !== undefined) {
+    sinks.push(
+      createOtlpLogSink({
+        endpoint,
+        version: VERSION,
+        hostname: host,
+        counters: metrics.exportCounters("otlp"),
+      }),
+    );
+    log(`sending detections as OTLP logs to ${endpoint}`);
+  }
+  return sinks;
+}
+
+/** Turns the decoder's running totals into counter increments. */
+function decoderErrorReporter(metrics: PeregrineMetrics): (stats: StreamDecoderStats) => void {
+  const last = new Map<string, number>();
+  const add = (reason: string, total: number): void => {
+    const delta = total - (last.get(reason) ?? 0);
+    if (delta > 0) metrics.decoderError(reason, delta);
+    last.set(reason, total);
+  };
+  return (stats) => {
+    for (const [reason, total] of Object.entries(stats.malformed)) add(reason, total);
+    add("unknown_kind", stats.unknownKinds);
+    add("framing", stats.framingErrors);
+  };
+}
+
+/**
+ * `peregrine run`: start every stage, run until SIGINT/SIGTERM (or the
+ * loader dies), then stop in order: detach from the kernel, flush the
+ * exporters, close the metrics server. Resolves with the exit code.
+ */
+export async function runCommand(flags: RunFlags): Promise<number> {
+  let config: Config;
+  let ruleset: Ruleset;
+  try {
+    config = resolveRunConfig(flags);
+    ruleset = await loadRuleset(config);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RulesError || err instanceof UsageError) {
+      log(`error: ${err.message}`);
+      return 2;
+    }
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      log(`error: ${(err as Error).message}`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const host = config.hostname || osHostname();
+  const metrics = new PeregrineMetrics({ version: VERSION });
+  metrics.initRules(ruleset.rules);
+  const sink = new FanOutSink(buildSinks(config, metrics, host), {
+    countersFor: (name) => metrics.exportCounters(name),
+    onError: (name, error) => log(`exporter ${name} failed: ${(error as Error).message ?? String(error)}`),
+  });
+
+  // Seed before attaching: processes started in between are filled in from /proc on first sight.
+  const processes = new ProcessTable({ bootTimeNs: procBootTimeNs() });
+  processes.seedFromProc();
+  metrics.processTableSize(() => processes.size);
+  const pipeline = new Pipeline(new Enricher(processes, new UserDb(), host), ruleset, sink, metrics);
+
+  let server: MetricsServer | undefined;
+  if (config.metricsAddress !== "") {
+    server = await startMetricsServer({ source: metrics, address: config.metricsAddress });
+    log(`metrics on ${server.url}/metrics, health on ${server.url}/healthz`);
+  }
+
+  let finish: (code: number) => void = () => {};
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  let stopping = false;
+
+  let sensor: Sensor;
+  try {
+    sensor = await startSensor({
+      ...(config.loaderPath !== "" && { loaderPath: config.loaderPath }),
+      ringbufBytes: config.ringbufBytes,
+      statsIntervalMs: config.statsIntervalMs,
+      onRecord: pipeline.handle,
+      onLoaderExit: (code, signal, stderrTail) => {
+        if (stopping) return;
+        log(`the loader exited (code ${code}, signal ${signal}): ${stderrTail.trim()}`);
+        finish(1);
+      },
+      onError: (err) => log(`sensor error: ${err.message}`),
+    });
+  } catch (err) {
+    log(`error: cannot start the sensor: ${(err as Error).message}`);
+    await Promise.allSettled([sink.shutdown(), server?.close()]);
+    return 1;
+  }
+  log(`sensor attached (schema ${sensor.header.schemaVersion}, loader pid ${sensor.pid}); ready`);
+  server?.setReady(true);
+
+  const reportDecoderErrors = decoderErrorReporter(metrics);
+  const statsTimer = setInterval(() => reportDecoderErrors(sensor.decoderStats), 1000);
+  statsTimer.unref();
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping`);
+    finish(0);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const code = await finished;
+  stopping = true;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  server?.setReady(false);
+  clearInterval(statsTimer);
+  await sensor.stop();
+  reportDecoderErrors(sensor.decoderStats);
+  await sink.shutdown();
+  await server?.close();
+  log(`stopped after ${pipeline.events} events and ${pipeline.detections} detections`);
+  return code;
+}
