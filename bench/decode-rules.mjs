@@ -31,7 +31,7 @@ const { values } = parseArgs({
 });
 
 /** A mix like a busy host's: short-lived processes, file opens, a few connects. */
-const WORKLOAD = String.raw`
+const WORKLOAD = `
 end=$(( $(date +%s) + SECONDS_ ))
 while [ $(date +%s) -lt $end ]; do
   cat /etc/hostname /etc/os-release > /dev/null
@@ -47,7 +47,10 @@ async function recordCapture(seconds) {
     onRawRecord: (buf, offset, size) => raw.push(Buffer.from(buf.subarray(offset, offset + size))),
   });
   await new Promise((resolve) => {
-    spawn("bash", ["-c", WORKLOAD.replace("SECONDS_", String(seconds))], { stdio: "ignore" }).on("exit", resolve);
+    spawn("bash", ["-c", WORKLOAD.replace("SECONDS_", String(seconds))], { stdio: "ignore" }).on(
+      "exit",
+      resolve,
+    );
   });
   await sensor.stop();
   const path = join(tmpdir(), `peregrine-bench-${process.pid}.pgcap`);
@@ -70,7 +73,9 @@ function measure(label, rounds, bytes, makeHandler) {
   for (let i = 0; i < rounds; i++) records += replay(bytes, makeHandler());
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const perSecond = records / seconds;
-  console.log(`${label.padEnd(34)} ${records.toLocaleString("en")} records in ${seconds.toFixed(3)} s = ${Math.round(perSecond).toLocaleString("en")} records/s`);
+  console.log(
+    `${label.padEnd(34)} ${records.toLocaleString("en")} records in ${seconds.toFixed(3)} s = ${Math.round(perSecond).toLocaleString("en")} records/s`,
+  );
   return perSecond;
 }
 
@@ -82,7 +87,9 @@ const sink = { name: "count", emit: () => detections++, shutdown: async () => {}
 const users = new UserDb();
 const rounds = Number(values.rounds);
 
-console.log(`capture ${capturePath}: ${bytes.length.toLocaleString("en")} bytes; ${ruleset.rules.length} rules; ${rounds} rounds`);
+console.log(
+  `capture ${capturePath}: ${bytes.length.toLocaleString("en")} bytes; ${ruleset.rules.length} rules; ${rounds} rounds`,
+);
 const decodeOnly = measure("decode only", rounds, bytes, () => () => {});
 const full = measure("decode → enrich → rules", rounds, bytes, () => {
   // A fresh table per round, filled from the capture's own fork/exec events as a replay would.

@@ -31,7 +31,6 @@ export interface Config {
 export type OutputMode = "text" | "json" | "auto" | "none";
 const OUTPUT_MODES: readonly OutputMode[] = ["text", "json", "auto", "none"];
 
-
 export function defaultConfig(): Config {
   return {
     rulesFiles: [],

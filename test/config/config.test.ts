@@ -46,7 +46,9 @@ describe("config", () => {
   it("names an unknown key and lists the known ones", () => {
     const file = join(dir, "unknown.yaml");
     writeFileSync(file, "metrics:\n  adress: x\n");
-    expect(() => applyConfigFile(defaultConfig(), file)).toThrow(`${file}:2: unknown setting "metrics.adress"`);
+    expect(() => applyConfigFile(defaultConfig(), file)).toThrow(
+      `${file}:2: unknown setting "metrics.adress"`,
+    );
   });
 
   it("reports YAML syntax errors with line and column", () => {
