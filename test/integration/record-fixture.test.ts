@@ -19,6 +19,7 @@ const reason =
   process.env.PEREGRINE_RECORD_FIXTURE === "1"
     ? liveSkipReason()
     : "records a fixture; set PEREGRINE_RECORD_FIXTURE=1 to run";
+if (reason) console.warn(`test/integration/record-fixture.test.ts skipped: ${reason}`);
 
 describe.skipIf(reason !== undefined)("record the true-and-cat fixture", () => {
   it("captures a shell running /bin/true and cat /etc/hostname", async () => {
