@@ -349,7 +349,12 @@ const FIELD_TABLE: readonly FieldEntry[] = [
   ),
 
   // thread.* / proc.*
-  plain({ name: "thread.tid", type: "number", description: "Thread id.", extract: (e) => e.event.tid }),
+  plain({
+    name: "thread.tid",
+    type: "number",
+    description: "Thread id of the thread that made the syscall.",
+    extract: (e) => e.event.tid,
+  }),
   plain({
     name: "proc.pid",
     type: "number",
@@ -615,11 +620,16 @@ const FIELD_TABLE: readonly FieldEntry[] = [
     description: "Server IP: the remote end of a connect.",
     extract: (e) => socketEnds(e)?.remoteIp,
   }),
-  plain({ name: "fd.lip", type: "ipaddr", description: "Local IP.", extract: (e) => socketEnds(e)?.localIp }),
+  plain({
+    name: "fd.lip",
+    type: "ipaddr",
+    description: "Local IP of the socket.",
+    extract: (e) => socketEnds(e)?.localIp,
+  }),
   plain({
     name: "fd.rip",
     type: "ipaddr",
-    description: "Remote IP.",
+    description: "Remote IP of the socket.",
     extract: (e) => socketEnds(e)?.remoteIp,
   }),
   plain({
@@ -637,13 +647,13 @@ const FIELD_TABLE: readonly FieldEntry[] = [
   plain({
     name: "fd.lport",
     type: "number",
-    description: "Local port.",
+    description: "Local port of the socket.",
     extract: (e) => (isIp(e) ? socketEnds(e)?.localPort : undefined),
   }),
   plain({
     name: "fd.rport",
     type: "number",
-    description: "Remote port.",
+    description: "Remote port of the socket.",
     extract: (e) => (isIp(e) ? socketEnds(e)?.remotePort : undefined),
   }),
   plain({

@@ -16,11 +16,9 @@ export function parentOf(p: ProcessInfo, processes: ProcessLookup): ProcessInfo 
 
 /** Level 0 is the process itself, 1 its parent, 2 its grandparent … */
 export function ancestorAt(e: EnrichedEvent, level: number): ProcessInfo | undefined {
+  if (level > MAX_ANCESTRY_DEPTH) return undefined;
   let cur = e.process;
-  for (let i = 0; i < level && cur !== undefined; i++) {
-    if (i >= MAX_ANCESTRY_DEPTH) return undefined;
-    cur = parentOf(cur, e.processes);
-  }
+  for (let i = 0; i < level && cur !== undefined; i++) cur = parentOf(cur, e.processes);
   return cur;
 }
 

@@ -98,11 +98,14 @@ export class RuleCollector {
   add(item: RulesFileItem, rulesetName: string): void {
     const index = this.#counter++;
     switch (item.kind) {
-      case "required_engine_version":
-        if (this.#engineVersion === undefined || compareVersions(item.version, this.#engineVersion) > 0) {
-          this.#engineVersion = item.version;
+      case "required_engine_version": {
+        // Falco reads a bare integer N as engine version 0.N.0.
+        const version = /^\d+$/.test(item.version) ? `0.${item.version}.0` : item.version;
+        if (this.#engineVersion === undefined || compareVersions(version, this.#engineVersion) > 0) {
+          this.#engineVersion = version;
         }
         return;
+      }
       case "required_plugin_versions":
         this.#plugins.push(...item.plugins);
         return;
