@@ -15,8 +15,13 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
+/** "//", "/./", "/../", a trailing "/", "/." or "/..". */
+const NEEDS_NORMALIZING = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
+
 /** Joins and normalizes like libsinsp: "." and ".." resolved, repeated and trailing "/" dropped. */
 export function normalizePath(path: string): string {
+  // Most paths are already normal: skip the split/join (and its garbage) on the hot path.
+  if (path.startsWith("/") && !NEEDS_NORMALIZING.test(path)) return path;
   const out: string[] = [];
   for (const seg of path.split("/")) {
     if (seg === "" || seg === ".") continue;

@@ -59,7 +59,10 @@ const LINUX_TO_PPM: readonly (readonly [number, number])[] = [
 export function openFlagsToPpm(flags: number): number {
   const acc = flags & O_ACCMODE;
   let ppm = acc === O_WRONLY ? PPM_O_WRONLY : acc === O_RDWR ? PPM_O_RDWR : PPM_O_RDONLY;
-  for (const [linux, bit] of LINUX_TO_PPM) if ((flags & linux) !== 0) ppm |= bit;
+  for (let i = 0; i < LINUX_TO_PPM.length; i++) {
+    const pair = LINUX_TO_PPM[i] as readonly [number, number];
+    if ((flags & pair[0]) !== 0) ppm |= pair[1];
+  }
   return ppm;
 }
 
@@ -109,14 +112,15 @@ export function renderOpenFlags(linuxFlags: number): string {
   return renderPpmOpenFlags(openFlagsToPpm(linuxFlags));
 }
 
-/** The file is opened for reading (O_RDONLY or O_RDWR). */
+/** The file is opened for reading (O_RDONLY or O_RDWR); same answer as the PPM_O_RDONLY bit, without mapping. */
 export function opensForRead(linuxFlags: number): boolean {
-  return (openFlagsToPpm(linuxFlags) & PPM_O_RDONLY) !== 0;
+  return (linuxFlags & O_ACCMODE) !== O_WRONLY;
 }
 
-/** The file is opened for writing (O_WRONLY or O_RDWR). */
+/** The file is opened for writing (O_WRONLY or O_RDWR); same answer as the PPM_O_WRONLY bit. */
 export function opensForWrite(linuxFlags: number): boolean {
-  return (openFlagsToPpm(linuxFlags) & PPM_O_WRONLY) !== 0;
+  const acc = linuxFlags & O_ACCMODE;
+  return acc === O_WRONLY || acc === O_RDWR;
 }
 
 /** A file may be created (O_CREAT or O_TMPFILE): only then does the mode argument matter. */
