@@ -127,7 +127,11 @@ export class Ruleset {
     return this.#evaluationErrors;
   }
 
-  /** Evaluates an event against the rules for its type; calls `emit` for each rule that matches. */
+  /**
+   * Evaluates an event against the rules for its type; calls `emit` for each
+   * rule that matches, in load order. Costly field values are memoized by the
+   * EnrichedEvent's identity: pass a fresh object for every event.
+   */
   evaluate(e: EnrichedEvent, emit: (d: Detection) => void): void {
     const rules = this.#byType.get(e.event.evtType) ?? this.#otherTypes;
     for (let i = 0; i < rules.length; i++) {
