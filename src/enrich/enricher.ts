@@ -1,7 +1,11 @@
 import type { SensorEvent } from "../decode/events.js";
 import type { EnrichedEvent } from "./enriched-event.js";
+import type { FdLookup } from "./fd-info.js";
 import type { UserLookup } from "./process-info.js";
 import type { ProcessTable } from "./process-table.js";
+
+/** Until the fd table lands: knows no fd. */
+const NO_FDS: FdLookup = { get: () => undefined };
 
 /**
  * Applies an event to the state tables and pairs it with them for the rules.
@@ -29,6 +33,8 @@ export class Enricher {
     return {
       event,
       process: this.processes.get(event.tgid),
+      fd: undefined,
+      fds: NO_FDS,
       processes: this.processes,
       users: this.users,
       hostname: this.hostname,

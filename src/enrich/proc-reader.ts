@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import type { ProcessInfo } from "./process-info.js";
+import { HOST_CONTAINER, type ProcessInfo } from "./process-info.js";
 
 /**
  * Reads what /proc says about one process. Used to seed the process table at
@@ -59,6 +59,9 @@ export function envOfInterest(environ: string): Map<string, string> {
 interface StatFields {
   comm: string;
   ppid: number;
+  pgrp: number;
+  session: number;
+  ttyNr: number;
   startTicks: bigint;
 }
 
@@ -68,11 +71,19 @@ export function parseStat(stat: string): StatFields | undefined {
   const close = stat.lastIndexOf(")");
   if (open < 0 || close < open) return undefined;
   const rest = stat.slice(close + 2).split(" ");
-  // rest[0] is field 3 (state); ppid is field 4, starttime field 22.
+  // rest[0] is field 3 (state); ppid is field 4, pgrp 5, session 6,
+  // tty_nr 7, starttime 22.
   const ppid = Number(rest[1]);
   const start = rest[19];
   if (!Number.isFinite(ppid) || start === undefined) return undefined;
-  return { comm: stat.slice(open + 1, close), ppid, startTicks: BigInt(start) };
+  return {
+    comm: stat.slice(open + 1, close),
+    ppid,
+    pgrp: Number(rest[2] ?? 0),
+    session: Number(rest[3] ?? 0),
+    ttyNr: Number(rest[4] ?? 0),
+    startTicks: BigInt(start),
+  };
 }
 
 /** First numeric field of a "Uid:\treal\teffective\tsaved\tfs" line of /proc/<pid>/status. */
@@ -82,6 +93,12 @@ function statusIds(status: string, key: "Uid" | "Gid"): [number, number] {
   const line = status.slice(at + key.length + 2, status.indexOf("\n", at + 1));
   const ids = line.trim().split(/\s+/);
   return [Number(ids[0] ?? 0), Number(ids[1] ?? 0)];
+}
+
+/** A "CapEff:\t000001ffffffffff" line of /proc/<pid>/status as a mask (0n when absent). */
+function statusCap(status: string, key: "CapEff" | "CapPrm" | "CapInh"): bigint {
+  const match = new RegExp(`\n${key}:\\s*([0-9a-f]+)`).exec(status);
+  return match?.[1] === undefined ? 0n : BigInt(`0x${match[1]}`);
 }
 
 /**
@@ -111,6 +128,18 @@ export function readProcess(pid: number, bootTimeNs: bigint, procRoot = "/proc")
     cwd: readLink(`${dir}/cwd`),
     startNs: bootTimeNs + stat.startTicks * NS_PER_TICK,
     cgroupId: 0n,
+    egid: statusIds(status, "Gid")[1],
+    tty: stat.ttyNr,
+    sid: stat.session,
+    pgid: stat.pgrp,
+    vpid: pid,
+    capEffective: statusCap(status, "CapEff"),
+    capPermitted: statusCap(status, "CapPrm"),
+    capInheritable: statusCap(status, "CapInh"),
+    exeIno: 0,
+    exeUpperLayer: false,
+    exeFromMemfd: false,
+    container: HOST_CONTAINER,
     env: envOfInterest(readText(`${dir}/environ`) ?? ""),
     source: "proc",
   };

@@ -16,6 +16,8 @@ export interface ProcessInfo {
   uid: number;
   gid: number;
   euid: number;
+  /** Effective gid (Falco's group.gid is the effective one in libsinsp's thread info). */
+  egid: number;
   /** Audit login uid; 4294967295 when unset. */
   loginuid: number;
   /** Working directory when known ("" otherwise). */
@@ -24,6 +26,25 @@ export interface ProcessInfo {
   startNs: bigint;
   /** cgroup v2 id from the kernel (0n when unknown). */
   cgroupId: bigint;
+  /** Controlling terminal device number (0 = none): Falco's proc.tty. */
+  tty: number;
+  /** Session id and process group id (0 when unknown): proc.sid, proc.vpgid. */
+  sid: number;
+  pgid: number;
+  /** pid as seen inside the process's own pid namespace (= pid on the host). */
+  vpid: number;
+  /** Capability sets as 64-bit masks (0n when unknown): proc.cap_effective, … */
+  capEffective: bigint;
+  capPermitted: bigint;
+  capInheritable: bigint;
+  /** The executable's inode number (0 when unknown): proc.exe_ino. */
+  exeIno: number;
+  /** The executable lives in an overlayfs upper layer (written after the container started). */
+  exeUpperLayer: boolean;
+  /** The executable is a memfd (fileless execution). */
+  exeFromMemfd: boolean;
+  /** The container the process runs in; HOST_CONTAINER outside containers. */
+  container: ContainerInfo;
   /** Environment variables of interest (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, …). */
   env: ReadonlyMap<string, string>;
   /** Where this entry came from: an exec we saw, a fork of a known process, or /proc at start. */
@@ -40,3 +61,41 @@ export interface UserLookup {
   userName(uid: number): string | undefined;
   groupName(gid: number): string | undefined;
 }
+
+/**
+ * A container and, when its cgroup path or runtime says so, its Kubernetes
+ * pod. Shared by every process of the container (one object per container).
+ */
+export interface ContainerInfo {
+  /** Falco's container.id: 12 hex characters for a runtime's 64-hex id, "host" outside containers. */
+  readonly id: string;
+  /** The full id as the cgroup path gave it ("" on the host). */
+  readonly fullId: string;
+  /** docker | containerd | cri-o | podman | host | "" when unknown. */
+  readonly runtime: string;
+  /** From the runtime when it could be asked ("" otherwise). */
+  readonly name: string;
+  readonly image: string;
+  readonly labels: ReadonlyMap<string, string>;
+  /** Kubernetes pod identity when the cgroup path or runtime labels carry it. */
+  readonly k8s: K8sInfo | undefined;
+}
+
+export interface K8sInfo {
+  readonly podUid: string;
+  readonly podName: string;
+  readonly namespace: string;
+  readonly containerName: string;
+  readonly podLabels: ReadonlyMap<string, string>;
+}
+
+/** Processes outside any container. */
+export const HOST_CONTAINER: ContainerInfo = Object.freeze({
+  id: "host",
+  fullId: "",
+  runtime: "host",
+  name: "host",
+  image: "",
+  labels: new Map<string, string>(),
+  k8s: undefined,
+});

@@ -2,7 +2,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type { ExecEvent, ExitEvent, ForkEvent } from "../decode/events.js";
 import { envOfInterest, listPids, readProcess } from "./proc-reader.js";
-import type { ProcessInfo, ProcessLookup } from "./process-info.js";
+import { HOST_CONTAINER, type ProcessInfo, type ProcessLookup } from "./process-info.js";
 
 export interface ProcessTableOptions {
   /** Epoch ns at boot, to convert /proc start times. */
@@ -105,10 +105,22 @@ export class ProcessTable implements ProcessLookup {
       uid: parent?.uid ?? 0,
       gid: parent?.gid ?? 0,
       euid: parent?.euid ?? 0,
+      egid: parent?.egid ?? 0,
       loginuid: parent?.loginuid ?? 4294967295,
       cwd: parent?.cwd ?? "",
       startNs: event.childStartNs,
       cgroupId: parent?.cgroupId ?? 0n,
+      tty: parent?.tty ?? 0,
+      sid: parent?.sid ?? 0,
+      pgid: parent?.pgid ?? 0,
+      vpid: event.childTgid,
+      capEffective: parent?.capEffective ?? 0n,
+      capPermitted: parent?.capPermitted ?? 0n,
+      capInheritable: parent?.capInheritable ?? 0n,
+      exeIno: parent?.exeIno ?? 0,
+      exeUpperLayer: parent?.exeUpperLayer ?? false,
+      exeFromMemfd: parent?.exeFromMemfd ?? false,
+      container: parent?.container ?? HOST_CONTAINER,
       env: parent?.env ?? new Map(),
       source: "fork",
     };
@@ -134,10 +146,22 @@ export class ProcessTable implements ProcessLookup {
       uid: event.uid,
       gid: event.gid,
       euid: event.euid,
+      egid: event.egid,
       loginuid: event.loginuid,
       cwd,
       startNs: event.startNs,
       cgroupId: event.cgroupId,
+      tty: before?.tty ?? 0,
+      sid: before?.sid ?? 0,
+      pgid: before?.pgid ?? 0,
+      vpid: before?.vpid ?? event.tgid,
+      capEffective: before?.capEffective ?? 0n,
+      capPermitted: before?.capPermitted ?? 0n,
+      capInheritable: before?.capInheritable ?? 0n,
+      exeIno: 0,
+      exeUpperLayer: false,
+      exeFromMemfd: false,
+      container: before?.container ?? HOST_CONTAINER,
       env: this.readEnv(event.tgid) ?? before?.env ?? new Map(),
       source: "exec",
     };

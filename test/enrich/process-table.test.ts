@@ -76,8 +76,16 @@ function exit(pid: number, tsNs: bigint): ExitEvent {
 
 describe("proc-reader", () => {
   it("parses stat lines whose comm holds spaces and parentheses", () => {
-    const tail = ["S", "42", ...Array.from({ length: 17 }, () => "0"), "999", "0"].join(" ");
-    expect(parseStat(`7 (a (b) c) ${tail}`)).toEqual({ comm: "a (b) c", ppid: 42, startTicks: 999n });
+    // state ppid pgrp session tty_nr, then 14 more fields up to starttime.
+    const tail = ["S", "42", "40", "39", "34816", ...Array.from({ length: 14 }, () => "0"), "999", "0"].join(" ");
+    expect(parseStat(`7 (a (b) c) ${tail}`)).toEqual({
+      comm: "a (b) c",
+      ppid: 42,
+      pgrp: 40,
+      session: 39,
+      ttyNr: 34816,
+      startTicks: 999n,
+    });
     expect(parseStat("garbage")).toBeUndefined();
   });
 

@@ -11,44 +11,20 @@ import type {
   SensorEvent,
 } from "../../src/decode/events.js";
 import type { EnrichedEvent } from "../../src/enrich/enriched-event.js";
-import type { ProcessInfo, ProcessLookup, UserLookup } from "../../src/enrich/process-info.js";
+import type { FdInfo } from "../../src/enrich/fd-info.js";
+import type { ProcessInfo, UserLookup } from "../../src/enrich/process-info.js";
 import type { Detection } from "../../src/rules/detection.js";
 import { loadRulesFromText, type Ruleset, type RulesetOptions } from "../../src/rules/ruleset.js";
+import { fakeFds, fakeProcesses, fakeUsers, makeProcess } from "../support/detection-fixtures.js";
 
 export const TS = 1_700_000_000_123_456_789n;
 
+/** A process with rules-test defaults (pid 100 under init); see makeProcess for the rest. */
 export function proc(overrides: Partial<ProcessInfo> = {}): ProcessInfo {
-  return {
-    pid: 100,
-    ppid: 1,
-    name: "cat",
-    exePath: "/usr/bin/cat",
-    argv: ["cat", "/etc/shadow"],
-    uid: 1000,
-    gid: 1000,
-    euid: 1000,
-    loginuid: 1000,
-    cwd: "/home/alice",
-    startNs: TS - 5_000_000_000n,
-    cgroupId: 0n,
-    env: new Map(),
-    source: "exec",
-    ...overrides,
-  };
+  return makeProcess({ pid: 100, ppid: 1, vpid: 100, startNs: TS - 5_000_000_000n, ...overrides });
 }
 
-/** A process table over a Map, keyed by pid. */
-export function fakeProcesses(list: readonly ProcessInfo[]): ProcessLookup {
-  const byPid = new Map(list.map((p) => [p.pid, p]));
-  return { get: (pid) => byPid.get(pid) };
-}
-
-export function fakeUsers(
-  users: Readonly<Record<number, string>> = { 0: "root", 1000: "alice" },
-  groups: Readonly<Record<number, string>> = { 0: "root", 1000: "alice" },
-): UserLookup {
-  return { userName: (uid) => users[uid], groupName: (gid) => groups[gid] };
-}
+export { fakeProcesses, fakeUsers };
 
 const common = { tsNs: TS, tgid: 100, tid: 101, recordFlags: 0 };
 
@@ -127,6 +103,8 @@ export interface Scene {
   /** Other processes (ancestors). */
   readonly others?: readonly ProcessInfo[];
   readonly users?: UserLookup;
+  /** The event's fd, as the fd table would give it. */
+  readonly fd?: FdInfo;
 }
 
 /** A parent (bash, pid 1) for the default process. */
@@ -147,6 +125,8 @@ export function enriched(event: SensorEvent = openEvent(), scene: Scene = {}): E
   return {
     event,
     process,
+    fd: scene.fd,
+    fds: fakeFds(scene.fd === undefined ? [] : [[event.tgid, scene.fd]]),
     processes: fakeProcesses(process === undefined ? others : [process, ...others]),
     users: scene.users ?? fakeUsers(),
     hostname: "testhost",

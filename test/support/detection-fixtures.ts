@@ -5,7 +5,13 @@
  */
 import type { ConnectEvent, ExecEvent, OpenEvent, SensorEvent } from "../../src/decode/events.js";
 import type { EnrichedEvent } from "../../src/enrich/enriched-event.js";
-import type { ProcessInfo, ProcessLookup, UserLookup } from "../../src/enrich/process-info.js";
+import type { FdInfo, FdLookup } from "../../src/enrich/fd-info.js";
+import {
+  HOST_CONTAINER,
+  type ProcessInfo,
+  type ProcessLookup,
+  type UserLookup,
+} from "../../src/enrich/process-info.js";
 import type { Detection, FieldValue, RuleInfo } from "../../src/rules/detection.js";
 
 /** 2026-11-28T17:42:04.123456789Z: nanoseconds that a double could not carry. */
@@ -17,6 +23,13 @@ export function fakeProcesses(
   const map = new Map<number, ProcessInfo>();
   for (const p of processes) map.set(p.pid, p);
   return { map, get: (pid) => map.get(pid) };
+}
+
+/** An fd table over a Map keyed by "pid:fd". */
+export function fakeFds(fds: Iterable<readonly [pid: number, fd: FdInfo]> = []): FdLookup {
+  const map = new Map<string, FdInfo>();
+  for (const [pid, fd] of fds) map.set(`${pid}:${fd.num}`, fd);
+  return { get: (pid, fd) => map.get(`${pid}:${fd}`) };
 }
 
 export function fakeUsers(
@@ -38,10 +51,22 @@ export function makeProcess(overrides: Partial<ProcessInfo> = {}): ProcessInfo {
     uid: 1000,
     gid: 1000,
     euid: 1000,
+    egid: 1000,
     loginuid: 1000,
     cwd: "/home/alice",
     startNs: FIXTURE_TS_NS - 5_000_000n,
     cgroupId: 0n,
+    tty: 0,
+    sid: 0,
+    pgid: 0,
+    vpid: overrides.pid ?? 4242,
+    capEffective: 0n,
+    capPermitted: 0n,
+    capInheritable: 0n,
+    exeIno: 0,
+    exeUpperLayer: false,
+    exeFromMemfd: false,
+    container: HOST_CONTAINER,
     env: new Map(),
     source: "exec",
     ...overrides,
@@ -120,6 +145,8 @@ export interface DetectionFixture {
   /** The event's process; null for "the table never heard of it". Default makeProcess() with the event's pid. */
   process?: ProcessInfo | null;
   processes?: ProcessLookup;
+  /** The event's fd, as the fd table would give it. */
+  fd?: FdInfo;
   users?: UserLookup;
   hostname?: string;
   output?: string;
@@ -133,6 +160,8 @@ export function makeDetection(fixture: DetectionFixture = {}): Detection {
   const enriched: EnrichedEvent = {
     event,
     process,
+    fd: fixture.fd,
+    fds: fakeFds(fixture.fd === undefined ? [] : [[event.tgid, fixture.fd]]),
     processes: fixture.processes ?? fakeProcesses(process === undefined ? [] : [process]),
     users: fixture.users ?? fakeUsers(),
     hostname: fixture.hostname ?? "sensor-host",
