@@ -7,7 +7,8 @@ import type { Ruleset } from "./rules/ruleset.js";
 /** What the pipeline reports as it goes; PeregrineMetrics implements it. */
 export interface PipelineMetrics {
   eventDecoded(type: string): void;
-  ruleMatched(rule: Detection["rule"]): void;
+  /** The detection rides along so its id can become the counter's exemplar. */
+  ruleMatched(rule: Detection["rule"], detection?: Detection): void;
   kernelStats(stats: Extract<DecodedRecord, { kind: "stats" }>): void;
   observeRuleEvaluation(secondsPerEvent: number): void;
 }
@@ -66,7 +67,7 @@ export class Pipeline {
 
   private readonly emit = (detection: Detection): void => {
     this.detections++;
-    this.metrics?.ruleMatched(detection.rule);
+    this.metrics?.ruleMatched(detection.rule, detection);
     this.sink.emit(detection);
   };
 }

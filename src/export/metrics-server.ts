@@ -7,7 +7,26 @@ export const DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464";
 /** What /metrics serves: a prom-client Registry (or PeregrineMetrics) fits. */
 export interface MetricsSource {
   readonly contentType: string;
-  metrics(): Promise<string>;
+  /** With openMetrics true, the OpenMetrics exposition (when the source has one: see openMetricsContentType). */
+  metrics(openMetrics?: boolean): Promise<string>;
+  /** Set when the source can also speak OpenMetrics (exemplars need it). */
+  readonly openMetricsContentType?: string;
+}
+
+/**
+ * Content negotiation as Prometheus does it: a scraper that accepts
+ * application/openmetrics-text (Prometheus sends it first, with a higher
+ * q than text/plain) gets OpenMetrics, everyone else the text format.
+ */
+export function wantsOpenMetrics(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  for (const part of accept.split(",")) {
+    const [type, ...params] = part.trim().split(";");
+    if (type?.trim().toLowerCase() !== "application/openmetrics-text") continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
 }
 
 export interface ListenAddress {
@@ -82,10 +101,13 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       return;
     }
     if (path === "/metrics") {
-      source.metrics().then(
+      const openMetrics = source.openMetricsContentType !== undefined && wantsOpenMetrics(req.headers.accept);
+      source.metrics(openMetrics).then(
         (body) => {
           res
-            .writeHead(200, { "content-type": source.contentType })
+            .writeHead(200, {
+              "content-type": openMetrics ? (source.openMetricsContentType as string) : source.contentType,
+            })
             .end(req.method === "HEAD" ? undefined : body);
         },
         (error: unknown) => {

@@ -1,6 +1,14 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import {
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  Registry,
+  type RegistryContentType,
+} from "prom-client";
 import type { KernelStats } from "../decode/events.js";
-import type { RuleInfo } from "../rules/detection.js";
+import type { Detection, RuleInfo } from "../rules/detection.js";
+import { detectionId } from "./detection-id.js";
 import { priorityName } from "./priority-name.js";
 import type { ExportCounters } from "./sink.js";
 
@@ -28,6 +36,8 @@ const RULE_EVALUATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2
 /** One label set of a BufferedCounter: add() is a plain number add, safe on the hot path. */
 export class CounterHandle {
   pending = 0;
+  /** Exemplar label set for the next scrape (OpenMetrics), e.g. the last detection's id. */
+  exemplar: Readonly<Record<string, string>> | undefined;
   constructor(readonly labels: Readonly<Record<string, string>>) {}
   inc(n = 1): void {
     this.pending += n;
@@ -44,21 +54,43 @@ class BufferedCounter {
   private readonly counter: Counter;
   private readonly handles = new Map<string, CounterHandle>();
 
-  constructor(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
+  constructor(
+    registry: Registry,
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly exemplars = false,
+  ) {
     const handles = this.handles;
     this.counter = new Counter({
       name,
       help,
       labelNames,
       registers: [registry],
+      enableExemplars: exemplars,
       collect() {
         for (const handle of handles.values()) {
           if (handle.pending === 0) continue;
-          this.inc(handle.labels, handle.pending);
+          if (exemplars) {
+            this.inc({
+              labels: handle.labels,
+              value: handle.pending,
+              ...(handle.exemplar !== undefined && { exemplarLabels: handle.exemplar }),
+            });
+          } else {
+            this.inc(handle.labels, handle.pending);
+          }
           handle.pending = 0;
         }
       },
     });
+  }
+
+  /** Removes a label set's series (a rule unloaded): it disappears from the exposition. */
+  remove(labels: Readonly<Record<string, string>>): void {
+    const key = Object.values(labels).join("\u0000");
+    if (!this.handles.delete(key)) return;
+    this.counter.remove(labels);
   }
 
   handle(labels: Readonly<Record<string, string>>): CounterHandle {
@@ -67,7 +99,8 @@ class BufferedCounter {
     if (handle === undefined) {
       handle = new CounterHandle(labels);
       this.handles.set(key, handle);
-      this.counter.inc(labels, 0);
+      if (this.exemplars) this.counter.inc({ labels, value: 0 });
+      else this.counter.inc(labels, 0);
     }
     return handle;
   }
@@ -84,6 +117,17 @@ class BoundedLabel {
   }
 }
 
+/** A rule's series: a rule whose priority changed on reload is another series (the old one is removed). */
+function ruleKey(rule: RuleInfo): string {
+  return `${rule.source}\u0000${rule.name}\u0000${rule.priority}`;
+}
+
+/** Kinds of peregrine_enrichment_misses_total. */
+export const ENRICHMENT_MISS_KINDS = ["process", "fd", "user", "container"] as const;
+export type EnrichmentMissKind = (typeof ENRICHMENT_MISS_KINDS)[number];
+/** Families of peregrine_kernel_drops_total. */
+export type KernelDropFamily = "file" | "process" | "network" | "other";
+
 /** Counts since load → deltas; a total that went down means the loader restarted (a counter reset). */
 function delta(current: number, previous: number): number {
   return current >= previous ? current - previous : current;
@@ -95,7 +139,14 @@ function delta(current: number, previous: number): number {
  * unit and counters end in _total; labels are bounded (no pid, no pod).
  */
 export class PeregrineMetrics {
+  /**
+   * In OpenMetrics mode while the metrics are created (prom-client allows
+   * exemplars only there), then switched to the Prometheus text format,
+   * which is what a client gets unless it asks for OpenMetrics (metrics()).
+   */
   readonly registry = new Registry();
+  /** Scrapes one at a time: an OpenMetrics scrape switches the registry's format while it runs. */
+  private scrapeChain: Promise<unknown> = Promise.resolve();
   private readonly ruleMatches: BufferedCounter;
   private readonly ruleHandles = new Map<string, CounterHandle>();
   private readonly ruleHandlesByInfo = new WeakMap<RuleInfo, CounterHandle>();
@@ -106,6 +157,7 @@ export class PeregrineMetrics {
   private readonly decoderReasons = new BoundedLabel();
   private readonly exportRecords: BufferedCounter;
   private readonly exporterNames = new BoundedLabel();
+  private readonly kernelDropReasons = new BoundedLabel();
   private readonly queueReaders = new Map<string, () => number>();
   private readonly kernelSeen: CounterHandle;
   private readonly kernelEmitted: CounterHandle;
@@ -115,9 +167,22 @@ export class PeregrineMetrics {
   private lastKernel: KernelStats | undefined;
   private readonly ruleEvaluation: Histogram;
   private processTableReader: (() => number) | undefined;
+  private fdTableReader: (() => number) | undefined;
+  private readonly kernelDropCounter: BufferedCounter;
+  private readonly kernelFiltered: CounterHandle;
+  private readonly loaderRestarts: CounterHandle;
+  private readonly reloadSuccess: CounterHandle;
+  private readonly reloadFailure: CounterHandle;
+  private readonly rulesLoadedGauge: Gauge;
+  private readonly rulesUnsupportedGauge: Gauge;
+  private readonly enrichmentMisses: BufferedCounter;
+  private readonly enrichmentHandles = new Map<EnrichmentMissKind, CounterHandle>();
+  private readonly spoolBytesReaders = new Map<string, () => number>();
+  private readonly spoolRecordsReaders = new Map<string, () => number>();
 
   constructor(options: MetricsOptions) {
     const r = this.registry;
+    this.setFormat(true);
     const p = METRIC_PREFIX;
 
     const buildInfo = new Gauge({
@@ -128,11 +193,13 @@ export class PeregrineMetrics {
     });
     buildInfo.set({ version: options.version }, 1);
 
-    this.ruleMatches = new BufferedCounter(r, `${p}rule_matches_total`, "Detections, by rule.", [
-      "rule",
-      "priority",
-      "source",
-    ]);
+    this.ruleMatches = new BufferedCounter(
+      r,
+      `${p}rule_matches_total`,
+      "Detections, by rule. OpenMetrics scrapes carry an exemplar with the last detection's id (the log record's peregrine.detection.id).",
+      ["rule", "priority", "source"],
+      true,
+    );
     this.events = new BufferedCounter(r, `${p}events_total`, "Events decoded, by Falco evt.type.", ["type"]);
     this.decoderErrors = new BufferedCounter(
       r,
@@ -143,7 +210,7 @@ export class PeregrineMetrics {
     this.exportRecords = new BufferedCounter(
       r,
       `${p}export_records_total`,
-      "Detection records by exporter and outcome: sent (acknowledged), failed (given up after trying), dropped (never attempted: queue full or shut down).",
+      "Detection records by exporter and outcome: sent (acknowledged), failed (rejected for good, or given up after trying), spooled (written to the on-disk spool to be sent later), dropped (lost: queue or spool full, or shut down).",
       ["exporter", "result"],
     );
 
@@ -157,12 +224,49 @@ export class PeregrineMetrics {
       "kernel_events_total",
       "Records the kernel submitted to the ring buffer (PG_CNT_EVENTS_EMITTED).",
     );
-    this.kernelRingbufFull = new BufferedCounter(
+    this.kernelDropCounter = new BufferedCounter(
       r,
       `${p}kernel_drops_total`,
-      "Records the kernel lost, by reason (ringbuf_full: PG_CNT_RINGBUF_FULL).",
-      ["reason"],
-    ).handle({ reason: "ringbuf_full" });
+      "Records the kernel lost, by reason (ringbuf_full: PG_CNT_RINGBUF_FULL) and event family (file|process|network|other; other when the kernel did not say).",
+      ["reason", "family"],
+    );
+    this.kernelRingbufFull = this.kernelDropCounter.handle({ reason: "ringbuf_full", family: "other" });
+    this.kernelFiltered = kernel(
+      "kernel_events_filtered_total",
+      "Syscall events dropped in the kernel by the syscall filter (no loaded rule or state table needs them).",
+    );
+    this.loaderRestarts = kernel(
+      "loader_restarts_total",
+      "Times the agent restarted the BPF loader process.",
+    );
+
+    const reloads = new BufferedCounter(
+      r,
+      `${p}rules_reloads_total`,
+      "Rules reloads, by result (success|failure).",
+      ["result"],
+    );
+    this.reloadSuccess = reloads.handle({ result: "success" });
+    this.reloadFailure = reloads.handle({ result: "failure" });
+    this.rulesLoadedGauge = new Gauge({
+      name: `${p}rules_loaded`,
+      help: "Enabled rules currently loaded.",
+      registers: [r],
+    });
+    this.rulesUnsupportedGauge = new Gauge({
+      name: `${p}rules_unsupported_fields`,
+      help: "Rules skipped at the last load because they use a field the sensor cannot answer.",
+      registers: [r],
+    });
+    this.enrichmentMisses = new BufferedCounter(
+      r,
+      `${p}enrichment_misses_total`,
+      "Lookups the enricher could not answer, by kind (process|fd|user|container).",
+      ["kind"],
+    );
+    for (const kind of ENRICHMENT_MISS_KINDS) {
+      this.enrichmentHandles.set(kind, this.enrichmentMisses.handle({ kind }));
+    }
     this.kernelTruncated = kernel(
       "kernel_truncated_total",
       "Records whose strings were cut to fit (PG_CNT_TRUNCATED).",
@@ -200,25 +304,169 @@ export class PeregrineMetrics {
       },
     });
 
+    new Gauge({
+      name: `${p}fd_table_size`,
+      help: "Open file descriptors in the fd table, all processes together.",
+      registers: [r],
+      collect() {
+        if (metrics.fdTableReader !== undefined) this.set(metrics.fdTableReader());
+      },
+    });
+
+    const spoolBytesReaders = this.spoolBytesReaders;
+    new Gauge({
+      name: `${p}export_spool_bytes`,
+      help: "Bytes in an exporter's on-disk spool.",
+      labelNames: ["exporter"],
+      registers: [r],
+      collect() {
+        for (const [exporter, read] of spoolBytesReaders) this.set({ exporter }, read());
+      },
+    });
+    const spoolRecordsReaders = this.spoolRecordsReaders;
+    new Gauge({
+      name: `${p}export_spool_records`,
+      help: "Detection records in an exporter's on-disk spool.",
+      labelNames: ["exporter"],
+      registers: [r],
+      collect() {
+        for (const [exporter, read] of spoolRecordsReaders) this.set({ exporter }, read());
+      },
+    });
+
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: p });
+    this.setFormat(false);
   }
 
-  /** The Prometheus text exposition of every metric. */
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition of every metric: Prometheus text (0.0.4) by default,
+   * OpenMetrics 1.0 (with exemplars) when `openMetrics` is true.
+   */
+  metrics(openMetrics = false): Promise<string> {
+    const run = this.scrapeChain.then(() => (openMetrics ? this.openMetricsText() : this.registry.metrics()));
+    this.scrapeChain = run.catch(() => {});
+    return run;
   }
 
+  /** prom-client types a registry by one format; ours switches (see the registry's comment). */
+  private setFormat(openMetrics: boolean): void {
+    (this.registry as unknown as Registry<RegistryContentType>).setContentType(
+      openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE,
+    );
+  }
+
+  /** Content type of metrics(false). */
   get contentType(): string {
-    return this.registry.contentType;
+    return Registry.PROMETHEUS_CONTENT_TYPE;
+  }
+
+  /** Content type of metrics(true). */
+  get openMetricsContentType(): string {
+    return Registry.OPENMETRICS_CONTENT_TYPE;
+  }
+
+  /**
+   * prom-client's OpenMetrics output strips "_total" from each counter's
+   * name in place (OpenMetrics adds it back per sample) and never restores
+   * it, which would rename our counters in later Prometheus-text scrapes:
+   * the names are put back once the text is made.
+   */
+  private async openMetricsText(): Promise<string> {
+    const counters = this.registry
+      .getMetricsAsArray()
+      .filter((m) => (m.type as unknown as string) === "counter");
+    const names = counters.map((m) => m.name);
+    this.setFormat(true);
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.setFormat(false);
+      counters.forEach((m, i) => {
+        (m as { name: string }).name = names[i] as string;
+      });
+    }
   }
 
   /** Creates every loaded rule's series at 0, so a rule that never fired is visible as such. */
   initRules(rules: readonly RuleInfo[]): void {
     for (const rule of rules) this.ruleHandle(rule);
+    this.rulesLoadedGauge.set(this.ruleHandles.size);
   }
 
-  ruleMatched(rule: RuleInfo): void {
-    this.ruleHandle(rule).inc();
+  /**
+   * After a reload: the new rules' series exist (at 0 when new), and the
+   * series of every rule no longer loaded (or whose priority or source
+   * changed) are removed. Sets peregrine_rules_loaded.
+   */
+  setRules(rules: readonly RuleInfo[]): void {
+    const keep = new Set<string>();
+    for (const rule of rules) {
+      this.ruleHandle(rule);
+      keep.add(ruleKey(rule));
+    }
+    for (const [key, handle] of this.ruleHandles) {
+      if (keep.has(key)) continue;
+      this.ruleMatches.remove(handle.labels);
+      this.ruleHandles.delete(key);
+    }
+    this.rulesLoadedGauge.set(this.ruleHandles.size);
+  }
+
+  /** Removes these rules' series (rules unloaded). */
+  removeRules(rules: readonly RuleInfo[]): void {
+    for (const rule of rules) {
+      const key = ruleKey(rule);
+      const handle = this.ruleHandles.get(key);
+      if (handle === undefined) continue;
+      this.ruleMatches.remove(handle.labels);
+      this.ruleHandles.delete(key);
+    }
+    this.rulesLoadedGauge.set(this.ruleHandles.size);
+  }
+
+  /** One detection of `rule`; with the detection, its id becomes the series' exemplar. */
+  ruleMatched(rule: RuleInfo, detection?: Detection): void {
+    const handle = this.ruleHandle(rule);
+    handle.inc();
+    if (detection !== undefined) handle.exemplar = { detection_id: detectionId(detection) };
+  }
+
+  /** One rules reload attempt finished (hot reload). */
+  rulesReloaded(success: boolean): void {
+    (success ? this.reloadSuccess : this.reloadFailure).inc();
+  }
+
+  /** Enabled rules loaded (setRules/initRules set it too). */
+  rulesLoaded(n: number): void {
+    this.rulesLoadedGauge.set(n);
+  }
+
+  /** Rules skipped at the last load because they use a field we cannot answer. */
+  rulesUnsupportedFields(n: number): void {
+    this.rulesUnsupportedGauge.set(n);
+  }
+
+  /** Kernel drops with the event family known (the loader's per-family counters, as deltas). */
+  kernelDrops(reason: string, family: KernelDropFamily, n = 1): void {
+    this.kernelDropCounter.handle({ reason: this.kernelDropReasons.value(reason), family }).inc(n);
+  }
+
+  /** Events the in-kernel syscall filter dropped (deltas). */
+  kernelEventsFiltered(n: number): void {
+    this.kernelFiltered.inc(n);
+  }
+
+  loaderRestarted(): void {
+    this.loaderRestarts.inc();
+  }
+
+  enrichmentMiss(kind: EnrichmentMissKind, n = 1): void {
+    (this.enrichmentHandles.get(kind) as CounterHandle).inc(n);
+  }
+
+  /** Where the fd-table size is read from at scrape time. */
+  fdTableSize(read: () => number): void {
+    this.fdTableReader = read;
   }
 
   /** One decoded event of Falco type `type` ("openat", "execve", …). */
@@ -256,27 +504,35 @@ export class PeregrineMetrics {
     this.processTableReader = read;
   }
 
-  /** Counters for one exporter, label values bound once; its three result series start at 0. */
+  /** Counters for one exporter, label values bound once; its four result series start at 0. */
   exportCounters(exporter: string): ExportCounters {
     const name = this.exporterNames.value(exporter);
     const sent = this.exportRecords.handle({ exporter: name, result: "sent" });
     const failed = this.exportRecords.handle({ exporter: name, result: "failed" });
+    const spooled = this.exportRecords.handle({ exporter: name, result: "spooled" });
     const dropped = this.exportRecords.handle({ exporter: name, result: "dropped" });
     const queueReaders = this.queueReaders;
+    const spoolBytesReaders = this.spoolBytesReaders;
+    const spoolRecordsReaders = this.spoolRecordsReaders;
     return {
       sent: (n) => sent.inc(n),
       failed: (n) => failed.inc(n),
+      spooled: (n) => spooled.inc(n),
       dropped: (n) => dropped.inc(n),
       queueLength(read) {
         queueReaders.set(name, read);
+      },
+      spoolSize(readBytes, readRecords) {
+        spoolBytesReaders.set(name, readBytes);
+        spoolRecordsReaders.set(name, readRecords);
       },
     };
   }
 
   private ruleHandle(rule: RuleInfo): CounterHandle {
     let handle = this.ruleHandlesByInfo.get(rule);
-    if (handle !== undefined) return handle;
-    const key = `${rule.source}\u0000${rule.name}`;
+    if (handle !== undefined && this.ruleHandles.get(ruleKey(rule)) === handle) return handle;
+    const key = ruleKey(rule);
     handle = this.ruleHandles.get(key);
     if (handle === undefined) {
       handle = this.ruleMatches.handle({

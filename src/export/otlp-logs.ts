@@ -15,7 +15,12 @@ import { CountingLogExporter } from "./counting-exporter.js";
 import { type DetectionAttributeOptions, detectionAttributes } from "./detection-attributes.js";
 import { priorityName } from "./priority-name.js";
 import { DEFAULT_RETRY_POLICY, RetryingLogExporter, type RetryPolicy } from "./retrying-exporter.js";
-import { ATTR_HOST_NAME, ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION, DETECTION_EVENT_NAME } from "./semconv.js";
+import {
+  DETECTION_EVENT_NAME,
+  RESOURCE_ATTR_HOST_NAME,
+  RESOURCE_ATTR_SERVICE_NAME,
+  RESOURCE_ATTR_SERVICE_VERSION,
+} from "./semconv.js";
 import { type DetectionSink, type ExportCounters, NOOP_EXPORT_COUNTERS } from "./sink.js";
 import { nowNs, nsToHrTime } from "./time.js";
 
@@ -128,9 +133,9 @@ export class OtlpLogSink implements DetectionSink {
     this.counters.queueLength(() => this.queued);
 
     this.sensorResource = resourceFromAttributes({
-      [ATTR_SERVICE_NAME]: SENSOR_SERVICE_NAME,
-      [ATTR_SERVICE_VERSION]: options.version,
-      [ATTR_HOST_NAME]: options.hostname ?? osHostname(),
+      [RESOURCE_ATTR_SERVICE_NAME]: SENSOR_SERVICE_NAME,
+      [RESOURCE_ATTR_SERVICE_VERSION]: options.version,
+      [RESOURCE_ATTR_HOST_NAME]: options.hostname ?? osHostname(),
     });
     this.sensorLogger = this.loggerFor(this.sensorResource);
   }

@@ -24,18 +24,24 @@ export interface ExportCounters {
   sent(n: number): void;
   /** Records given up on after trying (export error, retries exhausted, sink threw). */
   failed(n: number): void;
-  /** Records never attempted: queue full, or the sink already shut down. */
+  /** Records written to the on-disk spool, to be sent when the destination is back. */
+  spooled(n: number): void;
+  /** Records lost: queue or spool full, or the sink already shut down. */
   dropped(n: number): void;
   /** Registers where the current queue length (in records) is read from at scrape time. */
   queueLength(read: () => number): void;
+  /** Registers where the spool's size (bytes, records) is read from at scrape time. */
+  spoolSize(readBytes: () => number, readRecords: () => number): void;
 }
 
 /** For sinks built without metrics (tests, tools). */
 export const NOOP_EXPORT_COUNTERS: ExportCounters = {
   sent() {},
   failed() {},
+  spooled() {},
   dropped() {},
   queueLength() {},
+  spoolSize() {},
 };
 
 export interface FanOutOptions {

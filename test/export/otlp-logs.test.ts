@@ -109,7 +109,7 @@ describe("OTLP log sink over a real gRPC receiver", () => {
         "peregrine.field.fd.num": 3n,
       },
     });
-    expect(counters.totals).toEqual({ sent: 1, failed: 0, dropped: 0 });
+    expect(counters.totals).toEqual({ sent: 1, failed: 0, spooled: 0, dropped: 0 });
     expect(counters.readQueueLength()).toBe(0);
   });
 
@@ -194,7 +194,7 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     await r.waitForCount(1);
     expect(r.requests).toBe(3);
     expect(r.records).toHaveLength(1);
-    expect(counters.totals).toEqual({ sent: 1, failed: 0, dropped: 0 });
+    expect(counters.totals).toEqual({ sent: 1, failed: 0, spooled: 0, dropped: 0 });
   });
 
   it("counts records as failed once the retries run out", async () => {
@@ -204,7 +204,7 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     s.emit(makeDetection());
     await s.forceFlush();
     expect(r.requests).toBe(3); // one batch of two, three attempts
-    expect(counters.totals).toEqual({ sent: 0, failed: 2, dropped: 0 });
+    expect(counters.totals).toEqual({ sent: 0, failed: 2, spooled: 0, dropped: 0 });
   });
 
   it("does not retry an error OTLP calls permanent", async () => {
@@ -223,7 +223,7 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     });
     for (let i = 0; i < 5; i++) s.emit(makeDetection());
     await s.shutdown();
-    expect(counters.totals).toEqual({ sent: 0, failed: 5, dropped: 0 });
+    expect(counters.totals).toEqual({ sent: 0, failed: 5, spooled: 0, dropped: 0 });
     s.emit(makeDetection()); // after shutdown: dropped, not thrown
     expect(counters.totals.dropped).toBe(1);
   });
@@ -246,7 +246,7 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     const back = await receiver({ port });
     await s.forceFlush();
     expect(back.records).toHaveLength(1);
-    expect(counters.totals).toEqual({ sent: 1, failed: 0, dropped: 0 });
+    expect(counters.totals).toEqual({ sent: 1, failed: 0, spooled: 0, dropped: 0 });
   });
 
   it("drops and counts what does not fit the queue, without blocking emit()", async () => {
@@ -257,7 +257,7 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     expect(counters.totals.dropped).toBe(16);
     expect(counters.readQueueLength()).toBe(4);
     await s.shutdown();
-    expect(counters.totals).toEqual({ sent: 4, failed: 0, dropped: 16 });
+    expect(counters.totals).toEqual({ sent: 4, failed: 0, spooled: 0, dropped: 16 });
     expect(r.records).toHaveLength(4);
   });
 

@@ -41,7 +41,7 @@ describe("stdout sink", () => {
     expect(lines.pop()).toBe("");
     expect(lines.map((l) => JSON.parse(l).output_fields.n)).toEqual([0, 1, 2]);
     expect(writes).toBe(1); // the three lines of one turn went out together
-    expect(counters.totals).toEqual({ sent: 3, failed: 0, dropped: 0 });
+    expect(counters.totals).toEqual({ sent: 3, failed: 0, spooled: 0, dropped: 0 });
     expect(counters.readQueueLength()).toBe(0);
   });
 
@@ -106,7 +106,7 @@ describe("stdout sink", () => {
     await nextTurn();
     sink.emit(makeDetection());
     await sink.shutdown();
-    expect(counters.totals).toEqual({ sent: 0, failed: 2, dropped: 1 });
+    expect(counters.totals).toEqual({ sent: 0, failed: 2, spooled: 0, dropped: 1 });
   });
 
   it("bounds shutdown when the stream never drains", async () => {
@@ -123,7 +123,7 @@ describe("stdout sink", () => {
     const started = Date.now();
     await sink.shutdown();
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(counters.totals).toEqual({ sent: 0, failed: 0, dropped: 2 });
+    expect(counters.totals).toEqual({ sent: 0, failed: 0, spooled: 0, dropped: 2 });
     expect(counters.readQueueLength()).toBe(0);
   });
 });
@@ -141,6 +141,6 @@ describe("BoundedLineWriter", () => {
     await nextTurn();
     writer.write("abcde\n");
     await writer.close(100);
-    expect(counters.totals).toEqual({ sent: 2, failed: 0, dropped: 1 });
+    expect(counters.totals).toEqual({ sent: 2, failed: 0, spooled: 0, dropped: 1 });
   });
 });
