@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { HOST_CONTAINER, type ProcessInfo } from "./process-info.js";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { ContainerRegistry, containerFromCgroupFile } from "./container.js";
+import type { ProcessInfo } from "./process-info.js";
 
 /**
  * Reads what /proc says about one process. Used to seed the process table at
@@ -101,11 +102,145 @@ function statusCap(status: string, key: "CapEff" | "CapPrm" | "CapInh"): bigint 
   return match?.[1] === undefined ? 0n : BigInt(`0x${match[1]}`);
 }
 
+/** The Tgid: line of /proc/<tid>/status: the process a thread belongs to. */
+export function statusTgid(status: string): number | undefined {
+  const match = /(?:^|\n)Tgid:\s*(\d+)/.exec(status);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/** The innermost NSpid: value: the pid inside the process's own pid namespace. */
+function statusVpid(status: string, pid: number): number {
+  const match = /\nNSpid:([^\n]*)/.exec(status);
+  const ids = match?.[1]?.trim().split(/\s+/);
+  const last = ids?.[ids.length - 1];
+  return last === undefined || last === "" ? pid : Number(last);
+}
+
+/** One line of /proc/<pid>/mountinfo, the parts the upper-layer test needs. */
+export interface MountEntry {
+  readonly mountPoint: string;
+  readonly fsType: string;
+  /** overlayfs upperdir= from the super options ("" for other file systems). */
+  readonly upperDir: string;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
+function unescapeMount(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+/** Parses /proc/<pid>/mountinfo: "id parent maj:min root mountpoint opts [tags] - fstype source superopts". */
+export function parseMountInfo(text: string): MountEntry[] {
+  const mounts: MountEntry[] = [];
+  for (const line of text.split("\n")) {
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(" ");
+    const right = line.slice(sep + 3).split(" ");
+    const mountPoint = left[4];
+    const fsType = right[0];
+    if (mountPoint === undefined || fsType === undefined) continue;
+    let upperDir = "";
+    if (fsType === "overlay") {
+      for (const opt of (right[2] ?? "").split(",")) {
+        if (opt.startsWith("upperdir=")) upperDir = unescapeMount(opt.slice("upperdir=".length));
+      }
+    }
+    mounts.push({ mountPoint: unescapeMount(mountPoint), fsType, upperDir });
+  }
+  return mounts;
+}
+
+/** The mount a path lies on: the longest mount point that prefixes it (the last one mounted wins ties). */
+export function mountOf(mounts: readonly MountEntry[], path: string): MountEntry | undefined {
+  let best: MountEntry | undefined;
+  for (const m of mounts) {
+    const mp = m.mountPoint;
+    const covers = mp === "/" || path === mp || path.startsWith(mp.endsWith("/") ? mp : `${mp}/`);
+    if (covers && (best === undefined || mp.length >= best.mountPoint.length)) best = m;
+  }
+  return best;
+}
+
+/**
+ * Whether an executable path lies in an overlayfs upper layer: the file
+ * exists in the mount's upperdir (so it was written or copied up after the
+ * overlay was mounted, e.g. dropped into a running container). A whiteout
+ * (character device 0:0) in the upper layer is a deletion, not a file.
+ */
+export function isInUpperLayer(mounts: readonly MountEntry[], exePath: string): boolean {
+  const mount = mountOf(mounts, exePath);
+  if (mount === undefined || mount.fsType !== "overlay" || mount.upperDir === "") return false;
+  const rel = mount.mountPoint === "/" ? exePath : exePath.slice(mount.mountPoint.length);
+  try {
+    const st = lstatSync(`${mount.upperDir}${rel}`);
+    return !(st.isCharacterDevice() && st.rdev === 0);
+  } catch {
+    return false;
+  }
+}
+
+/** Facts about a process's executable that need a stat or the mount table. */
+export interface ExeFacts {
+  readonly exeIno: number;
+  readonly exeFromMemfd: boolean;
+  readonly exeUpperLayer: boolean;
+}
+
+/** Memoizes parsed mountinfo per mount namespace for a few seconds: every exec would otherwise reparse it. */
+export class MountCache {
+  private readonly byNs = new Map<string, { mounts: MountEntry[]; atMs: number }>();
+  constructor(private readonly ttlMs = 5000) {}
+
+  mounts(dir: string): MountEntry[] {
+    const ns = readLink(`${dir}/ns/mnt`);
+    const now = Date.now();
+    const cached = ns === "" ? undefined : this.byNs.get(ns);
+    if (cached !== undefined && now - cached.atMs < this.ttlMs) return cached.mounts;
+    const mounts = parseMountInfo(readText(`${dir}/mountinfo`) ?? "");
+    if (ns !== "") {
+      if (this.byNs.size > 256) this.byNs.clear();
+      this.byNs.set(ns, { mounts, atMs: now });
+    }
+    return mounts;
+  }
+}
+
+const DEFAULT_MOUNTS = new MountCache();
+
+/** exe inode (stat through the /proc/<pid>/exe link), memfd origin, overlay upper layer. */
+export function readExeFacts(dir: string, exeLink: string, mounts: MountCache = DEFAULT_MOUNTS): ExeFacts {
+  let exeIno = 0;
+  try {
+    exeIno = statSync(`${dir}/exe`).ino;
+  } catch {
+    // kernel thread or gone
+  }
+  const exeFromMemfd = exeLink.startsWith("/memfd:");
+  const exeUpperLayer =
+    exeLink !== "" && !exeFromMemfd && exeLink.startsWith("/")
+      ? isInUpperLayer(mounts.mounts(dir), exeLink.replace(/ \(deleted\)$/, ""))
+      : false;
+  return { exeIno, exeFromMemfd, exeUpperLayer };
+}
+
+/** Options of readProcess beyond the pid. */
+export interface ReadProcessOptions {
+  /** Shares one ContainerInfo per container; without it each read builds its own. */
+  containers?: ContainerRegistry;
+  mounts?: MountCache;
+}
+
 /**
  * Reads /proc/<pid>; undefined when the process is gone.
  * @param bootTimeNs epoch ns at boot, to turn the start time in ticks into epoch ns.
  */
-export function readProcess(pid: number, bootTimeNs: bigint, procRoot = "/proc"): ProcessInfo | undefined {
+export function readProcess(
+  pid: number,
+  bootTimeNs: bigint,
+  procRoot = "/proc",
+  options: ReadProcessOptions = {},
+): ProcessInfo | undefined {
   const dir = `${procRoot}/${pid}`;
   const statText = readText(`${dir}/stat`);
   if (statText === undefined) return undefined;
@@ -115,11 +250,14 @@ export function readProcess(pid: number, bootTimeNs: bigint, procRoot = "/proc")
   const [uid, euid] = statusIds(status, "Uid");
   const [gid] = statusIds(status, "Gid");
   const loginuid = Number(readText(`${dir}/loginuid`) ?? UNSET_LOGINUID);
+  const exeLink = readLink(`${dir}/exe`);
+  const exe = readExeFacts(dir, exeLink, options.mounts);
+  const cgroup = containerFromCgroupFile(readText(`${dir}/cgroup`) ?? "");
   return {
     pid,
     ppid: stat.ppid,
     name: stat.comm,
-    exePath: readLink(`${dir}/exe`).replace(/ \(deleted\)$/, ""),
+    exePath: exeLink.replace(/ \(deleted\)$/, ""),
     argv: splitNul(readText(`${dir}/cmdline`) ?? ""),
     uid,
     gid,
@@ -132,14 +270,14 @@ export function readProcess(pid: number, bootTimeNs: bigint, procRoot = "/proc")
     tty: stat.ttyNr,
     sid: stat.session,
     pgid: stat.pgrp,
-    vpid: pid,
+    vpid: statusVpid(status, pid),
     capEffective: statusCap(status, "CapEff"),
     capPermitted: statusCap(status, "CapPrm"),
     capInheritable: statusCap(status, "CapInh"),
-    exeIno: 0,
-    exeUpperLayer: false,
-    exeFromMemfd: false,
-    container: HOST_CONTAINER,
+    exeIno: exe.exeIno,
+    exeUpperLayer: exe.exeUpperLayer,
+    exeFromMemfd: exe.exeFromMemfd,
+    container: (options.containers ?? new ContainerRegistry(1)).intern(cgroup),
     env: envOfInterest(readText(`${dir}/environ`) ?? ""),
     source: "proc",
   };

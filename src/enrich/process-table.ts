@@ -1,7 +1,7 @@
-import { readFileSync, readlinkSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
 import type { ExecEvent, ExitEvent, ForkEvent } from "../decode/events.js";
-import { envOfInterest, listPids, readProcess } from "./proc-reader.js";
+import { ContainerRegistry } from "./container.js";
+import { resolveAgainst } from "./path.js";
+import { LiveProcSource, NO_PROC, type ProcSource } from "./proc-source.js";
 import { HOST_CONTAINER, type ProcessInfo, type ProcessLookup } from "./process-info.js";
 
 export interface ProcessTableOptions {
@@ -18,7 +18,16 @@ export interface ProcessTableOptions {
    * processes first heard of through an event. Off for replaying captures.
    */
   readProc?: boolean;
+  /** Where /proc answers come from (overrides procRoot/readProc): a capture's recording, a replay. */
+  source?: ProcSource;
+  /** Shared with other tables that want one ContainerInfo per container. */
+  containers?: ContainerRegistry;
 }
+
+/** Ancestors filled in from /proc at most this deep (a pid loop in a corrupt capture cannot spin). */
+const MAX_ANCESTRY = 64;
+/** Threads remembered (tid → tgid); the oldest are forgotten first. */
+const MAX_THREADS = 65_536;
 
 interface ExitedEntry {
   readonly info: ProcessInfo;
@@ -37,22 +46,28 @@ export class ProcessTable implements ProcessLookup {
   private exitedHead = 0;
   /** Pids /proc did not know either: not looked up again until the next fork/exec names them. */
   private readonly missing = new Set<number>();
-  private readonly bootTimeNs: bigint;
-  private readonly procRoot: string;
+  /** Threads by tid → their process (tgid), from clone events and /proc. */
+  private readonly threads = new Map<number, number>();
   private readonly maxEntries: number;
   private readonly retentionNs: bigint;
-  private readonly readProc: boolean;
+  readonly source: ProcSource;
+  readonly containers: ContainerRegistry;
   /** Processes first heard of through an event and filled in from /proc. */
   lateFills = 0;
   /** Lookups nobody could answer. */
   misses = 0;
+  /** Execs whose cgroup (so container) could not be read: the parent's container was assumed. */
+  containerMisses = 0;
 
   constructor(options: ProcessTableOptions) {
-    this.bootTimeNs = options.bootTimeNs;
-    this.procRoot = options.procRoot ?? "/proc";
     this.maxEntries = options.maxEntries ?? 65_536;
     this.retentionNs = options.exitedRetentionNs ?? 10_000_000_000n;
-    this.readProc = options.readProc ?? true;
+    this.source =
+      options.source ??
+      (options.readProc === false
+        ? NO_PROC
+        : new LiveProcSource({ bootTimeNs: options.bootTimeNs, procRoot: options.procRoot ?? "/proc" }));
+    this.containers = options.containers ?? new ContainerRegistry();
   }
 
   get size(): number {
@@ -61,40 +76,122 @@ export class ProcessTable implements ProcessLookup {
 
   /** Loads every live process from /proc. */
   seedFromProc(): number {
-    for (const pid of listPids(this.procRoot)) {
-      const info = readProcess(pid, this.bootTimeNs, this.procRoot);
-      if (info !== undefined) this.entries.set(pid, info);
+    for (const pid of this.source.listPids()) {
+      const info = this.source.readProcess(pid);
+      if (info !== undefined) this.set(info);
     }
     return this.entries.size;
   }
 
-  /** Adds or replaces an entry (used by seeding from a capture and by tests). */
-  set(info: ProcessInfo): void {
-    this.entries.set(info.pid, info);
-    this.missing.delete(info.pid);
+  /** Every entry (capture snapshots, tests). */
+  values(): IterableIterator<ProcessInfo> {
+    return this.entries.values();
   }
 
+  /** Adds or replaces an entry (used by seeding and by tests); its container object is shared. */
+  set(info: ProcessInfo): void {
+    const container = this.containers.internInfo(info.container);
+    const entry = container === info.container ? info : { ...info, container };
+    this.entries.set(entry.pid, entry);
+    this.missing.delete(entry.pid);
+    this.threads.delete(entry.pid);
+  }
+
+  /**
+   * The process with this pid, or the process a thread id belongs to. A
+   * process the table never heard of (it started before the sensor attached
+   * and has not forked or exec'd since) is read from /proc once, with its
+   * ancestors, so proc.aname[N] reaches back to init.
+   */
   get(pid: number): ProcessInfo | undefined {
     const known = this.entries.get(pid);
     if (known !== undefined || pid <= 0) return known;
-    if (!this.readProc || this.missing.has(pid)) {
+    const tgid = this.threads.get(pid);
+    if (tgid !== undefined) return this.entries.get(tgid) ?? this.lateFill(tgid);
+    return this.lateFill(pid);
+  }
+
+  private lateFill(pid: number): ProcessInfo | undefined {
+    if (this.missing.has(pid)) {
       this.misses++;
       return undefined;
     }
-    // Started before we attached and never forked/exec'd since: ask /proc once.
-    const info = readProcess(pid, this.bootTimeNs, this.procRoot);
+    const tgid = this.source.tgidOf(pid);
+    if (tgid !== undefined && tgid !== pid) {
+      // A thread id: answer with its process.
+      this.rememberThread(pid, tgid);
+      return this.entries.get(tgid) ?? this.lateFill(tgid);
+    }
+    const info = this.source.readProcess(pid);
     if (info === undefined) {
+      if (this.missing.size > MAX_THREADS) this.missing.clear();
       this.missing.add(pid);
       this.misses++;
       return undefined;
     }
     this.lateFills++;
-    this.entries.set(pid, info);
-    return info;
+    this.set(info);
+    // Its ancestors may be just as new to us: fill the chain while /proc still has it.
+    let ppid = info.ppid;
+    for (let depth = 0; depth < MAX_ANCESTRY && ppid > 0 && !this.entries.has(ppid); depth++) {
+      if (this.missing.has(ppid)) break;
+      const parent = this.source.readProcess(ppid);
+      if (parent === undefined) {
+        this.missing.add(ppid);
+        break;
+      }
+      this.lateFills++;
+      this.set(parent);
+      ppid = parent.ppid;
+    }
+    return this.entries.get(pid);
+  }
+
+  private rememberThread(tid: number, tgid: number): void {
+    if (this.threads.size >= MAX_THREADS) {
+      const oldest = this.threads.keys().next().value;
+      if (oldest !== undefined) this.threads.delete(oldest);
+    }
+    this.threads.set(tid, tgid);
+  }
+
+  /** Ancestors of pid, parent first, as far as the table (and /proc) knows, at most MAX_ANCESTRY. */
+  ancestors(pid: number): ProcessInfo[] {
+    const out: ProcessInfo[] = [];
+    let p = this.get(pid);
+    const seen = new Set<number>([pid]);
+    while (p !== undefined && p.ppid > 0 && out.length < MAX_ANCESTRY && !seen.has(p.ppid)) {
+      seen.add(p.ppid);
+      p = this.get(p.ppid);
+      if (p !== undefined) out.push(p);
+    }
+    return out;
+  }
+
+  /** chdir/fchdir succeeded: the new cwd (already resolved by the caller for fchdir). */
+  onChdir(pid: number, path: string): void {
+    const info = this.entries.get(pid) ?? this.get(pid);
+    if (info === undefined) return;
+    const cwd = resolveAgainst(path, info.cwd || undefined);
+    if (cwd !== undefined) this.entries.set(pid, { ...info, cwd });
+  }
+
+  /** set*uid/set*gid/capset succeeded: the ids the kernel reports afterwards. */
+  onCredentials(
+    pid: number,
+    ids: Partial<Pick<ProcessInfo, "uid" | "gid" | "euid" | "egid" | "loginuid">>,
+  ): void {
+    const info = this.entries.get(pid) ?? this.get(pid);
+    if (info === undefined) return;
+    this.entries.set(pid, { ...info, ...ids });
   }
 
   onFork(event: ForkEvent): void {
-    if (event.isThread) return; // threads share their process's entry
+    if (event.isThread) {
+      // Threads share their process's entry; remember whose they are.
+      this.rememberThread(event.childTid, event.tgid);
+      return;
+    }
     const parent = this.get(event.tgid);
     const child: ProcessInfo = {
       pid: event.childTgid,
@@ -130,13 +227,15 @@ export class ProcessTable implements ProcessLookup {
 
   onExec(event: ExecEvent): ProcessInfo {
     const before = this.entries.get(event.tgid);
-    const cwd = before?.cwd || this.readLink(event.tgid, "cwd");
-    // The kernel gives the path as the caller wrote it; /proc/<pid>/exe has it
-    // with symlinks resolved (/bin/sh → /usr/bin/dash), which is what
-    // proc.exepath means. The process may already be gone: fall back.
-    const exe = this.readLink(event.tgid, "exe");
-    const exePath =
-      exe !== "" ? exe : isAbsolute(event.filename) ? event.filename : resolve(cwd || "/", event.filename);
+    // /proc/<pid> has what the exec record does not carry (exe with symlinks
+    // resolved — /bin/sh → /usr/bin/dash, which is what proc.exepath means —,
+    // its inode, cwd, environment, capabilities, cgroup). The process may be
+    // gone, or already be another image: then it is not trusted.
+    const now = this.source.readProcess(event.tgid);
+    const fromProc = now !== undefined && now.name === event.comm ? now : undefined;
+    if (fromProc === undefined && this.source !== NO_PROC) this.containerMisses++;
+    const cwd = before?.cwd || fromProc?.cwd || "";
+    const exePath = fromProc?.exePath || resolveAgainst(event.filename, cwd || "/") || event.filename;
     const info: ProcessInfo = {
       pid: event.tgid,
       ppid: event.ppid,
@@ -151,23 +250,24 @@ export class ProcessTable implements ProcessLookup {
       cwd,
       startNs: event.startNs,
       cgroupId: event.cgroupId,
-      tty: before?.tty ?? 0,
-      sid: before?.sid ?? 0,
-      pgid: before?.pgid ?? 0,
-      vpid: before?.vpid ?? event.tgid,
-      capEffective: before?.capEffective ?? 0n,
-      capPermitted: before?.capPermitted ?? 0n,
-      capInheritable: before?.capInheritable ?? 0n,
-      exeIno: 0,
-      exeUpperLayer: false,
-      exeFromMemfd: false,
-      container: before?.container ?? HOST_CONTAINER,
-      env: this.readEnv(event.tgid) ?? before?.env ?? new Map(),
+      tty: fromProc?.tty ?? before?.tty ?? 0,
+      sid: fromProc?.sid ?? before?.sid ?? 0,
+      pgid: fromProc?.pgid ?? before?.pgid ?? 0,
+      vpid: fromProc?.vpid ?? before?.vpid ?? event.tgid,
+      capEffective: fromProc?.capEffective ?? before?.capEffective ?? 0n,
+      capPermitted: fromProc?.capPermitted ?? before?.capPermitted ?? 0n,
+      capInheritable: fromProc?.capInheritable ?? before?.capInheritable ?? 0n,
+      exeIno: fromProc?.exeIno ?? 0,
+      exeUpperLayer: fromProc?.exeUpperLayer ?? false,
+      exeFromMemfd: fromProc?.exeFromMemfd ?? false,
+      // A runtime moves its child into the container's cgroup between fork and exec.
+      container: fromProc?.container ?? before?.container ?? HOST_CONTAINER,
+      env: fromProc?.env ?? before?.env ?? new Map(),
       source: "exec",
     };
     this.set(info);
     this.enforceBound(event.tsNs);
-    return info;
+    return this.entries.get(event.tgid) ?? info;
   }
 
   /** Marks the process exited; it stays answerable for the retention time. */
@@ -212,24 +312,6 @@ export class ProcessTable implements ProcessLookup {
     for (const pid of this.entries.keys()) {
       if (this.entries.size <= this.maxEntries) break;
       this.entries.delete(pid);
-    }
-  }
-
-  private readLink(pid: number, name: "cwd" | "exe"): string {
-    if (!this.readProc) return "";
-    try {
-      return readlinkSync(`${this.procRoot}/${pid}/${name}`).replace(/ \(deleted\)$/, "");
-    } catch {
-      return "";
-    }
-  }
-
-  private readEnv(pid: number): Map<string, string> | undefined {
-    if (!this.readProc) return undefined;
-    try {
-      return envOfInterest(readFileSync(`${this.procRoot}/${pid}/environ`, "latin1"));
-    } catch {
-      return undefined;
     }
   }
 }

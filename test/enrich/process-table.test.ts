@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -77,7 +77,9 @@ function exit(pid: number, tsNs: bigint): ExitEvent {
 describe("proc-reader", () => {
   it("parses stat lines whose comm holds spaces and parentheses", () => {
     // state ppid pgrp session tty_nr, then 14 more fields up to starttime.
-    const tail = ["S", "42", "40", "39", "34816", ...Array.from({ length: 14 }, () => "0"), "999", "0"].join(" ");
+    const tail = ["S", "42", "40", "39", "34816", ...Array.from({ length: 14 }, () => "0"), "999", "0"].join(
+      " ",
+    );
     expect(parseStat(`7 (a (b) c) ${tail}`)).toEqual({
       comm: "a (b) c",
       ppid: 42,
@@ -212,10 +214,45 @@ describe("ProcessTable", () => {
     expect(table.get(1)?.name).toBe("init");
   });
 
+  it("answers a thread id with its process, from clone events and from /proc", () => {
+    fakeProc(root, 40, { comm: "java", ppid: 1, argv: ["java"], exe: "/usr/bin/java", cwd: "/" });
+    // /proc/<tid> of a thread: its status names the thread group.
+    mkdirSync(join(root, "41"));
+    writeFileSync(join(root, "41", "status"), "Name:\tGC\nTgid:\t40\nPid:\t41\n");
+    const table = new ProcessTable({ bootTimeNs: BOOT, procRoot: root });
+    expect(table.get(41)?.pid).toBe(40);
+    table.onFork(fork(40, 42, true));
+    expect(table.get(42)?.name).toBe("java");
+    expect(table.size).toBe(1);
+  });
+
+  it("fills the whole ancestry of a process first heard of late", () => {
+    fakeProc(root, 50, { comm: "sshd", ppid: 1, argv: ["sshd"], exe: "/usr/sbin/sshd", cwd: "/" });
+    fakeProc(root, 51, { comm: "bash", ppid: 50, argv: ["-bash"], exe: "/usr/bin/bash", cwd: "/root" });
+    fakeProc(root, 52, { comm: "vim", ppid: 51, argv: ["vim"], exe: "/usr/bin/vim", cwd: "/root" });
+    const table = new ProcessTable({ bootTimeNs: BOOT, procRoot: root });
+    expect(table.get(52)?.name).toBe("vim");
+    expect(table.size).toBe(3);
+    expect(table.ancestors(52).map((p) => p.name)).toEqual(["bash", "sshd"]);
+  });
+
+  it("follows chdir and credential changes", () => {
+    const table = new ProcessTable({ bootTimeNs: BOOT, readProc: false });
+    table.onExec(exec(60, 1, "/bin/sh", ["sh"]));
+    table.onChdir(60, "/tmp");
+    table.onChdir(60, "../var/./log");
+    expect(table.get(60)?.cwd).toBe("/var/log");
+    table.onCredentials(60, { uid: 1000, euid: 1000 });
+    expect(table.get(60)).toMatchObject({ uid: 1000, euid: 1000, gid: 0 });
+  });
+
   it("reads the real /proc for this test process", () => {
     const me = readProcess(process.pid, BOOT);
     expect(me?.pid).toBe(process.pid);
     expect(me?.ppid).toBe(process.ppid);
     expect(me?.exePath).toBe(process.execPath);
+    expect(me?.exeIno).toBe(statSync(process.execPath).ino);
+    expect(me?.sid).toBeGreaterThan(0);
+    expect(me?.vpid).toBe(process.pid);
   });
 });

@@ -1,0 +1,445 @@
+/**
+ * Per process: fd number → what it is (file path, socket tuple, pipe …), so
+ * fd.* fields answer on events that only carry a number (close, sendto, a
+ * later read of a socket) and relative paths resolve against a dirfd.
+ *
+ * Maintained from the syscalls that create, copy and drop descriptors; a
+ * process the agent did not see being born is read whole from /proc/<pid>/fd
+ * (through the ProcSource) the first time one of its descriptors matters,
+ * so its table and its children's are whole from then on. Threads share their process's
+ * table (keyed by tgid); a forked child shares its parent's table copy-on-
+ * write until either side changes it.
+ */
+import type { FdInfo, FdLookup, FdType } from "./fd-info.js";
+import { resolveAgainst } from "./path.js";
+import type { ProcSource } from "./proc-source.js";
+import { tupleName } from "./proc-source.js";
+
+/** Linux open flag bits (asm-generic/fcntl.h; octal there). */
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
+/** O_TMPFILE includes O_DIRECTORY's bit but creates an unnamed regular file. */
+const O_TMPFILE_ONLY = 0o20000000;
+export const AT_FDCWD = -100;
+
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const AF_NETLINK = 16;
+const EINPROGRESS = 115;
+
+/** SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3 (low bits of the type; the rest are SOCK_CLOEXEC/NONBLOCK). */
+const SOCK_TYPE_MASK = 0xf;
+const SOCK_CLOEXEC = 0o2000000;
+
+export function l4protoOf(sockType: number, protocol: number): FdInfo["l4proto"] {
+  switch (protocol) {
+    case 6:
+      return "tcp";
+    case 17:
+      return "udp";
+    case 1:
+    case 58:
+      return "icmp";
+  }
+  switch (sockType & SOCK_TYPE_MASK) {
+    case 1:
+      return "tcp";
+    case 2:
+      return "udp";
+    case 3:
+      return "raw";
+  }
+  return "";
+}
+
+export function socketTypeOf(family: number): FdType {
+  switch (family) {
+    case AF_INET:
+      return "ipv4";
+    case AF_INET6:
+      return "ipv6";
+    case AF_UNIX:
+      return "unix";
+    case AF_NETLINK:
+      return "netlink";
+  }
+  return "unknown";
+}
+
+const MAPPED = "::ffff:";
+
+/**
+ * libsinsp reports an IPv6 socket talking to an IPv4-mapped peer as an
+ * IPv4 socket with plain dotted quads; so do we.
+ */
+function unmapTuple(
+  type: FdType,
+  localAddr: string,
+  remoteAddr: string,
+): { type: FdType; localAddr: string; remoteAddr: string } {
+  if (type !== "ipv6" || !remoteAddr.startsWith(MAPPED) || !remoteAddr.includes(".")) {
+    return { type, localAddr, remoteAddr };
+  }
+  const local =
+    localAddr.startsWith(MAPPED) && localAddr.includes(".")
+      ? localAddr.slice(MAPPED.length)
+      : localAddr === "::" || localAddr === ""
+        ? "0.0.0.0"
+        : undefined;
+  if (local === undefined) return { type, localAddr, remoteAddr };
+  return { type: "ipv4", localAddr: local, remoteAddr: remoteAddr.slice(MAPPED.length) };
+}
+
+function blankFd(num: number, type: FdType): FdInfo {
+  return {
+    num,
+    type,
+    name: "",
+    openFlags: 0,
+    ino: 0,
+    l4proto: "",
+    localAddr: "",
+    localPort: 0,
+    remoteAddr: "",
+    remotePort: 0,
+    role: "",
+    connected: false,
+  };
+}
+
+/** One process's descriptors; shared between a parent and its forked child until one writes. */
+class FdSet {
+  readonly fds: Map<number, FdInfo>;
+  refs = 1;
+  /** Every open fd of the process is in `fds` (it was born under our eyes). */
+  complete: boolean;
+  constructor(fds: Map<number, FdInfo>, complete: boolean) {
+    this.fds = fds;
+    this.complete = complete;
+  }
+}
+
+export interface FdTableOptions {
+  /** Where unknown descriptors of processes older than the agent are looked up. */
+  source: ProcSource;
+  /** Descriptors kept per process; past it the table stops adding and falls back to /proc. */
+  maxPerProcess?: number;
+  /** Descriptors kept in all; same fallback. */
+  maxTotal?: number;
+}
+
+/** A connection's ends as an event reports them (addresses as the decoder formats them). */
+export interface SocketEnds {
+  readonly family: number;
+  readonly localAddr: string;
+  readonly localPort: number;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  readonly sockType: number;
+  readonly protocol: number;
+}
+
+export class FdTable implements FdLookup {
+  private readonly byPid = new Map<number, FdSet>();
+  private readonly source: ProcSource;
+  private readonly maxPerProcess: number;
+  private readonly maxTotal: number;
+  /** Descriptors held (a set shared by several processes counts once). */
+  private total = 0;
+  /** Lookups nobody could answer (not in the table, not in /proc). */
+  misses = 0;
+  /** Descriptors learned from /proc because the table did not have them. */
+  lateFills = 0;
+  /** Descriptors not stored because a bound was reached. */
+  overflows = 0;
+
+  constructor(options: FdTableOptions) {
+    this.source = options.source;
+    this.maxPerProcess = options.maxPerProcess ?? 16_384;
+    this.maxTotal = options.maxTotal ?? 1_000_000;
+  }
+
+  /** Descriptors held across every process: peregrine_fd_table_size. */
+  get size(): number {
+    return this.total;
+  }
+
+  /** Processes with a table. */
+  get processes(): number {
+    return this.byPid.size;
+  }
+
+  get(pid: number, fd: number): FdInfo | undefined {
+    if (fd < 0) return undefined;
+    const set = this.byPid.get(pid) ?? this.seed(pid);
+    const known = set?.fds.get(fd);
+    if (known !== undefined) return known;
+    if (set?.complete === true) {
+      this.misses++;
+      return undefined;
+    }
+    // The table could not hold it (a bound) or /proc could not be listed: ask for this one.
+    const info = this.source.readFd(pid, fd);
+    if (info === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.lateFills++;
+    this.put(pid, info);
+    return info;
+  }
+
+  /**
+   * First sight of a process we did not see being born: read all of its
+   * descriptors from /proc once, so its table (and its children's) is whole
+   * from then on. undefined when /proc has no such process.
+   */
+  private seed(pid: number): FdSet | undefined {
+    const nums = this.source.listFds(pid);
+    if (nums === undefined) return undefined;
+    const set = new FdSet(new Map(), true);
+    this.byPid.set(pid, set);
+    for (const num of nums) {
+      const info = this.source.readFd(pid, num);
+      if (info === undefined) continue;
+      this.lateFills++;
+      this.put(pid, info);
+    }
+    return set;
+  }
+
+  /** Copy of a process's known descriptors (tests, capture snapshots). */
+  list(pid: number): FdInfo[] {
+    return [...(this.byPid.get(pid)?.fds.values() ?? [])];
+  }
+
+  /** Whether the table holds every descriptor of pid. */
+  isComplete(pid: number): boolean {
+    return this.byPid.get(pid)?.complete === true;
+  }
+
+  /** Stores a descriptor as given (open and friends build it; tests and snapshots too). */
+  put(pid: number, info: FdInfo): void {
+    const set = this.writable(pid);
+    if (!set.fds.has(info.num) && (set.fds.size >= this.maxPerProcess || this.total >= this.maxTotal)) {
+      // Out of room: forget that this table is whole, so misses go to /proc instead of answering "no fd".
+      set.complete = false;
+      set.fds.delete(info.num);
+      this.overflows++;
+      return;
+    }
+    if (!set.fds.has(info.num)) this.total++;
+    set.fds.set(info.num, info);
+  }
+
+  /** open/openat/openat2/creat succeeded. Returns the new descriptor. */
+  onOpen(pid: number, fd: number, path: string, dirfd: number, openFlags: number, cwd: string): FdInfo {
+    const base = dirfd === AT_FDCWD ? cwd || undefined : this.get(pid, dirfd)?.name;
+    const name = resolveAgainst(path, base) ?? path;
+    const isDir = (openFlags & O_DIRECTORY) !== 0 && (openFlags & O_TMPFILE_ONLY) === 0;
+    const info: FdInfo = { ...blankFd(fd, isDir ? "directory" : "file"), name, openFlags };
+    this.put(pid, info);
+    return info;
+  }
+
+  /** memfd_create succeeded: Falco names it "memfd:<name>". */
+  onMemfd(pid: number, fd: number, name: string, flags: number): FdInfo {
+    const info: FdInfo = { ...blankFd(fd, "memfd"), name: `memfd:${name}`, openFlags: flags };
+    this.put(pid, info);
+    return info;
+  }
+
+  /** socket() succeeded. */
+  onSocket(pid: number, fd: number, family: number, sockType: number, protocol: number): FdInfo {
+    const type = socketTypeOf(family);
+    const info: FdInfo = {
+      ...blankFd(fd, type),
+      l4proto: type === "ipv4" || type === "ipv6" ? l4protoOf(sockType, protocol) : "",
+      openFlags: (sockType & SOCK_CLOEXEC) !== 0 ? O_CLOEXEC : 0,
+    };
+    this.put(pid, info);
+    return info;
+  }
+
+  /**
+   * connect returned. A refused or failed connect still names the peer (the
+   * attempt is what rules look at); only success or EINPROGRESS marks it
+   * connected. For unix sockets the remote address is the path.
+   */
+  onConnect(pid: number, fd: number, ret: number, ends: SocketEnds): FdInfo | undefined {
+    if (fd < 0) return undefined;
+    const before = this.get(pid, fd);
+    const info = this.socketFd(fd, "client", ends, before);
+    info.connected = ret === 0 || ret === -EINPROGRESS || (before?.connected === true && ret !== 0);
+    this.put(pid, info);
+    return info;
+  }
+
+  /** accept/accept4 returned newFd: the server side of a connection. */
+  onAccept(pid: number, newFd: number, ends: SocketEnds, listenFd: number, flags: number): FdInfo {
+    const listening = listenFd >= 0 ? this.get(pid, listenFd) : undefined;
+    const withProto: SocketEnds =
+      ends.sockType === 0 && ends.protocol === 0 && listening !== undefined
+        ? { ...ends, sockType: listening.l4proto === "udp" ? 2 : 1 }
+        : ends;
+    const info = this.socketFd(newFd, "server", withProto, undefined);
+    info.connected = true;
+    if ((flags & SOCK_CLOEXEC) !== 0) info.openFlags = O_CLOEXEC;
+    if (info.type === "unix" && info.name === "" && listening !== undefined) info.name = listening.name;
+    this.put(pid, info);
+    return info;
+  }
+
+  /** bind succeeded: the local end is known. */
+  onBind(pid: number, fd: number, ends: SocketEnds): FdInfo | undefined {
+    const before = this.get(pid, fd);
+    const info = this.socketFd(fd, "", ends, before);
+    this.put(pid, info);
+    return info;
+  }
+
+  /** socketpair/pipe succeeded: two connected ends. */
+  onPair(pid: number, fds: readonly [number, number], type: "unix" | "pipe", flags: number): FdInfo[] {
+    return fds.map((num) => {
+      const info: FdInfo = {
+        ...blankFd(num, type),
+        connected: type === "unix",
+        openFlags: (flags & SOCK_CLOEXEC) !== 0 ? O_CLOEXEC : 0,
+      };
+      this.put(pid, info);
+      return info;
+    });
+  }
+
+  /**
+   * dup/dup2/dup3/fcntl(F_DUPFD) returned newFd: it names what oldFd named
+   * (an implicit close of a previous newFd included). The close-on-exec
+   * flag is the new descriptor's own.
+   */
+  onDup(pid: number, oldFd: number, newFd: number, cloexec: boolean): FdInfo | undefined {
+    if (newFd < 0) return undefined;
+    const source = this.get(pid, oldFd);
+    if (source === undefined) {
+      this.remove(pid, newFd);
+      return undefined;
+    }
+    const flags = cloexec ? source.openFlags | O_CLOEXEC : source.openFlags & ~O_CLOEXEC;
+    const info: FdInfo = { ...source, num: newFd, openFlags: flags };
+    this.put(pid, info);
+    return info;
+  }
+
+  /** close succeeded (or failed with EBADF: either way the number is free now). */
+  onClose(pid: number, fd: number): void {
+    this.remove(pid, fd);
+  }
+
+  /** A new process (not a thread): it starts with a copy of its parent's descriptors. */
+  onFork(parentPid: number, childPid: number): void {
+    this.release(childPid); // a reused pid's old table
+    const parent = this.byPid.get(parentPid);
+    if (parent === undefined) return; // the child's table fills from /proc like its parent's would
+    parent.refs++;
+    this.byPid.set(childPid, parent);
+  }
+
+  /** A successful exec closes every close-on-exec descriptor. */
+  onExec(pid: number): void {
+    const set = this.byPid.get(pid);
+    if (set === undefined) return;
+    let any = false;
+    for (const info of set.fds.values()) {
+      if ((info.openFlags & O_CLOEXEC) !== 0) {
+        any = true;
+        break;
+      }
+    }
+    if (!any) return;
+    const own = this.writable(pid);
+    for (const [num, info] of own.fds) {
+      if ((info.openFlags & O_CLOEXEC) !== 0) {
+        own.fds.delete(num);
+        this.total--;
+      }
+    }
+  }
+
+  /** The process is gone: its descriptors are closed. */
+  onExit(pid: number): void {
+    this.release(pid);
+  }
+
+  private remove(pid: number, fd: number): void {
+    const set = this.byPid.get(pid);
+    if (set === undefined || !set.fds.has(fd)) return;
+    const own = this.writable(pid);
+    own.fds.delete(fd);
+    this.total--;
+  }
+
+  private release(pid: number): void {
+    const set = this.byPid.get(pid);
+    if (set === undefined) return;
+    this.byPid.delete(pid);
+    set.refs--;
+    if (set.refs === 0) this.total -= set.fds.size;
+  }
+
+  /** The process's own set, cloned first if it is shared with a parent or child. */
+  private writable(pid: number): FdSet {
+    const set = this.byPid.get(pid) ?? this.seed(pid);
+    if (set === undefined) {
+      // Gone from /proc already (or a replay without it): what we add is not all it had.
+      const fresh = new FdSet(new Map(), false);
+      this.byPid.set(pid, fresh);
+      return fresh;
+    }
+    if (set.refs === 1) return set;
+    set.refs--;
+    const own = new FdSet(new Map(set.fds), set.complete);
+    this.total += own.fds.size;
+    this.byPid.set(pid, own);
+    return own;
+  }
+
+  /** Builds a socket FdInfo from an event's ends, keeping what an earlier socket()/bind() told us. */
+  private socketFd(fd: number, role: FdInfo["role"], ends: SocketEnds, before: FdInfo | undefined): FdInfo {
+    let type = socketTypeOf(ends.family);
+    if (type === "unknown" && before !== undefined) type = before.type;
+    if (type === "unix") {
+      const path = role === "server" ? ends.localAddr : ends.remoteAddr || ends.localAddr;
+      return {
+        ...blankFd(fd, "unix"),
+        name: path || (before?.name ?? ""),
+        openFlags: before?.openFlags ?? 0,
+        ino: before?.ino ?? 0,
+        role,
+        connected: before?.connected ?? false,
+      };
+    }
+    let localAddr = ends.localAddr || before?.localAddr || "";
+    const localPort = ends.localPort || before?.localPort || 0;
+    let remoteAddr = ends.remoteAddr || (role === "" ? (before?.remoteAddr ?? "") : "");
+    const remotePort = ends.remotePort || (role === "" ? (before?.remotePort ?? 0) : 0);
+    const unmapped = unmapTuple(type, localAddr, remoteAddr);
+    type = unmapped.type;
+    localAddr = unmapped.localAddr || (type === "ipv6" ? "::" : type === "ipv4" ? "0.0.0.0" : "");
+    remoteAddr = unmapped.remoteAddr;
+    const l4 = l4protoOf(ends.sockType, ends.protocol) || before?.l4proto || "";
+    return {
+      num: fd,
+      type,
+      name: tupleName(role, localAddr, localPort, remoteAddr, remotePort),
+      openFlags: before?.openFlags ?? 0,
+      ino: before?.ino ?? 0,
+      l4proto: type === "ipv4" || type === "ipv6" ? l4 : "",
+      localAddr,
+      localPort,
+      remoteAddr,
+      remotePort,
+      role: role || before?.role || "",
+      connected: before?.connected ?? false,
+    };
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * Where the state tables ask what /proc says: the live /proc, nothing (a
+ * replay that must not read this machine), or a recorded answer (capture
+ * replay). Every /proc read of the tables goes through one ProcSource, which
+ * is what lets a capture carry exactly the answers the live run got.
+ */
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import type { FdInfo, FdType } from "./fd-info.js";
+import { type ProcSocket, readSocketTables } from "./proc-net.js";
+import { listPids, MountCache, readProcess, statusTgid } from "./proc-reader.js";
+import type { ProcessInfo } from "./process-info.js";
+
+export interface ProcSource {
+  /** Live processes (thread groups). */
+  listPids(): number[];
+  /** Everything /proc/<pid> says; undefined when the process is gone. */
+  readProcess(pid: number): ProcessInfo | undefined;
+  /** The process a task id belongs to (itself for a thread-group leader); undefined when gone. */
+  tgidOf(tid: number): number | undefined;
+  /** One open descriptor as /proc/<pid>/fd and fdinfo describe it; undefined when not open. */
+  readFd(pid: number, fd: number): FdInfo | undefined;
+  /** The open descriptor numbers of a process; undefined when it is gone. */
+  listFds(pid: number): number[] | undefined;
+}
+
+/** Knows nothing: for replays without a snapshot and for tests. */
+export const NO_PROC: ProcSource = {
+  listPids: () => [],
+  readProcess: () => undefined,
+  tgidOf: () => undefined,
+  readFd: () => undefined,
+  listFds: () => undefined,
+};
+
+const ANON_TYPES: readonly (readonly [string, FdType])[] = [
+  ["[eventfd]", "event"],
+  ["[eventpoll]", "eventpoll"],
+  ["[signalfd]", "signalfd"],
+  ["[timerfd]", "timerfd"],
+  ["inotify", "inotify"],
+  ["[userfaultfd]", "userfaultfd"],
+  ["[io_uring]", "io_uring"],
+  ["[pidfd]", "pidfd"],
+];
+
+/** fd.type of an anon_inode:… link target. */
+export function anonInodeType(name: string): FdType {
+  if (name.startsWith("bpf")) return "bpf";
+  for (const [label, type] of ANON_TYPES) if (name === label) return type;
+  return "unknown";
+}
+
+/** The "flags:" (octal) and "ino:" lines of /proc/<pid>/fdinfo/<fd>. */
+export function parseFdInfo(text: string): { flags: number; ino: number } {
+  const flags = /(?:^|\n)flags:\s*([0-7]+)/.exec(text);
+  const ino = /(?:^|\n)ino:\s*(\d+)/.exec(text);
+  return {
+    flags: flags?.[1] === undefined ? 0 : Number.parseInt(flags[1], 8),
+    ino: ino?.[1] === undefined ? 0 : Number(ino[1]),
+  };
+}
+
+/** fd.name of a socket tuple: client end first, as Falco writes it. */
+export function tupleName(
+  role: FdInfo["role"],
+  localAddr: string,
+  localPort: number,
+  remoteAddr: string,
+  remotePort: number,
+): string {
+  if (role === "server") return `${remoteAddr}:${remotePort}->${localAddr}:${localPort}`;
+  if (role === "client") return `${localAddr}:${localPort}->${remoteAddr}:${remotePort}`;
+  // Bound or listening only: the local end is all there is.
+  return localAddr === "" && localPort === 0 ? "" : `${localAddr}:${localPort}`;
+}
+
+/** An fd seeded from /proc that points at a socket the net tables know. */
+export function fdFromProcSocket(
+  num: number,
+  ino: number,
+  s: ProcSocket,
+  listeningPorts: Set<number>,
+): FdInfo {
+  if (s.type === "unix") {
+    return {
+      num,
+      type: "unix",
+      name: s.path,
+      openFlags: 0,
+      ino,
+      l4proto: "",
+      localAddr: "",
+      localPort: 0,
+      remoteAddr: "",
+      remotePort: 0,
+      role: "",
+      connected: s.connected,
+    };
+  }
+  // /proc does not say who connected: a connected socket on a port this
+  // namespace listens on was accepted (server side), otherwise we connected.
+  const role: FdInfo["role"] = !s.connected ? "" : listeningPorts.has(s.localPort) ? "server" : "client";
+  return {
+    num,
+    type: s.type,
+    name: tupleName(role, s.localAddr, s.localPort, s.remoteAddr, s.remotePort),
+    openFlags: 0,
+    ino,
+    l4proto: s.l4proto,
+    localAddr: s.localAddr,
+    localPort: s.localPort,
+    remoteAddr: s.remoteAddr,
+    remotePort: s.remotePort,
+    role,
+    connected: s.connected,
+  };
+}
+
+interface NetSnapshot {
+  readonly sockets: Map<number, ProcSocket>;
+  readonly listeningPorts: Set<number>;
+  readonly atMs: number;
+}
+
+export interface LiveProcSourceOptions {
+  procRoot?: string;
+  /** Epoch ns at boot, to turn /proc start times into epoch ns. */
+  bootTimeNs: bigint;
+  /** How long a network namespace's socket tables are reused before being read again. */
+  netTtlMs?: number;
+}
+
+/** Reads the real /proc (or a fake tree under procRoot in tests). */
+export class LiveProcSource implements ProcSource {
+  private readonly procRoot: string;
+  private readonly bootTimeNs: bigint;
+  private readonly mounts = new MountCache();
+  private readonly netTtlMs: number;
+  /** Socket tables per network namespace: reading them costs far more than one fd. */
+  private readonly nets = new Map<string, NetSnapshot>();
+
+  constructor(options: LiveProcSourceOptions) {
+    this.procRoot = options.procRoot ?? "/proc";
+    this.bootTimeNs = options.bootTimeNs;
+    this.netTtlMs = options.netTtlMs ?? 1000;
+  }
+
+  listPids(): number[] {
+    try {
+      return listPids(this.procRoot);
+    } catch {
+      return [];
+    }
+  }
+
+  readProcess(pid: number): ProcessInfo | undefined {
+    return readProcess(pid, this.bootTimeNs, this.procRoot, { mounts: this.mounts });
+  }
+
+  tgidOf(tid: number): number | undefined {
+    try {
+      return statusTgid(readFileSync(`${this.procRoot}/${tid}/status`, "latin1"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  listFds(pid: number): number[] | undefined {
+    try {
+      return readdirSync(`${this.procRoot}/${pid}/fd`)
+        .map(Number)
+        .filter((n) => Number.isInteger(n));
+    } catch {
+      return undefined;
+    }
+  }
+
+  readFd(pid: number, fd: number): FdInfo | undefined {
+    const link = `${this.procRoot}/${pid}/fd/${fd}`;
+    let target: string;
+    try {
+      target = readlinkSync(link);
+    } catch {
+      return undefined;
+    }
+    let info = { flags: 0, ino: 0 };
+    try {
+      info = parseFdInfo(readFileSync(`${this.procRoot}/${pid}/fdinfo/${fd}`, "latin1"));
+    } catch {
+      // closed in between: describe it from the link alone
+    }
+    const base: FdInfo = {
+      num: fd,
+      type: "unknown",
+      name: target,
+      openFlags: info.flags,
+      ino: info.ino,
+      l4proto: "",
+      localAddr: "",
+      localPort: 0,
+      remoteAddr: "",
+      remotePort: 0,
+      role: "",
+      connected: false,
+    };
+    if (target.startsWith("/")) {
+      if (target.startsWith("/memfd:")) return { ...base, type: "memfd" };
+      const name = target.replace(/ \(deleted\)$/, "");
+      let isDir = false;
+      try {
+        isDir = statSync(link).isDirectory();
+      } catch {
+        // gone
+      }
+      return { ...base, name, type: isDir ? "directory" : "file" };
+    }
+    const bracket = /^(socket|pipe):\[(\d+)\]$/.exec(target);
+    if (bracket?.[1] === "pipe") return { ...base, type: "pipe", ino: Number(bracket[2]) };
+    if (bracket?.[1] === "socket") {
+      const ino = Number(bracket[2]);
+      let net = this.net(pid, false);
+      // A socket newer than the cached tables: read them again once.
+      if (net !== undefined && !net.sockets.has(ino) && net.atMs !== Date.now()) net = this.net(pid, true);
+      const s = net?.sockets.get(ino);
+      if (s === undefined) return { ...base, type: "unknown", ino };
+      return fdFromProcSocket(fd, ino, s, net?.listeningPorts ?? new Set());
+    }
+    if (target.startsWith("anon_inode:")) return { ...base, type: anonInodeType(target.slice(11)) };
+    return base;
+  }
+
+  private net(pid: number, fresh: boolean): NetSnapshot | undefined {
+    let ns = "";
+    try {
+      ns = readlinkSync(`${this.procRoot}/${pid}/ns/net`);
+    } catch {
+      // fake /proc trees in tests have no ns links: key by pid
+      ns = `pid:${pid}`;
+    }
+    const now = Date.now();
+    const cached = this.nets.get(ns);
+    if (!fresh && cached !== undefined && now - cached.atMs < this.netTtlMs) return cached;
+    const sockets = readSocketTables(this.procRoot, pid);
+    const listeningPorts = new Set<number>();
+    for (const s of sockets.values()) if (s.listening && s.localPort !== 0) listeningPorts.add(s.localPort);
+    const snap = { sockets, listeningPorts, atMs: now };
+    if (this.nets.size > 64) this.nets.clear();
+    this.nets.set(ns, snap);
+    return snap;
+  }
+}
