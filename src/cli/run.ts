@@ -4,6 +4,7 @@ import type { StreamDecoderStats } from "../decode/stream-decoder.js";
 import { Enricher } from "../enrich/enricher.js";
 import { procBootTimeNs } from "../enrich/proc-reader.js";
 import { ProcessTable } from "../enrich/process-table.js";
+import { reportStateMetrics } from "../enrich/state-metrics.js";
 import { UserDb } from "../enrich/user-db.js";
 import { PeregrineMetrics } from "../export/metrics.js";
 import { type MetricsServer, startMetricsServer } from "../export/metrics-server.js";
@@ -121,8 +122,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // Seed before attaching: processes started in between are filled in from /proc on first sight.
   const processes = new ProcessTable({ bootTimeNs: procBootTimeNs() });
   processes.seedFromProc();
-  metrics.processTableSize(() => processes.size);
-  const pipeline = new Pipeline(new Enricher(processes, new UserDb(), host), ruleset, sink, metrics);
+  const enricher = new Enricher(processes, new UserDb(), host);
+  const reportStateMisses = reportStateMetrics(enricher, metrics);
+  const pipeline = new Pipeline(enricher, ruleset, sink, metrics);
 
   let server: MetricsServer | undefined;
   if (config.metricsAddress !== "") {
@@ -159,7 +161,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   server?.setReady(true);
 
   const reportDecoderErrors = decoderErrorReporter(metrics);
-  const statsTimer = setInterval(() => reportDecoderErrors(sensor.decoderStats), 1000);
+  const statsTimer = setInterval(() => {
+    reportDecoderErrors(sensor.decoderStats);
+    reportStateMisses();
+  }, 1000);
   statsTimer.unref();
 
   const onSignal = (signal: NodeJS.Signals): void => {
