@@ -1,9 +1,13 @@
 import { parseArgs } from "node:util";
+import { type CaptureFlags, parseCaptureFlags } from "./capture-args.js";
+import { parseReplayFlags, type ReplayFlags } from "./replay-args.js";
 
 /** What the command line asked for; pure data, no I/O. */
 export type Command =
   | { readonly kind: "run"; readonly flags: RunFlags }
-  | { readonly kind: "help"; readonly topic: "run" | "main" }
+  | { readonly kind: "capture"; readonly flags: CaptureFlags }
+  | { readonly kind: "replay"; readonly flags: ReplayFlags }
+  | { readonly kind: "help"; readonly topic: "run" | "main" | "capture" | "replay" }
   | { readonly kind: "version" };
 
 export interface RunFlags {
@@ -27,6 +31,8 @@ Prometheus metrics. Needs root (or CAP_BPF + CAP_PERFMON) to load the sensor.
 
 Commands:
   run        watch this machine and report detections (the default)
+  capture    record events and the state they need to a file
+  replay     run a capture through the rules, as live
   version    print the version
   help       print this text; "peregrine run --help" lists run's options
 `;
@@ -104,10 +110,21 @@ export function parseCommand(argv: readonly string[]): Command {
     switch (first) {
       case "run":
         return runFlags(rest);
+      case "capture": {
+        const flags = parseCaptureFlags(rest);
+        return flags === undefined ? { kind: "help", topic: "capture" } : { kind: "capture", flags };
+      }
+      case "replay": {
+        const flags = parseReplayFlags(rest);
+        return flags === undefined ? { kind: "help", topic: "replay" } : { kind: "replay", flags };
+      }
       case "version":
         return { kind: "version" };
       case "help":
-        return { kind: "help", topic: rest[0] === "run" ? "run" : "main" };
+        return {
+          kind: "help",
+          topic: rest[0] === "run" || rest[0] === "capture" || rest[0] === "replay" ? rest[0] : "main",
+        };
       default:
         throw new UsageError(`unknown command "${first}"`);
     }

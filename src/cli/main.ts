@@ -1,5 +1,7 @@
 import { VERSION } from "../version.js";
 import { MAIN_HELP, parseCommand, RUN_HELP, UsageError } from "./args.js";
+import { CAPTURE_HELP } from "./capture-args.js";
+import { REPLAY_HELP } from "./replay-args.js";
 import { runCommand } from "./run.js";
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -13,13 +15,19 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   switch (command.kind) {
     case "help":
-      process.stdout.write(command.topic === "run" ? RUN_HELP : MAIN_HELP);
+      process.stdout.write(
+        { run: RUN_HELP, capture: CAPTURE_HELP, replay: REPLAY_HELP, main: MAIN_HELP }[command.topic],
+      );
       return 0;
     case "version":
       process.stdout.write(`peregrine ${VERSION}\n`);
       return 0;
     case "run":
       return runCommand(command.flags);
+    case "capture":
+      return (await import("./capture.js")).captureCommand(command.flags);
+    case "replay":
+      return (await import("./replay.js")).replayCommand(command.flags);
   }
 }
 

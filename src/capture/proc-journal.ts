@@ -1,0 +1,201 @@
+/**
+ * What /proc answered during a capture, so a replay on another machine gets
+ * the same answers without reading its own /proc.
+ *
+ * The recording source wraps the live one and notes every answer with the
+ * position in the stream (record sequence number) at which it was asked.
+ * The replaying source answers a question with the answer recorded for the
+ * same question at or before the same position: the state tables make the
+ * same calls at the same records in both runs, because they see the same
+ * events; a call only the replay makes (a rule walking an ancestry the
+ * capture never needed) gets the nearest recorded answer, or none.
+ */
+import type { FdInfo } from "../enrich/fd-info.js";
+import type { ProcSource } from "../enrich/proc-source.js";
+import type { ContainerInfo, K8sInfo, ProcessInfo } from "../enrich/process-info.js";
+
+/** One recorded answer: [record sequence number, question key, JSON-safe answer]. */
+export type JournalEntry = readonly [seq: number, key: string, answer: unknown];
+
+/** ProcessInfo with bigints as decimal strings and Maps as entry lists: JSON-safe. */
+interface ProcessJson
+  extends Omit<
+    ProcessInfo,
+    "startNs" | "cgroupId" | "capEffective" | "capPermitted" | "capInheritable" | "env" | "container"
+  > {
+  startNs: string;
+  cgroupId: string;
+  capEffective: string;
+  capPermitted: string;
+  capInheritable: string;
+  env: [string, string][];
+  container: ContainerJson;
+}
+
+interface ContainerJson extends Omit<ContainerInfo, "labels" | "k8s"> {
+  labels: [string, string][];
+  k8s: (Omit<K8sInfo, "podLabels"> & { podLabels: [string, string][] }) | null;
+}
+
+export function processToJson(p: ProcessInfo): ProcessJson {
+  const c = p.container;
+  return {
+    ...p,
+    startNs: p.startNs.toString(),
+    cgroupId: p.cgroupId.toString(),
+    capEffective: p.capEffective.toString(),
+    capPermitted: p.capPermitted.toString(),
+    capInheritable: p.capInheritable.toString(),
+    env: [...p.env],
+    container: {
+      id: c.id,
+      fullId: c.fullId,
+      runtime: c.runtime,
+      name: c.name,
+      image: c.image,
+      labels: [...c.labels],
+      k8s: c.k8s === undefined ? null : { ...c.k8s, podLabels: [...c.k8s.podLabels] },
+    },
+  };
+}
+
+/** Rebuilds a ProcessInfo; throws naming the field when the JSON is not one. */
+export function processFromJson(j: ProcessJson): ProcessInfo {
+  if (typeof j !== "object" || j === null || typeof j.pid !== "number" || typeof j.startNs !== "string") {
+    throw new Error("not a process entry (pid/startNs missing)");
+  }
+  const c = j.container;
+  const k8s = c.k8s === null ? undefined : { ...c.k8s, podLabels: new Map(c.k8s.podLabels) };
+  return {
+    ...j,
+    argv: [...j.argv],
+    startNs: BigInt(j.startNs),
+    cgroupId: BigInt(j.cgroupId),
+    capEffective: BigInt(j.capEffective),
+    capPermitted: BigInt(j.capPermitted),
+    capInheritable: BigInt(j.capInheritable),
+    env: new Map(j.env),
+    container: { ...c, labels: new Map(c.labels), k8s },
+  };
+}
+
+/** Wraps a live ProcSource and notes every answer. */
+export class RecordingProcSource implements ProcSource {
+  /** Sequence number of the record being processed (0 = before the first record). */
+  seq = 0;
+  private pending: JournalEntry[] = [];
+  /** Answers recorded in all. */
+  recorded = 0;
+
+  constructor(private readonly live: ProcSource) {}
+
+  /** The answers recorded since the last call. */
+  take(): JournalEntry[] {
+    const out = this.pending;
+    this.pending = [];
+    return out;
+  }
+
+  private note(key: string, answer: unknown): void {
+    this.pending.push([this.seq, key, answer]);
+    this.recorded++;
+  }
+
+  listPids(): number[] {
+    const pids = this.live.listPids();
+    this.note("pids", pids);
+    return pids;
+  }
+
+  readProcess(pid: number): ProcessInfo | undefined {
+    const info = this.live.readProcess(pid);
+    this.note(`proc:${pid}`, info === undefined ? null : processToJson(info));
+    return info;
+  }
+
+  tgidOf(tid: number): number | undefined {
+    const tgid = this.live.tgidOf(tid);
+    this.note(`tgid:${tid}`, tgid ?? null);
+    return tgid;
+  }
+
+  readFd(pid: number, fd: number): FdInfo | undefined {
+    const info = this.live.readFd(pid, fd);
+    this.note(`fd:${pid}:${fd}`, info ?? null);
+    return info;
+  }
+
+  listFds(pid: number): number[] | undefined {
+    const fds = this.live.listFds(pid);
+    this.note(`fds:${pid}`, fds ?? null);
+    return fds;
+  }
+}
+
+interface Answers {
+  readonly entries: { seq: number; answer: unknown }[];
+  next: number;
+}
+
+/** Answers from a journal; never touches this machine's /proc. */
+export class ReplayProcSource implements ProcSource {
+  /** Sequence number of the record being processed. */
+  seq = 0;
+  private readonly byKey = new Map<string, Answers>();
+  /** Questions the journal had no answer for. */
+  unanswered = 0;
+
+  /** Adds recorded answers (in recording order). */
+  add(entries: readonly JournalEntry[]): void {
+    for (const [seq, key, answer] of entries) {
+      let a = this.byKey.get(key);
+      if (a === undefined) {
+        a = { entries: [], next: 0 };
+        this.byKey.set(key, a);
+      }
+      a.entries.push({ seq, answer });
+    }
+  }
+
+  /**
+   * The answer recorded for this question at this point of the stream: the
+   * next unused one asked at or before the current record; past those, the
+   * last one (the state /proc was last seen in).
+   */
+  private answer(key: string): unknown {
+    const a = this.byKey.get(key);
+    if (a === undefined || a.entries.length === 0) {
+      this.unanswered++;
+      return null;
+    }
+    // Skip answers recorded at earlier records that this run did not ask for.
+    const at = (i: number): number => a.entries[i]?.seq ?? Number.MAX_SAFE_INTEGER;
+    while (a.next + 1 < a.entries.length && at(a.next) < this.seq && at(a.next + 1) <= this.seq) a.next++;
+    const e = a.entries[a.next];
+    // Used: a second question at this record gets the next answer recorded at it.
+    if (a.next + 1 < a.entries.length && at(a.next + 1) <= this.seq) a.next++;
+    return e?.answer ?? null;
+  }
+
+  listPids(): number[] {
+    return (this.answer("pids") as number[] | null) ?? [];
+  }
+
+  readProcess(pid: number): ProcessInfo | undefined {
+    const j = this.answer(`proc:${pid}`) as ProcessJson | null;
+    return j === null ? undefined : processFromJson(j);
+  }
+
+  tgidOf(tid: number): number | undefined {
+    return (this.answer(`tgid:${tid}`) as number | null) ?? undefined;
+  }
+
+  readFd(pid: number, fd: number): FdInfo | undefined {
+    const j = this.answer(`fd:${pid}:${fd}`) as FdInfo | null;
+    return j === null ? undefined : { ...j };
+  }
+
+  listFds(pid: number): number[] | undefined {
+    return (this.answer(`fds:${pid}`) as number[] | null) ?? undefined;
+  }
+}
