@@ -6,12 +6,10 @@ import { procBootTimeNs } from "../enrich/proc-reader.js";
 import { ProcessTable } from "../enrich/process-table.js";
 import { reportStateMetrics } from "../enrich/state-metrics.js";
 import { UserDb } from "../enrich/user-db.js";
+import { buildExportSinks } from "../export/build-sinks.js";
 import { PeregrineMetrics } from "../export/metrics.js";
 import { type MetricsServer, startMetricsServer } from "../export/metrics-server.js";
-import { resolveOtlpLogsEndpoint } from "../export/otlp-endpoint.js";
-import { createOtlpLogSink } from "../export/otlp-logs.js";
 import { type DetectionSink, FanOutSink } from "../export/sink.js";
-import { createStdoutSink } from "../export/stdout.js";
 import { Pipeline } from "../pipeline.js";
 import { RulesError } from "../rules/errors.js";
 import { loadRules, type Ruleset } from "../rules/ruleset.js";
@@ -49,28 +47,7 @@ async function loadRuleset(config: Config): Promise<Ruleset> {
 }
 
 function buildSinks(config: Config, metrics: PeregrineMetrics, host: string): DetectionSink[] {
-  const sinks: DetectionSink[] = [];
-  if (config.output !== "none") {
-    sinks.push(
-      createStdoutSink({
-        counters: metrics.exportCounters("stdout"),
-        ...(config.output !== "auto" && { format: config.output }),
-      }),
-    );
-  }
-  const endpoint = resolveOtlpLogsEndpoint(config.otlpEndpoint === "" ? undefined : config.otlpEndpoint);
-  if (endpoint !== undefined) {
-    sinks.push(
-      createOtlpLogSink({
-        endpoint,
-        version: VERSION,
-        hostname: host,
-        counters: metrics.exportCounters("otlp"),
-      }),
-    );
-    log(`sending detections as OTLP logs to ${endpoint}`);
-  }
-  return sinks;
+  return buildExportSinks(config, { metrics, version: VERSION, hostname: host, log });
 }
 
 /** Turns the decoder's running totals into counter increments. */

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { DEFAULT_METRICS_ADDRESS } from "../export/metrics-server.js";
+import { defaultOtlpFileSettings, type OtlpFileSettings } from "../export/otlp-settings.js";
 
 /**
  * The agent's settings, resolved once at start from (lowest first): built-in
@@ -26,7 +27,31 @@ export interface Config {
   loaderPath: string;
   /** The sensor host name in detections; "" means os.hostname(). */
   hostname: string;
+  /** OTLP transport settings beyond the endpoint (each also readable from OTEL_EXPORTER_OTLP_*). */
+  otlp: OtlpFileSettings;
+  /** "workload": each detection's resource is the affected workload; "sensor": one resource. */
+  otlpResource: "workload" | "sensor";
+  /** 0 = default (or OTEL_BLRP_*). */
+  otlpMaxQueueSize: number;
+  otlpMaxBatchSize: number;
+  otlpScheduleDelayMs: number;
+  /** On-disk spool for detections the collector could not take; "" disables it. */
+  spoolDir: string;
+  spoolMaxBytes: number;
+  /** Sanitize command lines and env values before export. */
+  sanitizeEnabled: boolean;
+  /** Extra sanitize patterns (regular expressions; group 1 = the secret). */
+  sanitizePatterns: string[];
+  /** Falco-compatible HTTP JSON output (Falco's http_output): on when a URL is set and not disabled. */
+  httpOutputUrl: string;
+  httpOutputEnabled: boolean | undefined;
+  httpOutputHeaders: Record<string, string>;
+  httpOutputCertificate: string;
+  httpOutputInsecure: boolean;
 }
+
+/** Where the spool lives unless configured. */
+export const DEFAULT_SPOOL_DIR = "/var/lib/peregrine/spool";
 
 export type OutputMode = "text" | "json" | "auto" | "none";
 const OUTPUT_MODES: readonly OutputMode[] = ["text", "json", "auto", "none"];
@@ -41,6 +66,20 @@ export function defaultConfig(): Config {
     statsIntervalMs: 1000,
     loaderPath: "",
     hostname: "",
+    otlp: defaultOtlpFileSettings(),
+    otlpResource: "workload",
+    otlpMaxQueueSize: 0,
+    otlpMaxBatchSize: 0,
+    otlpScheduleDelayMs: 0,
+    spoolDir: DEFAULT_SPOOL_DIR,
+    spoolMaxBytes: 256 * 1024 * 1024,
+    sanitizeEnabled: true,
+    sanitizePatterns: [],
+    httpOutputUrl: "",
+    httpOutputEnabled: undefined,
+    httpOutputHeaders: {},
+    httpOutputCertificate: "",
+    httpOutputInsecure: false,
   };
 }
 
@@ -62,6 +101,34 @@ function asPositiveInt(value: unknown, where: string): number {
   if (!Number.isInteger(n) || n <= 0)
     throw new ConfigError(`${where}: expected a positive integer, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A mapping of strings, or "k=v,k2=v2". */
+function asStringMap(value: unknown, where: string): Record<string, string> {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = asString(v, `${where} (${k})`);
+    return out;
+  }
+  const out: Record<string, string> = {};
+  for (const pair of asString(value, where).split(",")) {
+    if (pair.trim() === "") continue;
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`${where}: expected key=value pairs, got "${pair}"`);
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function asStringList(value: unknown, where: string): string[] {
+  return (Array.isArray(value) ? value : [value]).map((item) => asString(item, where));
+}
+
+function oneOf<T extends string>(value: unknown, where: string, allowed: readonly T[]): T {
+  const text = asString(value, where) as T;
+  if (!allowed.includes(text))
+    throw new ConfigError(`${where}: expected one of ${allowed.join(", ")}, got "${text}"`);
+  return text;
 }
 
 function asBool(value: unknown, where: string): boolean {
@@ -96,6 +163,78 @@ const SETTERS: Readonly<Record<string, Setter>> = {
   },
   "otlp.endpoint": (c, v, where) => {
     c.otlpEndpoint = asString(v, where);
+  },
+  "otlp.protocol": (c, v, where) => {
+    c.otlp.protocol = oneOf(v, where, ["grpc", "http/protobuf"]);
+  },
+  "otlp.headers": (c, v, where) => {
+    c.otlp.headers = asStringMap(v, where);
+  },
+  "otlp.compression": (c, v, where) => {
+    c.otlp.compression = oneOf(v, where, ["gzip", "none"]);
+  },
+  "otlp.timeout_ms": (c, v, where) => {
+    c.otlp.timeoutMs = asPositiveInt(v, where);
+  },
+  "otlp.certificate": (c, v, where) => {
+    c.otlp.certificate = asString(v, where);
+  },
+  "otlp.client_key": (c, v, where) => {
+    c.otlp.clientKey = asString(v, where);
+  },
+  "otlp.client_certificate": (c, v, where) => {
+    c.otlp.clientCertificate = asString(v, where);
+  },
+  "otlp.insecure": (c, v, where) => {
+    c.otlp.insecure = asBool(v, where);
+  },
+  "otlp.resource": (c, v, where) => {
+    c.otlpResource = oneOf(v, where, ["workload", "sensor"]);
+  },
+  "otlp.max_queue_size": (c, v, where) => {
+    c.otlpMaxQueueSize = asPositiveInt(v, where);
+  },
+  "otlp.max_batch_size": (c, v, where) => {
+    c.otlpMaxBatchSize = asPositiveInt(v, where);
+  },
+  "otlp.schedule_delay_ms": (c, v, where) => {
+    c.otlpScheduleDelayMs = asPositiveInt(v, where);
+  },
+  "otlp.spool.dir": (c, v, where) => {
+    c.spoolDir = asString(v, where);
+  },
+  "otlp.spool.max_bytes": (c, v, where) => {
+    c.spoolMaxBytes = asPositiveInt(v, where);
+  },
+  "export.sanitize.enabled": (c, v, where) => {
+    c.sanitizeEnabled = asBool(v, where);
+  },
+  "export.sanitize.patterns": (c, v, where) => {
+    const patterns = asStringList(v, where);
+    for (const p of patterns) {
+      try {
+        new RegExp(p);
+      } catch (error) {
+        throw new ConfigError(`${where}: bad pattern ${JSON.stringify(p)}: ${(error as Error).message}`);
+      }
+    }
+    c.sanitizePatterns = patterns;
+  },
+  // Falco's own keys for its HTTP output.
+  "http_output.enabled": (c, v, where) => {
+    c.httpOutputEnabled = asBool(v, where);
+  },
+  "http_output.url": (c, v, where) => {
+    c.httpOutputUrl = asString(v, where);
+  },
+  "http_output.headers": (c, v, where) => {
+    c.httpOutputHeaders = asStringMap(v, where);
+  },
+  "http_output.ca_cert": (c, v, where) => {
+    c.httpOutputCertificate = asString(v, where);
+  },
+  "http_output.insecure": (c, v, where) => {
+    c.httpOutputInsecure = asBool(v, where);
   },
   "sensor.ringbuf_bytes": (c, v, where) => {
     c.ringbufBytes = asPositiveInt(v, where);

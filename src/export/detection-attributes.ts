@@ -1,8 +1,15 @@
 import { posix } from "node:path";
 import type { AnyValue, LogAttributes } from "@opentelemetry/api-logs";
 import type { ConnectEvent, OpenEvent } from "../decode/events.js";
+import type { FdInfo } from "../enrich/fd-info.js";
+import type { ProcessInfo } from "../enrich/process-info.js";
 import type { Detection, FieldValue } from "../rules/detection.js";
+import { detectionId } from "./detection-id.js";
+import { ruleIdentity } from "./rule-identity.js";
+import { NO_SANITIZER, type Sanitizer } from "./sanitize.js";
 import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_CLIENT_PORT,
   ATTR_FILE_DIRECTORY,
   ATTR_FILE_NAME,
   ATTR_FILE_PATH,
@@ -12,38 +19,61 @@ import {
   ATTR_NETWORK_PEER_PORT,
   ATTR_NETWORK_TRANSPORT,
   ATTR_NETWORK_TYPE,
+  ATTR_PEREGRINE_DETECTION_ID,
   ATTR_PEREGRINE_EVENT_TYPE,
   ATTR_PEREGRINE_RULE_SOURCE,
   ATTR_PEREGRINE_RULE_TAGS,
+  ATTR_PROCESS_ARGS_COUNT,
   ATTR_PROCESS_COMMAND_ARGS,
   ATTR_PROCESS_COMMAND_LINE,
+  ATTR_PROCESS_CREATION_TIME,
   ATTR_PROCESS_EXECUTABLE_NAME,
   ATTR_PROCESS_EXECUTABLE_PATH,
+  ATTR_PROCESS_INTERACTIVE,
   ATTR_PROCESS_PARENT_PID,
   ATTR_PROCESS_PID,
   ATTR_PROCESS_REAL_USER_ID,
+  ATTR_PROCESS_SESSION_LEADER_PID,
   ATTR_PROCESS_USER_ID,
+  ATTR_PROCESS_USER_NAME,
+  ATTR_PROCESS_VPID,
   ATTR_PROCESS_WORKING_DIRECTORY,
   ATTR_SECURITY_RULE_CATEGORY,
   ATTR_SECURITY_RULE_DESCRIPTION,
   ATTR_SECURITY_RULE_NAME,
+  ATTR_SECURITY_RULE_REFERENCE,
   ATTR_SECURITY_RULE_RULESET_NAME,
+  ATTR_SECURITY_RULE_UUID,
+  ATTR_SECURITY_RULE_VERSION,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_THREAD_ID,
   ATTR_USER_ID,
   ATTR_USER_NAME,
   PEREGRINE_FIELD_PREFIX,
+  WORKLOAD_ATTR_CONTAINER_ID,
+  WORKLOAD_ATTR_CONTAINER_IMAGE_NAME,
+  WORKLOAD_ATTR_CONTAINER_NAME,
+  WORKLOAD_ATTR_CONTAINER_RUNTIME_NAME,
+  WORKLOAD_ATTR_K8S_CONTAINER_NAME,
+  WORKLOAD_ATTR_K8S_NAMESPACE_NAME,
+  WORKLOAD_ATTR_K8S_POD_NAME,
+  WORKLOAD_ATTR_K8S_POD_UID,
 } from "./semconv.js";
 
 export interface DetectionAttributeOptions {
   /**
-   * Include process.command_line and process.command_args. The semantic
-   * conventions say not to collect them without sanitization; Falco's own
-   * outputs carry proc.cmdline anyway, so the default is on and a user who
-   * needs otherwise turns it off.
+   * Include process.command_line and process.command_args (sanitized, see
+   * `sanitizer`). Default on: Falco's own outputs carry proc.cmdline.
    */
   includeCommandLine?: boolean;
+  /** Cleans command lines and env values; default none (the sinks pass the configured one). */
+  sanitizer?: Sanitizer;
+  /**
+   * Put the workload's container.* and k8s.* on the record: when the
+   * resource is the sensor (otherwise they are on the resource).
+   */
+  workloadOnRecord?: boolean;
 }
 
 const AT_FDCWD = -100;
@@ -117,6 +147,63 @@ function addFileAttributes(attrs: LogAttributes, event: OpenEvent, cwd: string |
   if (path.startsWith("/")) attrs[ATTR_FILE_DIRECTORY] = posix.dirname(path);
 }
 
+/** Output fields whose text can carry secrets typed on a command line or set in the environment. */
+function sensitiveField(name: string): "text" | "env" | undefined {
+  if (name === "proc.env" || name.startsWith("proc.env[")) return "env";
+  if (/cmdline|\.args\b|^evt\.args$|^evt\.arg/.test(name)) return "text";
+  return undefined;
+}
+
+function addWorkloadAttributes(attrs: LogAttributes, process: ProcessInfo): void {
+  const container = process.container;
+  if (container.id === "" || container.id === "host") return;
+  attrs[WORKLOAD_ATTR_CONTAINER_ID] = container.fullId !== "" ? container.fullId : container.id;
+  if (container.name !== "") attrs[WORKLOAD_ATTR_CONTAINER_NAME] = container.name;
+  if (container.image !== "") attrs[WORKLOAD_ATTR_CONTAINER_IMAGE_NAME] = container.image;
+  if (container.runtime !== "") attrs[WORKLOAD_ATTR_CONTAINER_RUNTIME_NAME] = container.runtime;
+  const k8s = container.k8s;
+  if (k8s === undefined) return;
+  if (k8s.namespace !== "") attrs[WORKLOAD_ATTR_K8S_NAMESPACE_NAME] = k8s.namespace;
+  if (k8s.podName !== "") attrs[WORKLOAD_ATTR_K8S_POD_NAME] = k8s.podName;
+  if (k8s.podUid !== "") attrs[WORKLOAD_ATTR_K8S_POD_UID] = k8s.podUid;
+  if (k8s.containerName !== "") attrs[WORKLOAD_ATTR_K8S_CONTAINER_NAME] = k8s.containerName;
+}
+
+/**
+ * A socket from the fd table, for events other than connect (accept,
+ * sendto, …): the fd's role tells which end is the server.
+ */
+function addSocketAttributes(attrs: LogAttributes, fd: FdInfo): void {
+  const inet = fd.type === "ipv4" || fd.type === "ipv6";
+  if (!inet && fd.type !== "unix") return;
+  if (fd.l4proto === "tcp" || fd.l4proto === "udp") attrs[ATTR_NETWORK_TRANSPORT] = fd.l4proto;
+  else if (fd.type === "unix") attrs[ATTR_NETWORK_TRANSPORT] = "unix";
+  if (inet) attrs[ATTR_NETWORK_TYPE] = fd.type;
+  if (fd.remoteAddr !== "") {
+    attrs[ATTR_NETWORK_PEER_ADDRESS] = fd.remoteAddr;
+    if (inet) attrs[ATTR_NETWORK_PEER_PORT] = fd.remotePort;
+  }
+  if (inet && fd.localAddr !== "") {
+    attrs[ATTR_NETWORK_LOCAL_ADDRESS] = fd.localAddr;
+    attrs[ATTR_NETWORK_LOCAL_PORT] = fd.localPort;
+  }
+  // Direction known only when this process connected (client) or accepted (server).
+  const [server, serverPort, client, clientPort] =
+    fd.role === "client"
+      ? [fd.remoteAddr, fd.remotePort, fd.localAddr, fd.localPort]
+      : fd.role === "server"
+        ? [fd.localAddr, fd.localPort, fd.remoteAddr, fd.remotePort]
+        : ["", 0, "", 0];
+  if (server !== "") {
+    attrs[ATTR_SERVER_ADDRESS] = server;
+    if (inet) attrs[ATTR_SERVER_PORT] = serverPort;
+  }
+  if (client !== "") {
+    attrs[ATTR_CLIENT_ADDRESS] = client;
+    if (inet) attrs[ATTR_CLIENT_PORT] = clientPort;
+  }
+}
+
 function addNetworkAttributes(attrs: LogAttributes, event: ConnectEvent): void {
   const transport = transportOf(event);
   if (transport !== undefined) attrs[ATTR_NETWORK_TRANSPORT] = transport;
@@ -133,8 +220,17 @@ function addNetworkAttributes(attrs: LogAttributes, event: ConnectEvent): void {
     if (event.saddr !== "") {
       attrs[ATTR_NETWORK_LOCAL_ADDRESS] = event.saddr;
       attrs[ATTR_NETWORK_LOCAL_PORT] = event.sport;
+      attrs[ATTR_CLIENT_ADDRESS] = event.saddr;
+      attrs[ATTR_CLIENT_PORT] = event.sport;
     }
   }
+}
+
+/** Epoch ns → RFC 3339 with the nanoseconds kept (process.creation.time is a string). */
+function isoFromNs(ns: bigint): string {
+  const ms = ns / 1_000_000n;
+  const iso = new Date(Number(ms)).toISOString(); // 2026-11-28T17:42:04.123Z
+  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
 }
 
 /**
@@ -149,13 +245,19 @@ export function detectionAttributes(
 ): LogAttributes {
   const { rule, event: enriched } = detection;
   const { event, process } = enriched;
+  const sanitizer = options.sanitizer ?? NO_SANITIZER;
+  const identity = ruleIdentity(rule);
   const attrs: LogAttributes = {
     [ATTR_SECURITY_RULE_NAME]: rule.name,
+    [ATTR_SECURITY_RULE_UUID]: identity.uuid,
+    [ATTR_SECURITY_RULE_VERSION]: identity.version,
     [ATTR_SECURITY_RULE_DESCRIPTION]: rule.desc,
     [ATTR_SECURITY_RULE_RULESET_NAME]: rule.rulesetName,
   };
   const category = ruleCategory(rule.tags);
   if (category !== undefined) attrs[ATTR_SECURITY_RULE_CATEGORY] = category;
+  if (identity.reference !== undefined) attrs[ATTR_SECURITY_RULE_REFERENCE] = identity.reference;
+  attrs[ATTR_PEREGRINE_DETECTION_ID] = detectionId(detection);
   attrs[ATTR_PEREGRINE_RULE_TAGS] = [...rule.tags];
   attrs[ATTR_PEREGRINE_RULE_SOURCE] = rule.source;
   attrs[ATTR_PEREGRINE_EVENT_TYPE] = event.evtType;
@@ -171,24 +273,44 @@ export function detectionAttributes(
       // No exe path (a kernel thread, or a process gone before /proc was read): comm is the best name left.
       attrs[ATTR_PROCESS_EXECUTABLE_NAME] = process.name;
     }
-    if (options.includeCommandLine !== false && process.argv.length > 0) {
-      attrs[ATTR_PROCESS_COMMAND_LINE] = process.argv.join(" ");
-      attrs[ATTR_PROCESS_COMMAND_ARGS] = [...process.argv];
+    if (process.argv.length > 0) {
+      attrs[ATTR_PROCESS_ARGS_COUNT] = process.argv.length;
+      if (options.includeCommandLine !== false) {
+        const argv = sanitizer.argv(process.argv);
+        attrs[ATTR_PROCESS_COMMAND_LINE] = argv.join(" ");
+        attrs[ATTR_PROCESS_COMMAND_ARGS] = [...argv];
+      }
     }
+    if (process.vpid > 0 && process.vpid !== process.pid) attrs[ATTR_PROCESS_VPID] = process.vpid;
     if (process.cwd !== "") attrs[ATTR_PROCESS_WORKING_DIRECTORY] = process.cwd;
+    if (process.startNs > 0n) attrs[ATTR_PROCESS_CREATION_TIME] = isoFromNs(process.startNs);
+    attrs[ATTR_PROCESS_INTERACTIVE] = process.tty !== 0;
+    if (process.sid > 0) attrs[ATTR_PROCESS_SESSION_LEADER_PID] = process.sid;
     attrs[ATTR_PROCESS_USER_ID] = process.euid;
     attrs[ATTR_PROCESS_REAL_USER_ID] = process.uid;
     attrs[ATTR_USER_ID] = String(process.euid);
     const userName = enriched.users.userName(process.euid);
-    if (userName !== undefined) attrs[ATTR_USER_NAME] = userName;
+    if (userName !== undefined) {
+      attrs[ATTR_PROCESS_USER_NAME] = userName;
+      attrs[ATTR_USER_NAME] = userName;
+    }
+    if (options.workloadOnRecord === true) addWorkloadAttributes(attrs, process);
   }
 
   if (event.kind === "open") addFileAttributes(attrs, event, process?.cwd);
   else if (event.kind === "connect") addNetworkAttributes(attrs, event);
+  else if (enriched.fd !== undefined) addSocketAttributes(attrs, enriched.fd);
 
   const fields = detection.outputFields;
   for (const name in fields) {
-    attrs[outputFieldKey(name)] = toAnyValue(fields[name] as FieldValue);
+    const value = fields[name] as FieldValue;
+    if (typeof value === "string" && sanitizer.enabled) {
+      const kind = sensitiveField(name);
+      attrs[outputFieldKey(name)] =
+        kind === "env" ? sanitizer.envText(value) : kind === "text" ? sanitizer.text(value) : value;
+    } else {
+      attrs[outputFieldKey(name)] = toAnyValue(value);
+    }
   }
   return attrs;
 }

@@ -1,4 +1,12 @@
 // The export stage's public surface; explicit re-exports, no `export *`.
+
+export {
+  LOG_RECORD_ATTRIBUTE_KEYS,
+  LOKI_INDEX_LABEL_KEYS,
+  lokiName,
+  RESOURCE_ATTRIBUTE_KEYS,
+  WORKLOAD_ATTRIBUTE_KEYS,
+} from "./attribute-catalog.js";
 export { detectionAttributes, outputFieldKey, ruleCategory } from "./detection-attributes.js";
 export { formatJsonLine, formatTextLine } from "./falco-format.js";
 export { BoundedLineWriter, type LineStream } from "./line-writer.js";
@@ -19,10 +27,12 @@ export {
   OtlpLogSink,
   type OtlpLogSinkOptions,
   SENSOR_SERVICE_NAME,
-  type WorkloadResource,
+  type SpoolSettings,
 } from "./otlp-logs.js";
+export { batchSettingsFromEnv, type OtlpFileSettings, resolveOtlpTransport } from "./otlp-settings.js";
+export { createTransport, type OtlpTransport, type TransportOptions } from "./otlp-transport.js";
 export { priorityName } from "./priority-name.js";
-export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retrying-exporter.js";
+export { Sanitizer, type SanitizerOptions } from "./sanitize.js";
 export { DETECTION_EVENT_NAME, PEREGRINE_FIELD_PREFIX } from "./semconv.js";
 export {
   type DetectionSink,
@@ -31,6 +41,7 @@ export {
   FanOutSink,
   NOOP_EXPORT_COUNTERS,
 } from "./sink.js";
+export { Spool } from "./spool.js";
 export {
   chooseStdoutFormat,
   createStdoutSink,

@@ -1,230 +1,146 @@
-import { hostname as osHostname } from "node:os";
-import type { Attributes } from "@opentelemetry/api";
-import type { Logger } from "@opentelemetry/api-logs";
-import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
-import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BatchLogRecordProcessor,
-  LoggerProvider,
-  type LogRecordExporter,
-  type LogRecordLimits,
-} from "@opentelemetry/sdk-logs";
 import type { Detection } from "../rules/detection.js";
 import { severityNumber } from "../rules/priority.js";
-import { CountingLogExporter } from "./counting-exporter.js";
+import { type BackoffPolicy, Delivery } from "./delivery.js";
 import { type DetectionAttributeOptions, detectionAttributes } from "./detection-attributes.js";
+import { DEFAULT_ATTRIBUTE_LIMITS, encodeLogRecord, ProtoWriter } from "./otlp-encode.js";
+import { createTransport, type OtlpTransport, type TransportOptions } from "./otlp-transport.js";
 import { priorityName } from "./priority-name.js";
-import { DEFAULT_RETRY_POLICY, RetryingLogExporter, type RetryPolicy } from "./retrying-exporter.js";
-import {
-  DETECTION_EVENT_NAME,
-  RESOURCE_ATTR_HOST_NAME,
-  RESOURCE_ATTR_SERVICE_NAME,
-  RESOURCE_ATTR_SERVICE_VERSION,
-} from "./semconv.js";
+import { NO_SANITIZER, type Sanitizer } from "./sanitize.js";
+import { DETECTION_EVENT_NAME } from "./semconv.js";
 import { type DetectionSink, type ExportCounters, NOOP_EXPORT_COUNTERS } from "./sink.js";
-import { nowNs, nsToHrTime } from "./time.js";
+import { Spool } from "./spool.js";
+import { nowNs } from "./time.js";
+import { type HostIdentity, hostIdentity, type ResourceMode, ResourceResolver } from "./workload-resource.js";
 
 /** The `exporter` label of this sink's metrics. */
 export const OTLP_LOGS_SINK_NAME = "otlp";
-/** service.name of the sensor's own resource, and the instrumentation scope name. */
-export const SENSOR_SERVICE_NAME = "peregrine";
+export { SENSOR_SERVICE_NAME } from "./workload-resource.js";
 
-/** A resource chosen for one detection (later: the affected workload). */
-export interface WorkloadResource {
-  /** Identifies the resource; detections with the same key share one resource. */
-  readonly key: string;
-  /** Merged over the sensor's resource (these win on conflicts, e.g. service.name). */
-  readonly attributes: Attributes;
+export interface SpoolSettings {
+  readonly dir: string;
+  readonly maxBytes: number;
 }
 
-export interface OtlpLogSinkOptions extends DetectionAttributeOptions {
-  /** OTLP/gRPC endpoint, e.g. "http://127.0.0.1:4317" (see resolveOtlpLogsEndpoint). */
-  endpoint: string;
-  /** The sensor's version: service.version and the instrumentation scope version. */
+export interface OtlpLogSinkOptions extends Omit<DetectionAttributeOptions, "workloadOnRecord"> {
+  /** Where and how to send (see resolveOtlpTransport), or a ready transport (tests, benchmarks). */
+  transport: TransportOptions | OtlpTransport;
+  /** The sensor's version: the instrumentation scope version (and service.version of the sensor resource). */
   version: string;
-  /** host.name of the resource (default: os.hostname()). */
+  /** host.name (default os.hostname()). */
   hostname?: string;
+  /** The host part of every resource (default: read from this machine). */
+  host?: HostIdentity;
+  /** "workload" (default): the resource is the affected workload; "sensor": one resource, the sensor. */
+  resource?: ResourceMode;
   counters?: ExportCounters;
-  /** Records waiting for export; beyond it new detections are dropped and counted. Default 2048. */
+  /** Records in memory. Default 2048. */
   maxQueueSize?: number;
   /** Default 512. */
   maxExportBatchSize?: number;
-  /** How long a record may wait for a batch to fill. Default 1000 ms. */
+  /** How long a record may wait for a batch to fill. Default 200 ms. */
   scheduledDelayMillis?: number;
-  /** Deadline of one export attempt (the gRPC call). Default 10 000 ms. */
-  attemptTimeoutMillis?: number;
-  retry?: Partial<RetryPolicy>;
-  /** shutdown() flushes for at most this long, then counts what is left as dropped. Default 10 000 ms. */
+  /** On-disk spool for when the collector is away; undefined: none (records wait in memory, up to the bound). */
+  spool?: SpoolSettings;
+  backoff?: Partial<BackoffPolicy>;
+  /** shutdown() delivers for at most this long, then spools (or drops) the rest. Default 10 000 ms. */
   shutdownTimeoutMillis?: number;
-  /**
-   * Chooses the resource of a detection. Undefined (the default, and this
-   * version's behaviour) means the sensor's own resource.
-   */
-  resourceFor?: (detection: Detection) => WorkloadResource | undefined;
   /** Epoch ns for observedTimestamp (tests pin it). */
   now?: () => bigint;
-  /** Replaces the OTLP/gRPC transport (tests); retries and counting still wrap it. */
-  transport?: LogRecordExporter;
+  /** Told about delivery problems (the caller rate-limits). */
+  onError?: (message: string) => void;
 }
 
-/** Loki keeps at most 128 structured-metadata entries per record; more would be cut there anyway. */
-const LOG_RECORD_LIMITS: LogRecordLimits = { attributeCountLimit: 128, attributeValueLengthLimit: 8192 };
-/** Distinct resources (workloads) kept at once; detections beyond it use the sensor's resource. */
-const MAX_RESOURCES = 1024;
+function isTransport(t: TransportOptions | OtlpTransport): t is OtlpTransport {
+  return typeof (t as OtlpTransport).send === "function";
+}
 
 /**
- * Detections as OTLP log records over gRPC: one record per detection,
- * body = the rendered output, eventName "peregrine.detection", severity from
- * the rule priority, timestamp = the kernel's event time.
- *
- * Pipeline: emit() → LoggerProvider → BatchLogRecordProcessor (bounded queue)
- * → CountingLogExporter (sent/failed, queue accounting) → RetryingLogExporter
- * → OTLPLogExporter. The batch processor drops silently when its queue is
- * full, so the sink keeps its own count of queued records and refuses (and
- * counts) a record before the processor would drop it unseen.
+ * Detections as OTLP log records: one record per detection, body = the
+ * rendered output (sanitized), EventName "peregrine.detection", severity
+ * from the rule priority, timestamp = the kernel's event time, resource =
+ * the workload. emit() encodes the record straight to protobuf and queues
+ * it; Delivery batches, sends, spools and counts.
  */
 export class OtlpLogSink implements DetectionSink {
   readonly name = OTLP_LOGS_SINK_NAME;
-  private readonly processor: BatchLogRecordProcessor;
-  private readonly counting: CountingLogExporter;
-  private readonly retrying: RetryingLogExporter;
-  private readonly sensorResource: Resource;
-  private readonly sensorLogger: Logger;
-  private readonly workloadLoggers = new Map<string, Logger>();
-  private readonly counters: ExportCounters;
-  private readonly maxQueueSize: number;
-  private readonly shutdownTimeoutMillis: number;
-  private readonly version: string;
+  readonly spool: Spool | undefined;
+  private readonly delivery: Delivery;
+  private readonly resources: ResourceResolver;
+  private readonly writer = new ProtoWriter(16_384);
   private readonly attributeOptions: DetectionAttributeOptions;
-  private readonly resourceFor: ((detection: Detection) => WorkloadResource | undefined) | undefined;
+  private readonly sanitizer: Sanitizer;
   private readonly now: () => bigint;
-  /** Records in the processor's queue: added on emit, removed when a batch reaches the exporter. */
-  private queued = 0;
-  private closed = false;
+  private readonly shutdownTimeoutMillis: number;
+  private readonly counters: ExportCounters;
   private shutdownPromise: Promise<void> | undefined;
 
   constructor(options: OtlpLogSinkOptions) {
     this.counters = options.counters ?? NOOP_EXPORT_COUNTERS;
-    this.maxQueueSize = options.maxQueueSize ?? 2048;
-    this.shutdownTimeoutMillis = options.shutdownTimeoutMillis ?? 10_000;
-    this.version = options.version;
-    this.attributeOptions =
-      options.includeCommandLine === undefined ? {} : { includeCommandLine: options.includeCommandLine };
-    this.resourceFor = options.resourceFor;
     this.now = options.now ?? nowNs;
-    const attemptTimeoutMillis = options.attemptTimeoutMillis ?? 10_000;
-    const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-
-    const transport =
-      options.transport ??
-      new OTLPLogExporter({ url: options.endpoint, timeoutMillis: attemptTimeoutMillis });
-    this.retrying = new RetryingLogExporter(transport, retry);
-    this.counting = new CountingLogExporter(this.retrying, this.counters, (n) => {
-      this.queued = Math.max(0, this.queued - n);
+    this.shutdownTimeoutMillis = options.shutdownTimeoutMillis ?? 10_000;
+    this.sanitizer = options.sanitizer ?? NO_SANITIZER;
+    this.resources = new ResourceResolver({
+      mode: options.resource ?? "workload",
+      host: options.host ?? hostIdentity(options.hostname),
+      version: options.version,
     });
-    this.processor = new BatchLogRecordProcessor({
-      exporter: this.counting,
-      maxQueueSize: this.maxQueueSize,
-      maxExportBatchSize: Math.min(options.maxExportBatchSize ?? 512, this.maxQueueSize),
-      scheduledDelayMillis: options.scheduledDelayMillis ?? 1000,
-      // The processor waits this long for one batch before moving on: enough for every retry.
-      exportTimeoutMillis: retry.maxElapsedMs + attemptTimeoutMillis + 1000,
+    this.attributeOptions = {
+      sanitizer: this.sanitizer,
+      workloadOnRecord: this.resources.workloadOnRecord,
+      ...(options.includeCommandLine !== undefined && { includeCommandLine: options.includeCommandLine }),
+    };
+    const transport = isTransport(options.transport) ? options.transport : createTransport(options.transport);
+    this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
+    this.delivery = new Delivery({
+      transport,
+      spool: this.spool,
+      counters: this.counters,
+      ...(options.maxQueueSize !== undefined && { maxQueueSize: options.maxQueueSize }),
+      ...(options.maxExportBatchSize !== undefined && { maxBatchSize: options.maxExportBatchSize }),
+      ...(options.scheduledDelayMillis !== undefined && {
+        scheduledDelayMillis: options.scheduledDelayMillis,
+      }),
+      ...(options.backoff !== undefined && { backoff: options.backoff }),
+      ...(options.onError !== undefined && { onError: options.onError }),
     });
-    this.counters.queueLength(() => this.queued);
-
-    this.sensorResource = resourceFromAttributes({
-      [RESOURCE_ATTR_SERVICE_NAME]: SENSOR_SERVICE_NAME,
-      [RESOURCE_ATTR_SERVICE_VERSION]: options.version,
-      [RESOURCE_ATTR_HOST_NAME]: options.hostname ?? osHostname(),
-    });
-    this.sensorLogger = this.loggerFor(this.sensorResource);
   }
 
-  /** Records accepted and not yet handed to the exporter. */
+  /** Records in memory, not yet acknowledged. */
   get queueLength(): number {
-    return this.queued;
+    return this.delivery.queueLength;
   }
 
   emit(detection: Detection): void {
-    if (this.closed || this.queued >= this.maxQueueSize) {
-      this.counters.dropped(1);
-      return;
-    }
     const { rule } = detection;
-    this.logger(detection).emit({
-      eventName: DETECTION_EVENT_NAME,
-      timestamp: nsToHrTime(detection.event.event.tsNs),
-      observedTimestamp: nsToHrTime(this.now()),
-      severityNumber: severityNumber(rule.priority),
-      severityText: priorityName(rule.priority),
-      body: detection.output,
-      attributes: detectionAttributes(detection, this.attributeOptions),
-    });
-    this.queued++;
+    const severity = severityNumber(rule.priority);
+    const record = encodeLogRecord(
+      this.writer,
+      {
+        timeUnixNano: detection.event.event.tsNs,
+        observedTimeUnixNano: this.now(),
+        severityNumber: severity,
+        severityText: priorityName(rule.priority),
+        body: this.sanitizer.text(detection.output),
+        attributes: detectionAttributes(detection, this.attributeOptions),
+        eventName: DETECTION_EVENT_NAME,
+      },
+      DEFAULT_ATTRIBUTE_LIMITS,
+    );
+    this.delivery.enqueue({ resource: this.resources.resourceOf(detection), severity, record });
   }
 
-  /** Exports everything queued now (tests; a SIGUSR1-style flush). */
+  /** Sends what is queued now; resolves when delivered or when the collector is failing. */
   forceFlush(): Promise<void> {
-    return this.processor.forceFlush();
+    return this.delivery.flush();
   }
 
   /**
-   * Flushes then closes, within shutdownTimeoutMillis. Past that, pending
-   * retries are abandoned (counted failed) and whatever is still queued is
-   * counted dropped, so the agent can exit on time.
+   * Delivers what is queued within shutdownTimeoutMillis; what is left goes
+   * to the spool (or is counted dropped without one).
    */
   shutdown(): Promise<void> {
-    this.shutdownPromise ??= this.shutdownOnce();
+    this.shutdownPromise ??= this.delivery.shutdown(this.shutdownTimeoutMillis);
     return this.shutdownPromise;
-  }
-
-  private async shutdownOnce(): Promise<void> {
-    this.closed = true;
-    // processor.shutdown(): flush the queue, wait for exports, then shut the exporter chain down.
-    const flushed = this.processor.shutdown().then(
-      () => "done" as const,
-      () => "done" as const,
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.shutdownTimeoutMillis);
-    });
-    const outcome = await Promise.race([flushed, timedOut]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      this.counting.abandon();
-      this.counters.dropped(this.queued);
-      this.queued = 0;
-      // Not awaited: an attempt already on the wire ends at its own deadline, and must not hold exit up.
-      this.retrying.shutdown().catch(() => {});
-    }
-  }
-
-  private logger(detection: Detection): Logger {
-    if (this.resourceFor === undefined) return this.sensorLogger;
-    const workload = this.resourceFor(detection);
-    if (workload === undefined) return this.sensorLogger;
-    let logger = this.workloadLoggers.get(workload.key);
-    if (logger === undefined) {
-      if (this.workloadLoggers.size >= MAX_RESOURCES) return this.sensorLogger;
-      logger = this.loggerFor(this.sensorResource.merge(resourceFromAttributes(workload.attributes)));
-      this.workloadLoggers.set(workload.key, logger);
-    }
-    return logger;
-  }
-
-  /**
-   * One LoggerProvider per resource, all sharing the one batch processor:
-   * the OTLP serializer groups a batch by resource, so records of different
-   * workloads travel in one request under their own resources.
-   */
-  private loggerFor(resource: Resource): Logger {
-    const provider = new LoggerProvider({
-      resource,
-      processors: [this.processor],
-      logRecordLimits: LOG_RECORD_LIMITS,
-    });
-    return provider.getLogger(SENSOR_SERVICE_NAME, this.version);
   }
 }
 

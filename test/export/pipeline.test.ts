@@ -32,7 +32,17 @@ describe("the export stage as the agent wires it", () => {
     });
     const sinks = [
       createOtlpLogSink({
-        endpoint: receiver.url,
+        transport: {
+          endpoint: receiver.url,
+          protocol: "grpc",
+          headers: {},
+          compression: "none",
+          timeoutMillis: 2000,
+          certificateFile: "",
+          clientKeyFile: "",
+          clientCertificateFile: "",
+          insecure: false,
+        },
         version: "0.1.0",
         hostname: "sensor-host",
         counters: metrics.exportCounters("otlp"),

@@ -3,7 +3,10 @@
  * decodes the exporter's wire bytes with the OTLP protobuf definitions under
  * ./otlp-proto, and flattens what it receives into plain records.
  */
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
@@ -58,6 +61,12 @@ export interface OtlpReceiver {
 const PROTO_ROOT = fileURLToPath(new URL("./otlp-proto/", import.meta.url));
 
 let serviceDefinition: grpc.ServiceDefinition | undefined;
+
+/** Decodes ExportLogsServiceRequest bytes with the proto definitions (as the gRPC server does). */
+export function decodeExportRequest(bytes: Buffer): ReceivedLog[] {
+  const method = logsService().Export as grpc.MethodDefinition<ExportRequest, unknown>;
+  return flatten(method.requestDeserialize(bytes));
+}
 
 function logsService(): grpc.ServiceDefinition {
   if (serviceDefinition !== undefined) return serviceDefinition;
@@ -163,6 +172,110 @@ function flatten(request: ExportRequest): ReceivedLog[] {
     }
   }
   return out;
+}
+
+export interface OtlpHttpReceiverOptions {
+  /** Answer the first n requests with this status (default 503 when failFirst is set). */
+  failFirst?: number;
+  failStatus?: number;
+  /** Retry-After header on those failures. */
+  retryAfter?: string;
+  port?: number;
+}
+
+export interface OtlpHttpReceiver extends OtlpReceiver {
+  /** Request headers of every request, in order. */
+  readonly headers: IncomingHttpHeaders[];
+  /** Arrival time (ms) of every request. */
+  readonly times: number[];
+}
+
+/** An OTLP/HTTP-protobuf receiver: POST /v1/logs, gzip understood, bytes decoded with the proto definitions. */
+export async function startOtlpHttpReceiver(
+  options: OtlpHttpReceiverOptions = {},
+): Promise<OtlpHttpReceiver> {
+  const records: ReceivedLog[] = [];
+  const headers: IncomingHttpHeaders[] = [];
+  const times: number[] = [];
+  const listeners = new Set<() => void>();
+  let requests = 0;
+  let failures = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      requests++;
+      headers.push(req.headers);
+      times.push(Date.now());
+      if (req.url !== "/v1/logs" || req.method !== "POST") {
+        res.writeHead(404).end();
+        return;
+      }
+      if (requests <= (options.failFirst ?? 0)) {
+        failures++;
+        res
+          .writeHead(
+            options.failStatus ?? 503,
+            options.retryAfter ? { "retry-after": options.retryAfter } : {},
+          )
+          .end();
+        for (const l of [...listeners]) l();
+        return;
+      }
+      let body = Buffer.concat(chunks);
+      if (req.headers["content-encoding"] === "gzip") body = gunzipSync(body);
+      try {
+        records.push(...decodeExportRequest(body));
+      } catch (error) {
+        res.writeHead(400).end(String(error));
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      for (const l of [...listeners]) l();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const waitUntil = (check: () => boolean, timeoutMs: number, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (check()) return resolve();
+      const timer = setTimeout(() => {
+        listeners.delete(listener);
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${records.length} records so far)`),
+        );
+      }, timeoutMs);
+      const listener = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        listeners.delete(listener);
+        resolve();
+      };
+      listeners.add(listener);
+    });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    records,
+    headers,
+    times,
+    get requests() {
+      return requests;
+    },
+    get failures() {
+      return failures;
+    },
+    waitFor: async (predicate, timeoutMs = 5000) => {
+      await waitUntil(() => records.some(predicate), timeoutMs, "a matching record");
+      return records.find(predicate) as ReceivedLog;
+    },
+    waitForCount: (n, timeoutMs = 5000) => waitUntil(() => records.length >= n, timeoutMs, `${n} records`),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
