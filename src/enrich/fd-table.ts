@@ -238,7 +238,21 @@ export class FdTable implements FdLookup {
     const base = dirfd === AT_FDCWD ? cwd || undefined : this.get(pid, dirfd)?.name;
     const name = resolveAgainst(path, base) ?? path;
     const isDir = (openFlags & O_DIRECTORY) !== 0 && (openFlags & O_TMPFILE_ONLY) === 0;
-    const info: FdInfo = { ...blankFd(fd, isDir ? "directory" : "file"), name, openFlags };
+    // One literal, all fields in one shape: this runs for every successful open.
+    const info: FdInfo = {
+      num: fd,
+      type: isDir ? "directory" : "file",
+      name,
+      openFlags,
+      ino: 0,
+      l4proto: "",
+      localAddr: "",
+      localPort: 0,
+      remoteAddr: "",
+      remotePort: 0,
+      role: "",
+      connected: false,
+    };
     this.put(pid, info);
     return info;
   }
