@@ -334,7 +334,17 @@ export class PeregrineMetrics {
       },
     });
 
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: p });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: r, prefix: p });
+      // prom-client names three gauges "…_total", which promtool rejects (only counters end in _total).
+      for (const name of [
+        "nodejs_active_handles_total",
+        "nodejs_active_requests_total",
+        "nodejs_active_resources_total",
+      ]) {
+        r.removeSingleMetric(`${p}${name}`);
+      }
+    }
     this.setFormat(false);
   }
 
