@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(clang llvm libbpf-dev bpftool make pkg-config libelf-dev zlib1g-dev gcc libc6-dev)
+# prometheus (with promtool): the export tests scrape the live agent with a real Prometheus.
+debian_packages=(clang llvm libbpf-dev bpftool make pkg-config libelf-dev zlib1g-dev gcc libc6-dev prometheus)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
