@@ -130,6 +130,12 @@ export class RecordingProcSource implements ProcSource {
     this.note(`fds:${pid}`, fds ?? null);
     return fds;
   }
+
+  cgroupPath(id: bigint): string | undefined {
+    const path = this.live.cgroupPath(id);
+    this.note(`cg:${id}`, path ?? null);
+    return path;
+  }
 }
 
 interface Answers {
@@ -197,5 +203,9 @@ export class ReplayProcSource implements ProcSource {
 
   listFds(pid: number): number[] | undefined {
     return (this.answer(`fds:${pid}`) as number[] | null) ?? undefined;
+  }
+
+  cgroupPath(id: bigint): string | undefined {
+    return (this.answer(`cg:${id}`) as string | null) ?? undefined;
   }
 }

@@ -21,6 +21,12 @@ export interface ProcSource {
   readFd(pid: number, fd: number): FdInfo | undefined;
   /** The open descriptor numbers of a process; undefined when it is gone. */
   listFds(pid: number): number[] | undefined;
+  /**
+   * The cgroup v2 path ("/system.slice/docker-….scope") of a cgroup id as
+   * the kernel reports it (bpf_get_current_cgroup_id); undefined when unknown.
+   * Lets an exec record name its container after the process is gone.
+   */
+  cgroupPath(id: bigint): string | undefined;
 }
 
 /** Knows nothing: for replays without a snapshot and for tests. */
@@ -30,6 +36,7 @@ export const NO_PROC: ProcSource = {
   tgidOf: () => undefined,
   readFd: () => undefined,
   listFds: () => undefined,
+  cgroupPath: () => undefined,
 };
 
 const ANON_TYPES: readonly (readonly [string, FdType])[] = [
@@ -122,12 +129,31 @@ interface NetSnapshot {
   readonly atMs: number;
 }
 
+/** Where the cgroup v2 hierarchy is mounted: its own mount on a hybrid host, else /sys/fs/cgroup. */
+export function findCgroup2Root(): string | undefined {
+  for (const root of ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+    try {
+      statSync(`${root}/cgroup.controllers`);
+      return root;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Rescans of the cgroup tree allowed per second (each new cgroup id costs one). */
+const CGROUP_SCANS_PER_SECOND = 10;
+const MAX_CGROUPS = 100_000;
+
 export interface LiveProcSourceOptions {
   procRoot?: string;
   /** Epoch ns at boot, to turn /proc start times into epoch ns. */
   bootTimeNs: bigint;
   /** How long a network namespace's socket tables are reused before being read again. */
   netTtlMs?: number;
+  /** The cgroup v2 mount; default: found at first use. "" disables cgroup id lookups. */
+  cgroup2Root?: string;
 }
 
 /** Reads the real /proc (or a fake tree under procRoot in tests). */
@@ -138,11 +164,53 @@ export class LiveProcSource implements ProcSource {
   private readonly netTtlMs: number;
   /** Socket tables per network namespace: reading them costs far more than one fd. */
   private readonly nets = new Map<string, NetSnapshot>();
+  private cgroup2Root: string | undefined;
+  /** cgroup id (the cgroup directory's inode) → path below the cgroup2 root. */
+  private cgroups = new Map<bigint, string>();
+  private scanWindowStart = 0;
+  private scansInWindow = 0;
 
   constructor(options: LiveProcSourceOptions) {
     this.procRoot = options.procRoot ?? "/proc";
     this.bootTimeNs = options.bootTimeNs;
     this.netTtlMs = options.netTtlMs ?? 1000;
+    this.cgroup2Root = options.cgroup2Root;
+  }
+
+  cgroupPath(id: bigint): string | undefined {
+    if (id === 0n) return undefined;
+    const known = this.cgroups.get(id);
+    if (known !== undefined) return known;
+    // A cgroup created since the last scan (a container started): scan again, a bounded number of times per second.
+    const now = Date.now();
+    if (now - this.scanWindowStart >= 1000) {
+      this.scanWindowStart = now;
+      this.scansInWindow = 0;
+    }
+    if (this.scansInWindow >= CGROUP_SCANS_PER_SECOND) return undefined;
+    this.scansInWindow++;
+    this.scanCgroups();
+    return this.cgroups.get(id);
+  }
+
+  private scanCgroups(): void {
+    if (this.cgroup2Root === undefined) this.cgroup2Root = findCgroup2Root() ?? "";
+    const root = this.cgroup2Root;
+    if (root === "") return;
+    const found = new Map<bigint, string>();
+    const walk = (dir: string, rel: string, depth: number): void => {
+      if (found.size >= MAX_CGROUPS || depth > 32) return;
+      try {
+        found.set(statSync(dir, { bigint: true }).ino, rel === "" ? "/" : rel);
+        for (const entry of readdirSync(dir, { withFileTypes: true })) {
+          if (entry.isDirectory()) walk(`${dir}/${entry.name}`, `${rel}/${entry.name}`, depth + 1);
+        }
+      } catch {
+        // removed while we walked
+      }
+    };
+    walk(root, "", 0);
+    this.cgroups = found;
   }
 
   listPids(): number[] {

@@ -1,8 +1,8 @@
 import type { ExecEvent, ExitEvent, ForkEvent } from "../decode/events.js";
-import { ContainerRegistry } from "./container.js";
+import { ContainerRegistry, containerFromCgroupPath } from "./container.js";
 import { resolveAgainst } from "./path.js";
 import { LiveProcSource, NO_PROC, type ProcSource } from "./proc-source.js";
-import { HOST_CONTAINER, type ProcessInfo, type ProcessLookup } from "./process-info.js";
+import { type ContainerInfo, HOST_CONTAINER, type ProcessInfo, type ProcessLookup } from "./process-info.js";
 
 export interface ProcessTableOptions {
   /** Epoch ns at boot, to convert /proc start times. */
@@ -46,6 +46,8 @@ export class ProcessTable implements ProcessLookup {
   private exitedHead = 0;
   /** Pids /proc did not know either: not looked up again until the next fork/exec names them. */
   private readonly missing = new Set<number>();
+  /** Containers by cgroup v2 id, as exec records name them. */
+  private readonly byCgroup = new Map<bigint, ContainerInfo>();
   /** Threads by tid → their process (tgid), from clone events and /proc. */
   private readonly threads = new Map<number, number>();
   private readonly maxEntries: number;
@@ -233,7 +235,8 @@ export class ProcessTable implements ProcessLookup {
     // gone, or already be another image: then it is not trusted.
     const now = this.source.readProcess(event.tgid);
     const fromProc = now !== undefined && now.name === event.comm ? now : undefined;
-    if (fromProc === undefined && this.source !== NO_PROC) this.containerMisses++;
+    const container = fromProc?.container ?? this.containerOfCgroup(event.cgroupId) ?? before?.container;
+    if (fromProc === undefined && container === undefined && this.source !== NO_PROC) this.containerMisses++;
     const cwd = before?.cwd || fromProc?.cwd || "";
     const exePath = fromProc?.exePath || resolveAgainst(event.filename, cwd || "/") || event.filename;
     const info: ProcessInfo = {
@@ -261,13 +264,30 @@ export class ProcessTable implements ProcessLookup {
       exeUpperLayer: fromProc?.exeUpperLayer ?? false,
       exeFromMemfd: fromProc?.exeFromMemfd ?? false,
       // A runtime moves its child into the container's cgroup between fork and exec.
-      container: fromProc?.container ?? before?.container ?? HOST_CONTAINER,
+      container: container ?? HOST_CONTAINER,
       env: fromProc?.env ?? before?.env ?? new Map(),
       source: "exec",
     };
     this.set(info);
     this.enforceBound(event.tsNs);
     return this.entries.get(event.tgid) ?? info;
+  }
+
+  /**
+   * The container of a cgroup v2 id from an exec record: the way to name a
+   * short-lived process's container once /proc/<pid> is gone. undefined when
+   * the id is unknown (0, or a cgroup the source cannot find).
+   */
+  private containerOfCgroup(id: bigint): ContainerInfo | undefined {
+    if (id === 0n) return undefined;
+    const known = this.byCgroup.get(id);
+    if (known !== undefined) return known;
+    const path = this.source.cgroupPath(id);
+    if (path === undefined) return undefined;
+    const info = this.containers.intern(containerFromCgroupPath(path));
+    if (this.byCgroup.size >= MAX_THREADS) this.byCgroup.clear();
+    this.byCgroup.set(id, info);
+    return info;
   }
 
   /** Marks the process exited; it stays answerable for the retention time. */

@@ -4,7 +4,7 @@
  * process moved into each, read back through the process table.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -13,6 +13,7 @@ import {
   containerFromCgroupPath,
   shortContainerId,
 } from "../../src/enrich/container.js";
+import { LiveProcSource } from "../../src/enrich/proc-source.js";
 import { HOST_CONTAINER } from "../../src/enrich/process-info.js";
 import { ProcessTable } from "../../src/enrich/process-table.js";
 
@@ -197,4 +198,36 @@ describe.skipIf(skipReason !== undefined)("container id of a real process in a r
       expect(seeded.get(process.pid)?.container).toBe(HOST_CONTAINER);
     });
   }
+
+  it("names the container of an exec record by its cgroup id, after the process is gone", () => {
+    const rel = `system.slice/docker-${ID}.scope`;
+    const dir = makeCgroup(rel);
+    const id = statSync(dir, { bigint: true }).ino;
+    const source = new LiveProcSource({ bootTimeNs: 0n });
+    expect(source.cgroupPath(id)).toBe(`/peregrine-test-${process.pid}/${rel}`);
+    expect(source.cgroupPath(0n)).toBeUndefined();
+    const table = new ProcessTable({ bootTimeNs: 0n, source });
+    // A pid that no longer exists: only the record's cgroup id can say where it ran.
+    const info = table.onExec({
+      kind: "exec",
+      evtType: "execve",
+      recordFlags: 0,
+      tsNs: 1n,
+      tgid: 4_000_000,
+      tid: 4_000_000,
+      ppid: 1,
+      uid: 0,
+      gid: 0,
+      euid: 0,
+      egid: 0,
+      loginuid: 0,
+      cgroupId: id,
+      startNs: 1n,
+      comm: "gone",
+      filename: "/bin/true",
+      argv: ["true"],
+    });
+    expect(info.container).toMatchObject({ id: "3f0a9c1e5b7d", runtime: "docker" });
+    expect(table.containerMisses).toBe(0);
+  });
 });

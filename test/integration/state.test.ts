@@ -8,7 +8,7 @@
  * Needs root, kernel BTF and the loader; skipped with the reason otherwise.
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -285,5 +285,35 @@ describe.skipIf(skipReason !== undefined)("fd and process state over the live se
       "cat's open",
     );
     expect(open.fd?.type).toBe("file");
+  });
+
+  it("puts a process that joined a container's cgroup before exec in that container", async () => {
+    const cg2 = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].find((r) =>
+      existsSync(join(r, "cgroup.controllers")),
+    );
+    expect(cg2, "a cgroup v2 hierarchy").toBeDefined();
+    const id = "c0ffee".repeat(10) + "c0ff";
+    const scope = join(cg2 ?? "", `peregrine-state-${process.pid}.slice`);
+    const dir = join(scope, `docker-${id}.scope`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      // What a runtime does: the child moves into the container's cgroup, then execs the workload.
+      const sh = spawn("/bin/sh", [
+        "-c",
+        `echo $$ > "${join(dir, "cgroup.procs")}" && exec cat /etc/hostname`,
+      ]);
+      const pid = sh.pid ?? -1;
+      await new Promise((r) => sh.once("exit", r));
+      const exec = await waitUntil(
+        () => seen.find((s) => s.event.kind === "exec" && s.event.tgid === pid && s.process?.name === "cat"),
+        "cat's exec",
+      );
+      expect(exec.process?.container).toMatchObject({ id: id.slice(0, 12), fullId: id, runtime: "docker" });
+      // The shell before the exec was on the host.
+      expect(seeded.processes.ancestors(pid)[0]?.container.id).toBe("host");
+    } finally {
+      rmdirSync(dir);
+      rmdirSync(scope);
+    }
   });
 });
