@@ -1,6 +1,7 @@
 import { hostname as osHostname } from "node:os";
 import { applyConfigFile, applyOverride, type Config, ConfigError, defaultConfig } from "../config/config.js";
 import type { StreamDecoderStats } from "../decode/stream-decoder.js";
+import { RuntimeLookup } from "../enrich/container-runtime.js";
 import { Enricher } from "../enrich/enricher.js";
 import { procBootTimeNs } from "../enrich/proc-reader.js";
 import { ProcessTable } from "../enrich/process-table.js";
@@ -97,7 +98,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   });
 
   // Seed before attaching: processes started in between are filled in from /proc on first sight.
-  const processes = new ProcessTable({ bootTimeNs: procBootTimeNs() });
+  const processes = new ProcessTable({ bootTimeNs: procBootTimeNs(), runtimeLookup: new RuntimeLookup() });
   processes.seedFromProc();
   const enricher = new Enricher(processes, new UserDb(), host);
   const reportStateMisses = reportStateMetrics(enricher, metrics);

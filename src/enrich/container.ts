@@ -103,13 +103,20 @@ export function shortContainerId(fullId: string): string {
 
 /**
  * Hands out one ContainerInfo per container, so every process of a container
- * shares the object (and a later runtime lookup could fill it in once).
+ * shares the object (and a runtime lookup fills it in once for all of them).
  * Bounded: past maxEntries the oldest container is forgotten (processes that
  * hold its object keep it).
  */
 export class ContainerRegistry {
   private readonly byId = new Map<string, ContainerInfo>();
-  constructor(private readonly maxEntries = 4096) {}
+  /**
+   * @param onNew called once per container the registry creates (a runtime
+   *   lookup fills name, image and labels in place, see container-runtime.ts).
+   */
+  constructor(
+    private readonly maxEntries = 4096,
+    private readonly onNew?: (info: ContainerInfo) => void,
+  ) {}
 
   get size(): number {
     return this.byId.size;
@@ -119,18 +126,19 @@ export class ContainerRegistry {
   intern(found: CgroupContainer | undefined): ContainerInfo {
     if (found === undefined) return HOST_CONTAINER;
     const known = this.byId.get(found.fullId);
-    if (known !== undefined && known.k8s?.podUid === (found.podUid || undefined)) return known;
+    if (known !== undefined) return known;
     const k8s: K8sInfo | undefined =
       found.podUid === ""
         ? undefined
-        : Object.freeze({
+        : {
             podUid: found.podUid,
             podName: "",
             namespace: "",
             containerName: "",
             podLabels: new Map<string, string>(),
-          });
-    const info: ContainerInfo = Object.freeze({
+          };
+    // Not frozen: a runtime lookup fills name, image, labels and k8s in later, in this one object.
+    const info: ContainerInfo = {
       id: shortContainerId(found.fullId),
       fullId: found.fullId,
       runtime: found.runtime,
@@ -138,12 +146,13 @@ export class ContainerRegistry {
       image: "",
       labels: new Map<string, string>(),
       k8s,
-    });
+    };
     if (this.byId.size >= this.maxEntries) {
       const oldest = this.byId.keys().next().value;
       if (oldest !== undefined) this.byId.delete(oldest);
     }
     this.byId.set(found.fullId, info);
+    this.onNew?.(info);
     return info;
   }
 

@@ -1,5 +1,6 @@
 import type { ExecEvent, ExitEvent, ForkEvent } from "../decode/events.js";
 import { ContainerRegistry, containerFromCgroupPath } from "./container.js";
+import type { RuntimeLookup } from "./container-runtime.js";
 import { resolveAgainst } from "./path.js";
 import { LiveProcSource, NO_PROC, type ProcSource } from "./proc-source.js";
 import { type ContainerInfo, HOST_CONTAINER, type ProcessInfo, type ProcessLookup } from "./process-info.js";
@@ -22,6 +23,12 @@ export interface ProcessTableOptions {
   source?: ProcSource;
   /** Shared with other tables that want one ContainerInfo per container. */
   containers?: ContainerRegistry;
+  /**
+   * Ask the container runtime's socket (Docker, Podman, CRI-O) for each new
+   * container's name, image and labels, in the background. Off by default
+   * (tests, replays); `peregrine run` turns it on.
+   */
+  runtimeLookup?: RuntimeLookup;
 }
 
 /** Ancestors filled in from /proc at most this deep (a pid loop in a corrupt capture cannot spin). */
@@ -69,7 +76,10 @@ export class ProcessTable implements ProcessLookup {
       (options.readProc === false
         ? NO_PROC
         : new LiveProcSource({ bootTimeNs: options.bootTimeNs, procRoot: options.procRoot ?? "/proc" }));
-    this.containers = options.containers ?? new ContainerRegistry();
+    const runtime = options.runtimeLookup;
+    this.containers =
+      options.containers ??
+      new ContainerRegistry(4096, runtime?.available === true ? (c) => runtime.lookup(c) : undefined);
   }
 
   get size(): number {
