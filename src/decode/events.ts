@@ -6,8 +6,82 @@
  * so they keep nanosecond precision for OTLP.
  */
 
-/** Falco's evt.type names for the syscalls the sensor records. */
-export type SyscallName = "open" | "openat" | "openat2" | "creat" | "connect";
+/** evt.type names of the syscalls carried by SyscallEvent, by family (Falco's names). */
+export const FILE_SYSCALLS = [
+  "unlink",
+  "unlinkat",
+  "rmdir",
+  "mkdir",
+  "mkdirat",
+  "rename",
+  "renameat",
+  "renameat2",
+  "link",
+  "linkat",
+  "symlink",
+  "symlinkat",
+  "chmod",
+  "fchmod",
+  "fchmodat",
+  "chown",
+  "fchown",
+  "fchownat",
+  "lchown",
+] as const;
+export const PROCESS_SYSCALLS = [
+  /** Only failed execve/execveat come as SyscallEvent; a successful one is an ExecEvent. */
+  "execve",
+  "execveat",
+  "setuid",
+  "setgid",
+  "setresuid",
+  "setresgid",
+  "setreuid",
+  "setregid",
+  "capset",
+  "ptrace",
+  "prctl",
+  "setns",
+  "unshare",
+  "kill",
+  "tkill",
+  "tgkill",
+  "memfd_create",
+  "init_module",
+  "finit_module",
+  "delete_module",
+  "bpf",
+  "userfaultfd",
+  "mount",
+  "umount2",
+  "chdir",
+  "fchdir",
+] as const;
+export const NETWORK_SYSCALLS = [
+  "socket",
+  "accept",
+  "accept4",
+  "bind",
+  "listen",
+  "sendto",
+  "sendmsg",
+  "recvfrom",
+  "recvmsg",
+  "socketpair",
+  "dup",
+  "dup2",
+  "dup3",
+  "close",
+] as const;
+
+/** evt.type of a SyscallEvent. */
+export type GenericSyscallName =
+  | (typeof FILE_SYSCALLS)[number]
+  | (typeof PROCESS_SYSCALLS)[number]
+  | (typeof NETWORK_SYSCALLS)[number];
+
+/** Falco's evt.type names for everything the sensor records. */
+export type SyscallName = SensorEvent["evtType"];
 
 interface EventCommon {
   /** Epoch nanoseconds of the kernel event. */
@@ -23,8 +97,8 @@ interface EventCommon {
 /** A process image was replaced (execve/execveat succeeded). */
 export interface ExecEvent extends EventCommon {
   readonly kind: "exec";
-  /** Falco's name for it. */
-  readonly evtType: "execve";
+  /** Falco's name for it: the syscall that replaced the image. */
+  readonly evtType: "execve" | "execveat";
   readonly ppid: number;
   readonly uid: number;
   readonly gid: number;
@@ -41,12 +115,37 @@ export interface ExecEvent extends EventCommon {
   readonly filename: string;
   /** argv, argv[0] included. */
   readonly argv: readonly string[];
+  // The fields below are always set by the decoder (schema >= 2); they are
+  // optional only so that hand-built events in tests need not carry them.
+  /** Controlling tty as /proc/<pid>/stat tty_nr encodes it; 0 = none. */
+  readonly tty?: number;
+  /** Session id and process group id (host pid namespace). */
+  readonly sid?: number;
+  readonly pgid?: number;
+  /** pid (tgid) inside the process's own pid namespace. */
+  readonly vpid?: number;
+  /** Capability sets after exec, 64-bit masks. */
+  readonly capEffective?: bigint;
+  readonly capPermitted?: bigint;
+  readonly capInheritable?: bigint;
+  /** Inode number of the executed file. */
+  readonly exeIno?: number;
+  /** Executed file's inode ctime/mtime, epoch ns. */
+  readonly exeCtimeNs?: bigint;
+  readonly exeMtimeNs?: bigint;
+  /** The executed file lives on an overlayfs upper layer (written in the container). */
+  readonly exeUpperLayer?: boolean;
+  /** The executed file is a memfd (memfd_create), i.e. has no path on disk. */
+  readonly exeFromMemfd?: boolean;
 }
 
 /** A task was created. tgid/tid are the parent's. */
 export interface ForkEvent extends EventCommon {
   readonly kind: "fork";
-  readonly evtType: "clone";
+  /** The syscall that created it. */
+  readonly evtType: "clone" | "clone3" | "fork" | "vfork";
+  /** CLONE_* flags (fork: SIGCHLD; vfork: CLONE_VM|CLONE_VFORK|SIGCHLD). Set by the decoder (schema >= 2). */
+  readonly cloneFlags?: number;
   readonly childTgid: number;
   readonly childTid: number;
   /** Child start time, epoch ns. */
@@ -99,8 +198,197 @@ export interface ConnectEvent extends EventCommon {
   readonly protocol: number;
 }
 
+/** A socket address as the caller passed it (or the kernel returned it). */
+export interface SockAddr {
+  /** 1 unix, 2 inet, 10 inet6, other AF_* as is. */
+  readonly family: number;
+  /** IP address as text (dotted quad, RFC 5952 IPv6); "" for unix. */
+  readonly addr: string;
+  readonly port: number;
+  /** AF_UNIX path; abstract names start with "@"; "" otherwise. */
+  readonly path: string;
+}
+
+/**
+ * Both ends of a socket, read from the kernel's struct sock at syscall exit.
+ * Addresses "" and ports 0 when unbound/unconnected.
+ */
+export interface SocketTuple {
+  readonly family: number;
+  /** SOCK_STREAM 1, SOCK_DGRAM 2, … */
+  readonly sockType: number;
+  /** IPPROTO_TCP 6, IPPROTO_UDP 17, … */
+  readonly protocol: number;
+  readonly localAddr: string;
+  readonly localPort: number;
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+}
+
+/**
+ * Arguments of a SyscallEvent, named as in Falco's event table (evt.arg.<name>).
+ * A syscall sets exactly the ones Falco lists for it (see SYSCALL_ARG_NAMES).
+ * fds/dirfds are signed (AT_FDCWD = -100); paths are as the caller passed
+ * them: relative ones are resolved in userspace against cwd/dirfd.
+ */
+export interface SyscallArgs {
+  readonly fd?: number;
+  readonly dirfd?: number;
+  readonly olddirfd?: number;
+  readonly newdirfd?: number;
+  readonly linkdirfd?: number;
+  readonly oldfd?: number;
+  readonly newfd?: number;
+  readonly fd1?: number;
+  readonly fd2?: number;
+  readonly path?: string;
+  readonly name?: string;
+  readonly filename?: string;
+  readonly pathname?: string;
+  readonly oldpath?: string;
+  readonly newpath?: string;
+  readonly target?: string;
+  readonly linkpath?: string;
+  /** mount: source device, mount point, filesystem type. */
+  readonly dev?: string;
+  readonly dir?: string;
+  readonly type?: string | number;
+  readonly flags?: number;
+  readonly mode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly ruid?: number;
+  readonly euid?: number;
+  readonly suid?: number;
+  readonly rgid?: number;
+  readonly egid?: number;
+  readonly sgid?: number;
+  readonly cap_effective?: bigint;
+  readonly cap_permitted?: bigint;
+  readonly cap_inheritable?: bigint;
+  /** ptrace request, prctl option, bpf cmd. */
+  readonly request?: number;
+  readonly option?: number;
+  readonly cmd?: number;
+  readonly pid?: number;
+  readonly tid?: number;
+  readonly sig?: number;
+  readonly nstype?: number;
+  readonly domain?: number;
+  readonly proto?: number;
+  readonly backlog?: number;
+  /** The sockaddr argument (connect/bind/sendto/sendmsg; recvfrom/recvmsg/accept*: the peer the kernel wrote). */
+  readonly addr?: SockAddr;
+  /** The credentials after the call (set*id, capset): uid/gid are in their own names above. */
+}
+
+/**
+ * Any other syscall the sensor records, at exit, with its return value.
+ * `args` holds what Falco's event of that type carries; `tuple` both ends of
+ * the socket for socket syscalls (accept*: of the new socket).
+ */
+export interface SyscallEvent extends EventCommon {
+  readonly kind: "syscall";
+  readonly evtType: GenericSyscallName;
+  /** Return value: >= 0 on success (an fd for socket/accept/dup/memfd_create/bpf/userfaultfd), -errno on failure. */
+  readonly ret: number;
+  readonly args: SyscallArgs;
+  readonly tuple: SocketTuple | undefined;
+  /** Credentials of the calling thread at exit (after set*id took effect). */
+  readonly uid: number;
+  readonly gid: number;
+  readonly euid: number;
+  readonly egid: number;
+}
+
+/**
+ * Which SyscallArgs each SyscallEvent type sets (always all of them; an
+ * argument the kernel could not read is 0 / ""). accept/accept4: `fd` is the
+ * listening socket, the new one is `ret`; `addr` the peer the kernel wrote.
+ */
+export const SYSCALL_ARG_NAMES: Readonly<Record<GenericSyscallName, readonly (keyof SyscallArgs)[]>> = {
+  unlink: ["path"],
+  unlinkat: ["dirfd", "name", "flags"],
+  rmdir: ["path"],
+  mkdir: ["path", "mode"],
+  mkdirat: ["dirfd", "path", "mode"],
+  rename: ["oldpath", "newpath"],
+  renameat: ["olddirfd", "oldpath", "newdirfd", "newpath"],
+  renameat2: ["olddirfd", "oldpath", "newdirfd", "newpath", "flags"],
+  link: ["oldpath", "newpath"],
+  linkat: ["olddirfd", "oldpath", "newdirfd", "newpath", "flags"],
+  symlink: ["target", "linkpath"],
+  symlinkat: ["target", "linkdirfd", "linkpath"],
+  chmod: ["filename", "mode"],
+  fchmod: ["fd", "mode"],
+  fchmodat: ["dirfd", "filename", "mode"],
+  chown: ["path", "uid", "gid"],
+  fchown: ["fd", "uid", "gid"],
+  fchownat: ["dirfd", "pathname", "uid", "gid", "flags"],
+  lchown: ["path", "uid", "gid"],
+  execve: ["filename"],
+  execveat: ["dirfd", "pathname", "flags"],
+  setuid: ["uid"],
+  setgid: ["gid"],
+  setresuid: ["ruid", "euid", "suid"],
+  setresgid: ["rgid", "egid", "sgid"],
+  setreuid: ["ruid", "euid"],
+  setregid: ["rgid", "egid"],
+  capset: ["cap_inheritable", "cap_permitted", "cap_effective"],
+  ptrace: ["request", "pid"],
+  prctl: ["option"],
+  setns: ["fd", "nstype"],
+  unshare: ["flags"],
+  kill: ["pid", "sig"],
+  tkill: ["tid", "sig"],
+  tgkill: ["pid", "tid", "sig"],
+  memfd_create: ["name", "flags"],
+  init_module: [],
+  finit_module: ["fd", "flags"],
+  delete_module: ["name", "flags"],
+  bpf: ["cmd"],
+  userfaultfd: ["flags"],
+  mount: ["dev", "dir", "type", "flags"],
+  umount2: ["name", "flags"],
+  chdir: ["path"],
+  fchdir: ["fd"],
+  socket: ["domain", "type", "proto"],
+  accept: ["fd", "addr"],
+  accept4: ["fd", "addr", "flags"],
+  bind: ["fd", "addr"],
+  listen: ["fd", "backlog"],
+  sendto: ["fd", "addr"],
+  sendmsg: ["fd", "addr"],
+  recvfrom: ["fd", "addr"],
+  recvmsg: ["fd", "addr"],
+  socketpair: ["domain", "type", "proto", "fd1", "fd2"],
+  dup: ["oldfd"],
+  dup2: ["oldfd", "newfd"],
+  dup3: ["oldfd", "newfd", "flags"],
+  close: ["fd"],
+};
+
+/** Every evt.type the sensor can produce (the syscall filter's vocabulary). */
+export const SENSOR_EVENT_TYPES: readonly SensorEvent["evtType"][] = [
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "connect",
+  "execve",
+  "execveat",
+  "clone",
+  "clone3",
+  "fork",
+  "vfork",
+  "procexit",
+  ...FILE_SYSCALLS,
+  ...PROCESS_SYSCALLS.filter((n) => n !== "execve" && n !== "execveat"),
+  ...NETWORK_SYSCALLS,
+];
+
 /** Everything the kernel reports about a process or a syscall. */
-export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | OpenEvent | ConnectEvent;
+export type SensorEvent = ExecEvent | ForkEvent | ExitEvent | OpenEvent | ConnectEvent | SyscallEvent;
 
 /** Kernel counters summed over CPUs, totals since the programs were loaded. */
 export interface KernelStats {
@@ -111,7 +399,13 @@ export interface KernelStats {
   readonly ringbufFull: number;
   readonly truncated: number;
   readonly readFailed: number;
+  /** Dropped in the kernel by the syscall filter (the rules and state tables do not need them). Schema >= 2. */
+  readonly filtered?: number;
+  /** Ring-buffer reservation failures by syscall family (sum = ringbufFull). Schema >= 2. */
+  readonly ringbufFullByFamily?: Readonly<Record<SyscallFamily, number>>;
 }
+
+export type SyscallFamily = "file" | "process" | "network" | "other";
 
 /** What the decoder yields: an event, or a counters snapshot. */
 export type DecodedRecord = SensorEvent | KernelStats;

@@ -12,9 +12,14 @@ import type {
   ExecEvent,
   ExitEvent,
   ForkEvent,
+  GenericSyscallName,
   OpenEvent,
   SensorEvent,
+  SockAddr,
+  SyscallArgs,
+  SyscallEvent,
 } from "../decode/events.js";
+import { SYSCALL_ARG_NAMES } from "../decode/events.js";
 import type { EnrichedEvent } from "../enrich/enriched-event.js";
 import { resultName } from "./errno-names.js";
 import { openedPath, socketEnds } from "./fd-info.js";
@@ -65,8 +70,51 @@ const OPEN_FLAGS: ArgDef = {
 
 const DIRFD: ArgDef = { raw: { type: "number", extract: (e) => open(e).dirfd } };
 
+// SyscallEvent (kind "syscall"): arguments by Falco's names, straight from e.event.args.
+const sys = (e: EnrichedEvent) => e.event as SyscallEvent;
+const SYSCALL_RES: ArgDef = {
+  rendered: (e) => renderErrno(sys(e).ret),
+  raw: { type: "number", extract: (e) => sys(e).ret },
+};
+function renderSockAddr(a: SockAddr): string {
+  if (a.path !== "" || (a.addr === "" && a.port === 0)) return a.path;
+  return a.family === 10 ? `[${a.addr}]:${a.port}` : `${a.addr}:${a.port}`;
+}
+function syscallArg(name: keyof SyscallArgs): ArgDef {
+  const value = (e: EnrichedEvent) => sys(e).args[name];
+  if (name === "addr") {
+    const text = (e: EnrichedEvent) => {
+      const a = sys(e).args.addr;
+      return a === undefined ? undefined : renderSockAddr(a);
+    };
+    return { rendered: text, raw: { type: "string", extract: text } };
+  }
+  const isText = name.endsWith("path") || ["name", "filename", "target", "dev", "dir"].includes(name);
+  const isCap = name.startsWith("cap_");
+  return {
+    rendered: (e) => {
+      const v = value(e);
+      return v === undefined || typeof v === "object" ? undefined : String(v);
+    },
+    raw: {
+      type: isText ? "string" : isCap ? "bigint" : "number",
+      extract: (e) => {
+        const v = value(e);
+        return v === undefined || typeof v === "object" ? undefined : v;
+      },
+    },
+  };
+}
+const SYSCALL_ARGS: Readonly<Record<GenericSyscallName, ArgTable>> = Object.fromEntries(
+  Object.entries(SYSCALL_ARG_NAMES).map(([type, names]) => [
+    type,
+    { res: SYSCALL_RES, ...Object.fromEntries(names.map((n) => [n, syscallArg(n)])) },
+  ]),
+) as unknown as Record<GenericSyscallName, ArgTable>;
+
 /** Arguments per evt.type, as Falco's exit events define them. */
-const ARGS_BY_TYPE: Readonly<Record<SensorEvent["evtType"], ArgTable>> = {
+const BASE_ARGS: Readonly<Record<Exclude<SensorEvent["evtType"], "clone3" | "fork" | "vfork">, ArgTable>> = {
+  ...SYSCALL_ARGS,
   open: { ...OPEN_COMMON, flags: OPEN_FLAGS, ...unavailable("dev", "ino") },
   openat: { ...OPEN_COMMON, dirfd: DIRFD, flags: OPEN_FLAGS, ...unavailable("dev", "ino") },
   openat2: { ...OPEN_COMMON, dirfd: DIRFD, flags: OPEN_FLAGS, ...unavailable("resolve") },
@@ -147,6 +195,23 @@ const ARGS_BY_TYPE: Readonly<Record<SensorEvent["evtType"], ArgTable>> = {
     ...unavailable("ret", "sig", "core", "reaper_tid"),
   },
 };
+// A successful execveat is an ExecEvent like execve; clone3/fork/vfork are ForkEvents like clone.
+const EXEC_ARGS = BASE_ARGS.execve;
+const FORK_ARGS = BASE_ARGS.clone;
+const ARGS_BY_TYPE: Readonly<Record<SensorEvent["evtType"], ArgTable>> = {
+  ...BASE_ARGS,
+  clone3: FORK_ARGS,
+  fork: FORK_ARGS,
+  vfork: FORK_ARGS,
+};
+
+/** The table for one event: failed execve/execveat are SyscallEvents, successful ones ExecEvents. */
+function argTableOf(e: SensorEvent): ArgTable {
+  if (e.kind === "syscall") return SYSCALL_ARGS[e.evtType];
+  if (e.kind === "exec") return EXEC_ARGS;
+  if (e.kind === "fork") return FORK_ARGS;
+  return ARGS_BY_TYPE[e.evtType];
+}
 
 export type ArgForm = "rendered" | "raw";
 
@@ -179,7 +244,7 @@ export function resolveEventArg(
     type ??= form === "raw" ? (def.raw?.type ?? "string") : "string";
   }
   const extract = (e: EnrichedEvent): RuntimeValue | undefined => {
-    const def = ARGS_BY_TYPE[e.event.evtType][name];
+    const def = argTableOf(e.event)[name];
     if (def === undefined) return undefined;
     return form === "raw" ? def.raw?.extract(e) : def.rendered?.(e);
   };

@@ -9,7 +9,7 @@
  * either for any type. Then not swaps the two, and/or combine them. A set is
  * finite or "all types except …" (co-finite).
  */
-import type { SensorEvent } from "../decode/events.js";
+import { SENSOR_EVENT_TYPES, type SensorEvent } from "../decode/events.js";
 import type { CheckNode, Expr } from "./ast.js";
 
 /** `negated: false` → exactly `names`; `negated: true` → every type except `names`. */
@@ -136,22 +136,8 @@ export function eventTypeConstants(e: Expr, out: { name: string; check: CheckNod
   return out;
 }
 
-/** The event types the sensor produces today (keep in step with SensorEvent["evtType"]). */
-export const CAPTURED_EVENT_TYPES = [
-  "open",
-  "openat",
-  "openat2",
-  "creat",
-  "connect",
-  "execve",
-  "clone",
-  "procexit",
-] as const satisfies readonly SensorEvent["evtType"][];
-
-// Compile-time tripwire: fails to typecheck if the decoder grows an event type missing above.
-type MissingCaptured = Exclude<SensorEvent["evtType"], (typeof CAPTURED_EVENT_TYPES)[number]>;
-const _capturedIsComplete: MissingCaptured extends never ? true : never = true;
-void _capturedIsComplete;
+/** The event types the sensor produces (the decoder's list, src/decode/events.ts). */
+export const CAPTURED_EVENT_TYPES: readonly SensorEvent["evtType"][] = SENSOR_EVENT_TYPES;
 
 export const CAPTURED: ReadonlySet<string> = new Set(CAPTURED_EVENT_TYPES);
 

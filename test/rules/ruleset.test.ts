@@ -37,7 +37,7 @@ describe("event-type index", () => {
       rule("not_open", "evt.type != openat and proc.name = cat"),
       rule("or_types", "(evt.type = execve and proc.name = cat) or (evt.type = clone and proc.name = cat)"),
       rule("negated", "not evt.type in (openat, connect, execve, clone, procexit) and proc.name = cat"),
-      rule("unlinks", "evt.type = unlink"),
+      rule("unlinks", "evt.type = fsync"),
       rule("disabled", "evt.type = openat", "  enabled: false"),
     ].join("\n"),
   );
@@ -85,7 +85,7 @@ describe("event-type index", () => {
 
   it("warns about rules that can never fire and about unknown event types", () => {
     const unlinks = rs.warnings.find((w) => w.item?.name === "unlinks");
-    expect(unlinks?.message).toContain("the rule can never fire: it matches only unlink");
+    expect(unlinks?.message).toContain("the rule can never fire: it matches only fsync");
     const typo = load(rule("typo", "evt.type = opne"));
     expect(typo.warnings.map((w) => w.message)).toContain(
       "unknown event type 'opne': no event will ever have it",
