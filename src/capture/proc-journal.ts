@@ -21,13 +21,23 @@ export type JournalEntry = readonly [seq: number, key: string, answer: unknown];
 interface ProcessJson
   extends Omit<
     ProcessInfo,
-    "startNs" | "cgroupId" | "capEffective" | "capPermitted" | "capInheritable" | "env" | "container"
+    | "startNs"
+    | "cgroupId"
+    | "capEffective"
+    | "capPermitted"
+    | "capInheritable"
+    | "exeCtimeNs"
+    | "exeMtimeNs"
+    | "env"
+    | "container"
   > {
   startNs: string;
   cgroupId: string;
   capEffective: string;
   capPermitted: string;
   capInheritable: string;
+  exeCtimeNs: string;
+  exeMtimeNs: string;
   env: [string, string][];
   container: ContainerJson;
 }
@@ -46,6 +56,8 @@ export function processToJson(p: ProcessInfo): ProcessJson {
     capEffective: p.capEffective.toString(),
     capPermitted: p.capPermitted.toString(),
     capInheritable: p.capInheritable.toString(),
+    exeCtimeNs: p.exeCtimeNs.toString(),
+    exeMtimeNs: p.exeMtimeNs.toString(),
     env: [...p.env],
     container: {
       id: c.id,
@@ -74,6 +86,8 @@ export function processFromJson(j: ProcessJson): ProcessInfo {
     capEffective: BigInt(j.capEffective),
     capPermitted: BigInt(j.capPermitted),
     capInheritable: BigInt(j.capInheritable),
+    exeCtimeNs: BigInt(j.exeCtimeNs),
+    exeMtimeNs: BigInt(j.exeMtimeNs),
     env: new Map(j.env),
     container: { ...c, labels: new Map(c.labels), k8s },
   };

@@ -1,7 +1,7 @@
-import type { SensorEvent } from "../decode/events.js";
+import type { SensorEvent, SyscallEvent } from "../decode/events.js";
 import type { EnrichedEvent } from "./enriched-event.js";
 import type { FdInfo } from "./fd-info.js";
-import { FdTable } from "./fd-table.js";
+import { FdTable, O_CLOEXEC, type SocketEnds } from "./fd-table.js";
 import type { ProcessInfo, UserLookup } from "./process-info.js";
 import type { ProcessTable } from "./process-table.js";
 
@@ -11,6 +11,48 @@ export interface EnrichmentMisses {
   readonly fd: number;
   readonly user: number;
   readonly container: number;
+}
+
+const CLONE_FILES = 0x400;
+const AF_UNIX = 1;
+
+/** socket(2)'s type argument, whether the decoder gives it as a number or its name. */
+function numberOf(v: string | number | undefined): number {
+  return typeof v === "number" ? v : 0;
+}
+
+/**
+ * The ends of a socket syscall: the kernel's tuple (both ends read from
+ * struct sock at exit) first, the sockaddr argument for what the tuple lacks
+ * (a unix path, the peer of an unconnected datagram).
+ */
+function endsOf(ev: SyscallEvent, role: "client" | "server" | ""): SocketEnds {
+  const t = ev.tuple;
+  const addr = ev.args.addr;
+  const family = t?.family || addr?.family || 0;
+  if (family === AF_UNIX) {
+    const path = addr?.path ?? "";
+    return {
+      family,
+      localAddr: role === "client" ? "" : path,
+      localPort: 0,
+      remoteAddr: role === "client" ? path : "",
+      remotePort: 0,
+      sockType: t?.sockType ?? 0,
+      protocol: t?.protocol ?? 0,
+    };
+  }
+  // For bind the address is ours; for the others (accept's peer, a datagram's destination or source) it is the peer's.
+  const local = role === "";
+  return {
+    family,
+    localAddr: t?.localAddr || (local ? (addr?.addr ?? "") : ""),
+    localPort: t?.localPort || (local ? (addr?.port ?? 0) : 0),
+    remoteAddr: t?.remoteAddr || (local ? "" : (addr?.addr ?? "")),
+    remotePort: t?.remotePort || (local ? 0 : (addr?.port ?? 0)),
+    sockType: t?.sockType ?? 0,
+    protocol: t?.protocol ?? 0,
+  };
 }
 
 /** A UserLookup that counts the ids it had no name for. */
@@ -75,7 +117,9 @@ export class Enricher {
         break;
       case "fork":
         this.processes.onFork(event);
-        if (!event.isThread) this.fds.onFork(pid, event.childTgid);
+        if (!event.isThread) {
+          this.fds.onFork(pid, event.childTgid, ((event.cloneFlags ?? 0) & CLONE_FILES) !== 0);
+        }
         break;
       case "open":
         process = this.processes.get(pid);
@@ -93,6 +137,9 @@ export class Enricher {
           sockType: event.sockType,
           protocol: event.protocol,
         });
+        break;
+      case "syscall":
+        fd = this.applySyscall(event);
         break;
       default:
         break;
@@ -113,6 +160,96 @@ export class Enricher {
     if (event.kind === "exit") {
       this.processes.onExit(event);
       this.fds.onExit(event.tgid);
+    } else if (event.kind === "syscall" && event.evtType === "close") {
+      // Linux frees the number whatever close returns (EBADF: it was not open anyway).
+      const fd = event.args.fd;
+      if (fd !== undefined) this.fds.onClose(event.tgid, fd);
+    }
+  }
+
+  /**
+   * Applies a syscall's effect on the tables and returns the event's fd: the
+   * one it created (socket, accept, dup, memfd_create, bpf, userfaultfd), or
+   * the one it used (bind, listen, send/recv, fchmod …, close before the
+   * close). Failed calls change nothing.
+   */
+  private applySyscall(ev: SyscallEvent): FdInfo | undefined {
+    const pid = ev.tgid;
+    const a = ev.args;
+    const ok = ev.ret >= 0;
+    switch (ev.evtType) {
+      case "socket":
+        return ok ? this.fds.onSocket(pid, ev.ret, a.domain ?? 0, numberOf(a.type), a.proto ?? 0) : undefined;
+      case "accept":
+      case "accept4":
+        if (!ok) return a.fd === undefined ? undefined : this.fds.get(pid, a.fd);
+        return this.fds.onAccept(pid, ev.ret, endsOf(ev, "server"), a.fd ?? -1, a.flags ?? 0);
+      case "bind":
+        if (a.fd === undefined) return undefined;
+        return ok ? this.fds.onBind(pid, a.fd, endsOf(ev, "")) : this.fds.get(pid, a.fd);
+      case "sendto":
+      case "sendmsg":
+      case "recvfrom":
+      case "recvmsg": {
+        if (a.fd === undefined) return undefined;
+        if (!ok || a.addr === undefined || a.addr.family === AF_UNIX) return this.fds.get(pid, a.fd);
+        const sending = ev.evtType === "sendto" || ev.evtType === "sendmsg";
+        return this.fds.onDatagram(pid, a.fd, endsOf(ev, sending ? "client" : "server"), sending);
+      }
+      case "socketpair":
+        if (ok && a.fd1 !== undefined && a.fd2 !== undefined) {
+          return this.fds.onPair(pid, [a.fd1, a.fd2], "unix", numberOf(a.type) | (a.flags ?? 0))[0];
+        }
+        return undefined;
+      case "dup":
+      case "dup2":
+      case "dup3": {
+        const oldFd = a.oldfd ?? a.fd;
+        if (!ok || oldFd === undefined) return undefined;
+        return this.fds.onDup(
+          pid,
+          oldFd,
+          ev.ret,
+          ev.evtType === "dup3" && ((a.flags ?? 0) & O_CLOEXEC) !== 0,
+        );
+      }
+      case "memfd_create":
+        return ok ? this.fds.onMemfd(pid, ev.ret, a.name ?? "", a.flags ?? 0) : undefined;
+      case "bpf":
+        // Only some bpf commands return a descriptor (maps, programs, links …); ret 0 is rarely one.
+        return ok && ev.ret > 0 ? this.fds.onAnon(pid, ev.ret, "bpf", true) : undefined;
+      case "userfaultfd":
+        return ok
+          ? this.fds.onAnon(pid, ev.ret, "userfaultfd", ((a.flags ?? 0) & O_CLOEXEC) !== 0)
+          : undefined;
+      case "chdir":
+        if (ok && a.path !== undefined) this.processes.onChdir(pid, a.path);
+        return undefined;
+      case "fchdir": {
+        const dir = a.fd === undefined ? undefined : this.fds.get(pid, a.fd);
+        if (ok && dir?.name.startsWith("/")) this.processes.onChdir(pid, dir.name);
+        return dir;
+      }
+      case "setuid":
+      case "setgid":
+      case "setresuid":
+      case "setresgid":
+      case "setreuid":
+      case "setregid":
+        if (ok) this.processes.onCredentials(pid, { uid: ev.uid, gid: ev.gid, euid: ev.euid, egid: ev.egid });
+        return undefined;
+      case "capset":
+        if (ok) {
+          this.processes.onCredentials(pid, {
+            ...(a.cap_effective !== undefined && { capEffective: a.cap_effective }),
+            ...(a.cap_permitted !== undefined && { capPermitted: a.cap_permitted }),
+            ...(a.cap_inheritable !== undefined && { capInheritable: a.cap_inheritable }),
+          });
+        }
+        return undefined;
+      default:
+        // listen, close (before it closes), fchmod, fchown, … : the fd they name.
+        return a.fd === undefined || a.fd < 0 ? undefined : this.fds.get(pid, a.fd);
     }
   }
 }

@@ -112,6 +112,8 @@ function blankFd(num: number, type: FdType): FdInfo {
 class FdSet {
   readonly fds: Map<number, FdInfo>;
   refs = 1;
+  /** Shared for real (clone with CLONE_FILES, not a thread): writes go to the one set, never copied. */
+  hard = false;
   /** Every open fd of the process is in `fds` (it was born under our eyes). */
   complete: boolean;
   constructor(fds: Map<number, FdInfo>, complete: boolean) {
@@ -349,13 +351,54 @@ export class FdTable implements FdLookup {
     this.remove(pid, fd);
   }
 
-  /** A new process (not a thread): it starts with a copy of its parent's descriptors. */
-  onFork(parentPid: number, childPid: number): void {
+  /**
+   * A new process (not a thread): it starts with a copy of its parent's
+   * descriptors, or — clone(CLONE_FILES) — shares the parent's table itself.
+   */
+  onFork(parentPid: number, childPid: number, shareFiles = false): void {
     this.release(childPid); // a reused pid's old table
     const parent = this.byPid.get(parentPid);
     if (parent === undefined) return; // the child's table fills from /proc like its parent's would
-    parent.refs++;
-    this.byPid.set(childPid, parent);
+    if (shareFiles) {
+      // Its own set first (it may be a copy-on-write share with a sibling), then share that for real.
+      const own = this.writable(parentPid);
+      own.hard = true;
+      own.refs++;
+      this.byPid.set(childPid, own);
+    } else if (parent.hard) {
+      // Copy-on-write cannot be layered on a truly shared table: copy now.
+      const copy = new FdSet(new Map(parent.fds), parent.complete);
+      this.total += copy.fds.size;
+      this.byPid.set(childPid, copy);
+    } else {
+      parent.refs++;
+      this.byPid.set(childPid, parent);
+    }
+  }
+
+  /**
+   * A descriptor of a kind that carries no address: eventfd, timerfd,
+   * signalfd, inotify, bpf, userfaultfd, pidfd, io_uring … (name "").
+   */
+  onAnon(pid: number, fd: number, type: FdType, cloexec: boolean): FdInfo {
+    const info: FdInfo = { ...blankFd(fd, type), openFlags: cloexec ? O_CLOEXEC : 0 };
+    this.put(pid, info);
+    return info;
+  }
+
+  /**
+   * sendto/sendmsg/recvfrom/recvmsg on a socket with no peer yet (UDP): the
+   * datagram's address names the peer, as libsinsp does; on a send this
+   * process is the client, on a receive the server. Connected sockets keep
+   * their tuple.
+   */
+  onDatagram(pid: number, fd: number, ends: SocketEnds, sending: boolean): FdInfo | undefined {
+    const before = this.get(pid, fd);
+    if (before === undefined || before.remoteAddr !== "" || before.connected) return before;
+    if (ends.remoteAddr === "" && ends.remotePort === 0) return before;
+    const info = this.socketFd(fd, sending ? "client" : "server", ends, before);
+    this.put(pid, info);
+    return info;
   }
 
   /** A successful exec closes every close-on-exec descriptor. */
@@ -398,6 +441,7 @@ export class FdTable implements FdLookup {
     this.byPid.delete(pid);
     set.refs--;
     if (set.refs === 0) this.total -= set.fds.size;
+    if (set.refs <= 1) set.hard = false;
   }
 
   /** The process's own set, cloned first if it is shared with a parent or child. */
@@ -409,7 +453,7 @@ export class FdTable implements FdLookup {
       this.byPid.set(pid, fresh);
       return fresh;
     }
-    if (set.refs === 1) return set;
+    if (set.refs === 1 || set.hard) return set;
     set.refs--;
     const own = new FdSet(new Map(set.fds), set.complete);
     this.total += own.fds.size;

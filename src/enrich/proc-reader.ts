@@ -183,6 +183,8 @@ export function isInUpperLayer(mounts: readonly MountEntry[], exePath: string): 
 /** Facts about a process's executable that need a stat or the mount table. */
 export interface ExeFacts {
   readonly exeIno: number;
+  readonly exeCtimeNs: bigint;
+  readonly exeMtimeNs: bigint;
   readonly exeFromMemfd: boolean;
   readonly exeUpperLayer: boolean;
 }
@@ -211,8 +213,13 @@ const DEFAULT_MOUNTS = new MountCache();
 /** exe inode (stat through the /proc/<pid>/exe link), memfd origin, overlay upper layer. */
 export function readExeFacts(dir: string, exeLink: string, mounts: MountCache = DEFAULT_MOUNTS): ExeFacts {
   let exeIno = 0;
+  let exeCtimeNs = 0n;
+  let exeMtimeNs = 0n;
   try {
-    exeIno = statSync(`${dir}/exe`).ino;
+    const st = statSync(`${dir}/exe`, { bigint: true });
+    exeIno = Number(st.ino);
+    exeCtimeNs = st.ctimeNs;
+    exeMtimeNs = st.mtimeNs;
   } catch {
     // kernel thread or gone
   }
@@ -221,7 +228,7 @@ export function readExeFacts(dir: string, exeLink: string, mounts: MountCache = 
     exeLink !== "" && !exeFromMemfd && exeLink.startsWith("/")
       ? isInUpperLayer(mounts.mounts(dir), exeLink.replace(/ \(deleted\)$/, ""))
       : false;
-  return { exeIno, exeFromMemfd, exeUpperLayer };
+  return { exeIno, exeCtimeNs, exeMtimeNs, exeFromMemfd, exeUpperLayer };
 }
 
 /** Options of readProcess beyond the pid. */
@@ -275,6 +282,8 @@ export function readProcess(
     capPermitted: statusCap(status, "CapPrm"),
     capInheritable: statusCap(status, "CapInh"),
     exeIno: exe.exeIno,
+    exeCtimeNs: exe.exeCtimeNs,
+    exeMtimeNs: exe.exeMtimeNs,
     exeUpperLayer: exe.exeUpperLayer,
     exeFromMemfd: exe.exeFromMemfd,
     container: (options.containers ?? new ContainerRegistry(1)).intern(cgroup),

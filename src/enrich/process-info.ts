@@ -39,6 +39,9 @@ export interface ProcessInfo {
   capInheritable: bigint;
   /** The executable's inode number (0 when unknown): proc.exe_ino. */
   exeIno: number;
+  /** The executable's inode change and modification times, epoch ns (0n when unknown): proc.exe_ino.ctime/mtime. */
+  exeCtimeNs: bigint;
+  exeMtimeNs: bigint;
   /** The executable lives in an overlayfs upper layer (written after the container started). */
   exeUpperLayer: boolean;
   /** The executable is a memfd (fileless execution). */

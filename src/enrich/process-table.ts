@@ -191,7 +191,12 @@ export class ProcessTable implements ProcessLookup {
   /** set*uid/set*gid/capset succeeded: the ids the kernel reports afterwards. */
   onCredentials(
     pid: number,
-    ids: Partial<Pick<ProcessInfo, "uid" | "gid" | "euid" | "egid" | "loginuid">>,
+    ids: Partial<
+      Pick<
+        ProcessInfo,
+        "uid" | "gid" | "euid" | "egid" | "loginuid" | "capEffective" | "capPermitted" | "capInheritable"
+      >
+    >,
   ): void {
     const info = this.entries.get(pid) ?? this.get(pid);
     if (info === undefined) return;
@@ -227,6 +232,8 @@ export class ProcessTable implements ProcessLookup {
       capPermitted: parent?.capPermitted ?? 0n,
       capInheritable: parent?.capInheritable ?? 0n,
       exeIno: parent?.exeIno ?? 0,
+      exeCtimeNs: parent?.exeCtimeNs ?? 0n,
+      exeMtimeNs: parent?.exeMtimeNs ?? 0n,
       exeUpperLayer: parent?.exeUpperLayer ?? false,
       exeFromMemfd: parent?.exeFromMemfd ?? false,
       container: parent?.container ?? HOST_CONTAINER,
@@ -263,16 +270,19 @@ export class ProcessTable implements ProcessLookup {
       cwd,
       startNs: event.startNs,
       cgroupId: event.cgroupId,
-      tty: fromProc?.tty ?? before?.tty ?? 0,
-      sid: fromProc?.sid ?? before?.sid ?? 0,
-      pgid: fromProc?.pgid ?? before?.pgid ?? 0,
-      vpid: fromProc?.vpid ?? before?.vpid ?? event.tgid,
-      capEffective: fromProc?.capEffective ?? before?.capEffective ?? 0n,
-      capPermitted: fromProc?.capPermitted ?? before?.capPermitted ?? 0n,
-      capInheritable: fromProc?.capInheritable ?? before?.capInheritable ?? 0n,
-      exeIno: fromProc?.exeIno ?? 0,
-      exeUpperLayer: fromProc?.exeUpperLayer ?? false,
-      exeFromMemfd: fromProc?.exeFromMemfd ?? false,
+      // The record's own facts (schema >= 2) win: they hold even when the process is already gone.
+      tty: event.tty ?? fromProc?.tty ?? before?.tty ?? 0,
+      sid: event.sid ?? fromProc?.sid ?? before?.sid ?? 0,
+      pgid: event.pgid ?? fromProc?.pgid ?? before?.pgid ?? 0,
+      vpid: event.vpid ?? fromProc?.vpid ?? before?.vpid ?? event.tgid,
+      capEffective: event.capEffective ?? fromProc?.capEffective ?? before?.capEffective ?? 0n,
+      capPermitted: event.capPermitted ?? fromProc?.capPermitted ?? before?.capPermitted ?? 0n,
+      capInheritable: event.capInheritable ?? fromProc?.capInheritable ?? before?.capInheritable ?? 0n,
+      exeIno: event.exeIno ?? fromProc?.exeIno ?? 0,
+      exeCtimeNs: event.exeCtimeNs ?? fromProc?.exeCtimeNs ?? 0n,
+      exeMtimeNs: event.exeMtimeNs ?? fromProc?.exeMtimeNs ?? 0n,
+      exeUpperLayer: event.exeUpperLayer ?? fromProc?.exeUpperLayer ?? false,
+      exeFromMemfd: event.exeFromMemfd ?? fromProc?.exeFromMemfd ?? false,
       // A runtime moves its child into the container's cgroup between fork and exec.
       container: container ?? HOST_CONTAINER,
       env: fromProc?.env ?? before?.env ?? new Map(),

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { ConnectEvent, ExecEvent, ExitEvent, ForkEvent, OpenEvent } from "../../src/decode/events.js";
+import type {
+  ConnectEvent,
+  ExecEvent,
+  ExitEvent,
+  ForkEvent,
+  OpenEvent,
+  SocketTuple,
+  SyscallArgs,
+  SyscallEvent,
+} from "../../src/decode/events.js";
 import { Enricher } from "../../src/enrich/enricher.js";
 import { ProcessTable } from "../../src/enrich/process-table.js";
 import { reportStateMetrics } from "../../src/enrich/state-metrics.js";
@@ -86,6 +95,29 @@ const exit = (pid: number): ExitEvent => ({
   exitCode: 0,
 });
 
+function sys(
+  pid: number,
+  evtType: SyscallEvent["evtType"],
+  ret: number,
+  args: SyscallArgs,
+  tuple?: SocketTuple,
+): SyscallEvent {
+  return {
+    ...base,
+    kind: "syscall",
+    evtType,
+    tgid: pid,
+    tid: pid,
+    ret,
+    args,
+    tuple,
+    uid: 0,
+    gid: 0,
+    euid: 0,
+    egid: 0,
+  };
+}
+
 function enricher(): Enricher {
   return new Enricher(new ProcessTable({ bootTimeNs: 0n, readProc: false }), fakeUsers(), "host1");
 }
@@ -154,5 +186,110 @@ describe("Enricher", () => {
     added.length = 0;
     flush();
     expect(added).toEqual([]);
+  });
+
+  it("follows dup2, close and fork-then-dup: e.fd is the new fd, a close's e.fd the old one", () => {
+    const en = enricher();
+    en.enrich(exec(100, 1, "/usr/bin/app"));
+    en.enrich(open(100, 3, "/var/log/app.log", -100, 0o2000001)); // O_WRONLY|O_CLOEXEC
+    const dup = en.enrich(sys(100, "dup2", 1, { oldfd: 3, newfd: 1 }));
+    expect(dup.fd).toMatchObject({ num: 1, name: "/var/log/app.log", openFlags: 1 });
+    const close = en.enrich(sys(100, "close", 0, { fd: 3 }));
+    expect(close.fd?.name).toBe("/var/log/app.log"); // as it was, for the rules
+    en.afterRules(close.event);
+    expect(en.fds.get(100, 3)).toBeUndefined();
+    en.enrich(fork(100, 101));
+    en.enrich(exec(101, 100, "/bin/sh"));
+    expect(en.fds.get(101, 1)?.name).toBe("/var/log/app.log"); // survived fork and exec (no O_CLOEXEC on the dup)
+    const dup3 = en.enrich(sys(101, "dup3", 9, { oldfd: 1, newfd: 9, flags: 0o2000000 }));
+    expect(dup3.fd?.openFlags).toBe(0o2000001);
+    en.enrich(exec(101, 100, "/bin/true"));
+    expect(en.fds.get(101, 9)).toBeUndefined();
+  });
+
+  it("clone(CLONE_FILES) shares one table; a plain fork copies", () => {
+    const en = enricher();
+    en.enrich(exec(100, 1, "/usr/bin/app"));
+    en.enrich(open(100, 3, "/a"));
+    en.enrich({ ...fork(100, 102), cloneFlags: 0x400 | 17 });
+    en.enrich(sys(102, "close", 0, { fd: 3 }));
+    en.afterRules(sys(102, "close", 0, { fd: 3 }));
+    expect(en.fds.get(100, 3)).toBeUndefined();
+    en.enrich(open(100, 4, "/b"));
+    expect(en.fds.get(102, 4)?.name).toBe("/b");
+  });
+
+  it("builds sockets from socket, bind, listen, accept, sendto and socketpair", () => {
+    const en = enricher();
+    en.enrich(exec(200, 1, "/usr/sbin/server"));
+    expect(en.enrich(sys(200, "socket", 3, { domain: 2, type: 1, proto: 0 })).fd).toMatchObject({
+      type: "ipv4",
+      l4proto: "tcp",
+    });
+    const tuple = (l: string, lp: number, r: string, rp: number): SocketTuple => ({
+      family: 2,
+      sockType: 1,
+      protocol: 6,
+      localAddr: l,
+      localPort: lp,
+      remoteAddr: r,
+      remotePort: rp,
+    });
+    const bind = en.enrich(
+      sys(
+        200,
+        "bind",
+        0,
+        { fd: 3, addr: { family: 2, addr: "0.0.0.0", port: 8080, path: "" } },
+        tuple("0.0.0.0", 8080, "", 0),
+      ),
+    );
+    expect(bind.fd).toMatchObject({ localPort: 8080, name: "0.0.0.0:8080", connected: false });
+    expect(en.enrich(sys(200, "listen", 0, { fd: 3, backlog: 128 })).fd?.localPort).toBe(8080);
+    const acc = en.enrich(
+      sys(200, "accept4", 5, { fd: 3, flags: 0 }, tuple("10.0.0.1", 8080, "10.0.0.77", 50123)),
+    );
+    expect(acc.fd).toMatchObject({
+      num: 5,
+      role: "server",
+      connected: true,
+      name: "10.0.0.77:50123->10.0.0.1:8080",
+      l4proto: "tcp",
+    });
+    // An unconnected UDP socket: the first datagram's destination names the peer.
+    en.enrich(sys(200, "socket", 6, { domain: 2, type: 2, proto: 17 }));
+    const sent = en.enrich(
+      sys(
+        200,
+        "sendto",
+        12,
+        { fd: 6, addr: { family: 2, addr: "8.8.8.8", port: 53, path: "" } },
+        { ...tuple("10.0.0.1", 40000, "", 0), sockType: 2, protocol: 17 },
+      ),
+    );
+    expect(sent.fd).toMatchObject({ name: "10.0.0.1:40000->8.8.8.8:53", l4proto: "udp", role: "client" });
+    const pair = en.enrich(sys(200, "socketpair", 0, { domain: 1, type: 1, fd1: 7, fd2: 8 }));
+    expect(pair.fd).toMatchObject({ num: 7, type: "unix", connected: true });
+    expect(en.fds.get(200, 8)?.type).toBe("unix");
+    expect(en.enrich(sys(200, "memfd_create", 9, { name: "jit", flags: 1 })).fd).toMatchObject({
+      type: "memfd",
+      name: "memfd:jit",
+    });
+    expect(en.enrich(sys(200, "socket", -97, { domain: 99, type: 1, proto: 0 })).fd).toBeUndefined();
+  });
+
+  it("applies chdir, fchdir and set*id to the process", () => {
+    const en = enricher();
+    en.enrich(exec(300, 1, "/bin/sh"));
+    en.enrich(sys(300, "chdir", 0, { path: "/srv" }));
+    expect(en.processes.get(300)?.cwd).toBe("/srv");
+    en.enrich(open(300, 4, "/var/lib", -100, 0o200000));
+    en.enrich(sys(300, "fchdir", 0, { fd: 4 }));
+    expect(en.processes.get(300)?.cwd).toBe("/var/lib");
+    expect(en.enrich(open(300, 5, "db.sqlite")).fd?.name).toBe("/var/lib/db.sqlite");
+    en.enrich({ ...sys(300, "setuid", 0, { uid: 1000 }), uid: 1000, euid: 1000 });
+    expect(en.processes.get(300)).toMatchObject({ uid: 1000, euid: 1000 });
+    en.enrich(sys(300, "capset", 0, { cap_effective: 0n, cap_permitted: 0n, cap_inheritable: 0n }));
+    expect(en.processes.get(300)?.capEffective).toBe(0n);
   });
 });

@@ -64,6 +64,8 @@ export function makeProcess(overrides: Partial<ProcessInfo> = {}): ProcessInfo {
     capPermitted: 0n,
     capInheritable: 0n,
     exeIno: 0,
+    exeCtimeNs: 0n,
+    exeMtimeNs: 0n,
     exeUpperLayer: false,
     exeFromMemfd: false,
     container: HOST_CONTAINER,
