@@ -357,8 +357,10 @@ export class FdTable implements FdLookup {
    */
   onFork(parentPid: number, childPid: number, shareFiles = false): void {
     this.release(childPid); // a reused pid's old table
-    const parent = this.byPid.get(parentPid);
-    if (parent === undefined) return; // the child's table fills from /proc like its parent's would
+    // A parent older than the agent is read from /proc once here, so its children share that
+    // read instead of each listing its own /proc/<pid>/fd.
+    const parent = this.byPid.get(parentPid) ?? this.seed(parentPid);
+    if (parent === undefined) return; // gone: the child's table fills from /proc on first need
     if (shareFiles) {
       // Its own set first (it may be a copy-on-write share with a sibling), then share that for real.
       const own = this.writable(parentPid);

@@ -250,6 +250,16 @@ describe("FdTable: processes older than the agent", () => {
     expect(src.lists).toBe(1);
   });
 
+  it("children of a parent older than the agent share one /proc read of the parent", () => {
+    const src = fakeProc({ 40: [fileFd(0, "/dev/null"), fileFd(7, "/var/log/shell.log")] });
+    const t = new FdTable({ source: src });
+    for (const child of [41, 42, 43]) t.onFork(40, child);
+    expect(src.lists).toBe(1);
+    expect(t.get(43, 7)?.name).toBe("/var/log/shell.log");
+    expect(t.isComplete(42)).toBe(true);
+    expect(t.size).toBe(2);
+  });
+
   it("an open by an unseen process first loads what it already had", () => {
     const src = fakeProc({ 20: [fileFd(4, "/var/lib/db")] });
     const t = new FdTable({ source: src });
