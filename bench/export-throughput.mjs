@@ -4,67 +4,73 @@
 // (dist/), a real gRPC server on loopback, and counts every record by
 // decoding the request bytes. Run: npm run build:ts && node bench/export-throughput.mjs
 import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import { readFields } from "../dist/export/otlp-encode.js";
+import { Worker } from "node:worker_threads";
 import { createOtlpLogSink } from "../dist/export/otlp-logs.js";
 import { Sanitizer } from "../dist/export/sanitize.js";
 
 const THROUGHPUT_N = Number(process.env.N ?? 200_000);
 const LATENCY_SECONDS = Number(process.env.SECONDS ?? 10);
 const RATE = 1000;
+// Throughput settings (the latency run uses the defaults): memory queue and requests in flight.
+const QUEUE = Number(process.env.QUEUE ?? 2048);
+const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 2);
 
-// --- receiver: counts records and, per record, receive time − timeUnixNano --------------------
-const received = { records: 0, latenciesMs: [] };
-let measureLatency = false;
-function onRequest(bytes) {
-  const now = process.hrtime.bigint() - hrOffset;
-  for (const [f1, , rl] of readFields(bytes)) {
-    if (f1 !== 1) continue;
-    for (const [f2, , sl] of readFields(rl)) {
-      if (f2 !== 2) continue;
-      for (const [f3, , record] of readFields(sl)) {
-        if (f3 !== 2) continue;
-        received.records++;
-        // Our encoder writes time_unix_nano (field 1, fixed64) first: tag 0x09 + 8 bytes.
-        if (measureLatency && record[0] === 0x09) {
-          const ts = Buffer.from(record.buffer, record.byteOffset + 1, 8).readBigUInt64LE(0);
-          received.latenciesMs.push(Number(now - ts) / 1e6);
-        }
-      }
-    }
+// --- receiver, in a worker thread (a collector is another process: it must not share our thread) -
+// It counts records and, per record, receive time − timeUnixNano. Both threads read the epoch as
+// performance.timeOrigin + performance.now() (one clock), in ns.
+const RECEIVER = `
+const { parentPort } = require("node:worker_threads");
+const grpc = require(${JSON.stringify(createRequire(import.meta.url).resolve("@grpc/grpc-js"))});
+let measure = false;
+parentPort.on("message", (m) => { measure = m.measure; });
+function fields(buf, cb) {
+  let at = 0;
+  while (at < buf.length) {
+    let key = 0, shift = 0, b;
+    do { b = buf[at++]; key |= (b & 0x7f) << shift; shift += 7; } while (b & 0x80);
+    const wire = key & 7;
+    if (wire === 2) {
+      let len = 0; shift = 0;
+      do { b = buf[at++]; len += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80);
+      cb(key >>> 3, buf.subarray(at, at + len));
+      at += len;
+    } else if (wire === 0) { do { b = buf[at++]; } while (b & 0x80); }
+    else if (wire === 1) at += 8; else if (wire === 5) at += 4;
   }
 }
-// Epoch ns from the monotonic clock (one offset, so send and receive times compare exactly).
-const hrOffset = process.hrtime.bigint() - BigInt(Date.now()) * 1_000_000n;
-const epochNs = () => process.hrtime.bigint() - hrOffset;
-
-const server = new grpc.Server();
-server.addService(
-  {
-    Export: {
-      path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (b) => b,
-      requestDeserialize: (b) => b,
-      responseSerialize: (b) => b,
-      responseDeserialize: (b) => b,
-    },
-  },
-  {
-    Export(call, callback) {
-      onRequest(call.request);
-      callback(null, Buffer.alloc(0));
-    },
-  },
-);
-const port = await new Promise((resolve, reject) =>
-  server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
-    e ? reject(e) : resolve(p),
-  ),
-);
+const server = new grpc.Server({ "grpc-node.flow_control_window": 16 << 20 });
+server.addService({ Export: { path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+  requestStream: false, responseStream: false, requestSerialize: (b) => b, requestDeserialize: (b) => b,
+  responseSerialize: (b) => b, responseDeserialize: (b) => b } }, {
+  Export(call, callback) {
+    const now = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+    let records = 0; const latencies = [];
+    fields(call.request, (f1, rl) => { if (f1 !== 1) return;
+      fields(rl, (f2, sl) => { if (f2 !== 2) return;
+        fields(sl, (f3, rec) => { if (f3 !== 2) return; records++;
+          // Our encoder writes time_unix_nano (field 1, fixed64) first: tag 0x09 + 8 bytes.
+          if (measure && rec[0] === 0x09) latencies.push(Number(now - Buffer.from(rec.buffer, rec.byteOffset + 1, 8).readBigUInt64LE(0)) / 1e6);
+        }); }); });
+    parentPort.postMessage({ records, latencies });
+    callback(null, Buffer.alloc(0));
+  } });
+server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => parentPort.postMessage({ port }));
+`;
+const received = { records: 0, latenciesMs: [] };
+const worker = new Worker(RECEIVER, { eval: true });
+const port = await new Promise((resolve) => {
+  worker.on("message", (m) => {
+    if (m.port !== undefined) resolve(m.port);
+    else {
+      received.records += m.records;
+      for (const l of m.latencies) received.latenciesMs.push(l);
+    }
+  });
+});
+const epochNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 
 // --- a realistic detection (attributes as the default rules produce) ---------------------------
 const rule = {
@@ -197,11 +203,15 @@ function counting() {
 {
   const spoolDir = mkdtempSync(join(tmpdir(), "pg-bench-spool-"));
   const counters = counting();
-  const sink = makeSink(counters, { spool: { dir: spoolDir, maxBytes: 1 << 30 } });
+  const sink = makeSink(counters, {
+    spool: { dir: spoolDir, maxBytes: 1 << 30 },
+    maxQueueSize: QUEUE,
+    maxConcurrentExports: IN_FLIGHT,
+  });
   const start = process.hrtime.bigint();
   let emitted = 0;
   while (emitted < THROUGHPUT_N) {
-    if (sink.queueLength >= 2048) {
+    if (sink.queueLength >= QUEUE) {
       await new Promise((r) => setImmediate(r));
       continue;
     }
@@ -214,7 +224,7 @@ function counting() {
   await sink.shutdown();
   rmSync(spoolDir, { recursive: true, force: true });
   console.log(
-    `throughput: ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
+    `throughput (queue ${QUEUE}, ${IN_FLIGHT} in flight): ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
       `${Math.round(THROUGHPUT_N / seconds).toLocaleString("en")} detections/s ` +
       `(emit loop ${emitSeconds.toFixed(3)} s); received ${received.records.toLocaleString("en")}, ` +
       `sent ${counters.c.sent}, spooled ${counters.c.spooled}, dropped ${counters.c.dropped}, failed ${counters.c.failed}`,
@@ -224,7 +234,7 @@ function counting() {
 // --- 2. latency at a steady 1,000 detections/s, default settings -------------------------------
 {
   received.records = 0;
-  measureLatency = true;
+  worker.postMessage({ measure: true });
   const counters = counting();
   const sink = makeSink(counters);
   const total = RATE * LATENCY_SECONDS;
@@ -245,4 +255,4 @@ function counting() {
       `sent ${counters.c.sent}, dropped ${counters.c.dropped}`,
   );
 }
-server.forceShutdown();
+await worker.terminate();

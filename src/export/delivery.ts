@@ -46,10 +46,22 @@ export interface DeliveryOptions {
   readonly maxBatchSize?: number;
   /** A record waits at most this long for its batch to fill. Default 200 ms. */
   readonly scheduledDelayMillis?: number;
+  /**
+   * Requests from memory on the wire at once. Default 2: the next batch is
+   * encoded and sent while the collector answers the last one. A batch that
+   * fails can then arrive after the one sent behind it; the spool is always
+   * drained one request at a time, strictly in order.
+   */
+  readonly maxConcurrentExports?: number;
   readonly backoff?: Partial<BackoffPolicy>;
   /** Told about transport errors (rate-limited by the caller). */
   readonly onError?: (message: string) => void;
   readonly random?: () => number;
+}
+
+interface PendingRequest {
+  readonly batch: readonly SpoolEntry[];
+  readonly outcome: Promise<SendOutcome>;
 }
 
 /** Groups records by resource, keeping each resource's records in order. */
@@ -91,7 +103,11 @@ export class Delivery {
   private running: Promise<void>;
   /** Records of the spool's head segment already delivered in this run (resent after a restart). */
   private headDelivered = 0;
-  private inFlight: readonly SpoolEntry[] = [];
+  /** Requests on the wire from memory, oldest first (their outcomes are handled in this order). */
+  private pending: PendingRequest[] = [];
+  private readonly maxInFlight: number;
+  /** No request before this time (epoch ms): a backoff after a transient failure. */
+  private retryAt = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: DeliveryOptions) {
@@ -100,6 +116,7 @@ export class Delivery {
     this.counters = options.counters;
     this.maxQueueSize = options.maxQueueSize ?? 2048;
     this.maxBatchSize = Math.min(options.maxBatchSize ?? 512, this.maxQueueSize);
+    this.maxInFlight = Math.max(1, options.maxConcurrentExports ?? 2);
     this.delayMs = options.scheduledDelayMillis ?? 200;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.onError = options.onError ?? (() => {});
@@ -118,7 +135,9 @@ export class Delivery {
 
   /** Records in memory (the batch on the wire included). */
   get queueLength(): number {
-    return this.items.length - this.head + this.inFlight.length;
+    let n = this.items.length - this.head;
+    for (const p of this.pending) n += p.batch.length;
+    return n;
   }
 
   enqueue(entry: SpoolEntry): void {
@@ -170,8 +189,8 @@ export class Delivery {
     clearTimeout(timer);
     if (outcome === "timeout") {
       // The batch on the wire has an unknown fate: spool it too (at-least-once), with the rest.
-      const rest = [...this.inFlight, ...this.takeAll()];
-      this.inFlight = [];
+      const rest = [...this.pending.flatMap((p) => p.batch), ...this.takeAll()];
+      this.pending = [];
       this.toSpoolOrDrop(rest);
     }
     this.transport.close();
@@ -267,17 +286,73 @@ export class Delivery {
     return base * (1 + (this.random() * 2 - 1) * this.backoff.jitter);
   }
 
+  /** Starts sending a batch from memory; its outcome is handled in launch order by settleOldest(). */
+  private launch(): void {
+    const batch = this.take(this.maxBatchSize);
+    if (this.items.length > this.head) this.firstQueuedAt = Date.now();
+    this.pending.push({ batch, outcome: this.send(batch) });
+  }
+
+  /**
+   * Handles the oldest request in flight. Returns false when the delivery
+   * must stop (shutdown took the batches over, or closing after a failure).
+   */
+  private async settleOldest(): Promise<boolean> {
+    const oldest = this.pending[0] as PendingRequest;
+    const outcome = await oldest.outcome;
+    if (this.pending[0] !== oldest) return false; // shutdown timed out and took the batches over
+    this.pending.shift();
+    const { batch } = oldest;
+    if (outcome.kind === "ok") {
+      this.nextBackoff = this.backoff.initialMs;
+      this.account(outcome, batch.length);
+      return true;
+    }
+    if (outcome.kind === "fail") {
+      this.counters.failed(batch.length);
+      this.onError(`OTLP export rejected for good: ${outcome.error}`);
+      return true;
+    }
+    this.onError(`OTLP ${this.transport.protocol} to ${this.transport.endpoint}: ${outcome.error}; retrying`);
+    if (this.retryAt <= Date.now()) this.retryAt = Date.now() + this.delayAfter(outcome);
+    if (this.spool !== undefined) {
+      // To disk, then drained from there, in order, once the collector answers.
+      this.toSpoolOrDrop(batch);
+    } else {
+      // No spool: the batch goes back to the front of the queue and waits; newer records queue behind it.
+      this.items = [...batch, ...this.items.slice(this.head)];
+      this.head = 0;
+      while (this.items.length > this.maxQueueSize) {
+        this.items.pop();
+        this.counters.dropped(1);
+      }
+    }
+    if (this.pending.length === 0) this.notifyIdle();
+    return true;
+  }
+
   private async run(): Promise<void> {
     for (;;) {
       const spool = this.spool;
       if (spool !== undefined && spool.records > 0) {
+        // Requests already in flight from memory finish first: what fails of them joins the spool in order.
+        if (this.pending.length > 0) {
+          if (!(await this.settleOldest())) return;
+          continue;
+        }
         if (this.closing) {
           // The collector was away: keep order by putting memory behind the spool, and stop.
           this.spoolMemory();
           return;
         }
-        // Drain mode: memory goes behind the spool so that order holds.
+        // Drain mode, one request at a time: memory goes behind the spool so that order holds.
         this.spoolMemory();
+        const wait = this.retryAt - Date.now();
+        if (wait > 0) {
+          this.notifyIdle();
+          await this.sleep(wait, "backoff");
+          continue;
+        }
         const head = spool.readHead();
         if (head === undefined) continue;
         const entries = head.entries;
@@ -290,7 +365,7 @@ export class Delivery {
               `OTLP ${this.transport.protocol} to ${this.transport.endpoint}: ${outcome.error}; retrying`,
             );
             failedOut = true;
-            await this.sleep(this.delayAfter(outcome), "backoff");
+            this.retryAt = Date.now() + this.delayAfter(outcome);
             break;
           }
           this.nextBackoff = this.backoff.initialMs;
@@ -305,75 +380,43 @@ export class Delivery {
         if (!failedOut) {
           this.headDelivered = 0;
           spool.removeHead();
-        } else if (this.closing) {
-          this.spoolMemory();
-          return;
         }
-        if (failedOut) this.notifyIdle();
         continue;
       }
 
       const queued = this.items.length - this.head;
+      const waited = Date.now() - this.firstQueuedAt;
+      const due =
+        queued > 0 &&
+        (queued >= this.maxBatchSize ||
+          waited >= this.delayMs ||
+          this.closing ||
+          this.idleWaiters.length > 0);
+      const backingOff = this.retryAt > Date.now();
+      if (due && !backingOff && this.pending.length < this.maxInFlight) {
+        this.launch();
+        continue;
+      }
+      if (this.pending.length > 0) {
+        if (!(await this.settleOldest())) return;
+        continue;
+      }
+      if (backingOff) {
+        this.notifyIdle();
+        if (this.closing) {
+          this.toSpoolOrDrop(this.takeAll());
+          return;
+        }
+        await this.sleep(this.retryAt - Date.now(), "backoff");
+        continue;
+      }
       if (queued === 0) {
         this.notifyIdle();
         if (this.closing) return;
         await this.sleep(60_000, "idle");
         continue;
       }
-      const waited = Date.now() - this.firstQueuedAt;
-      if (
-        queued < this.maxBatchSize &&
-        waited < this.delayMs &&
-        !this.closing &&
-        this.idleWaiters.length === 0
-      ) {
-        await this.sleep(this.delayMs - waited, "batch");
-        continue;
-      }
-
-      const batch = this.take(this.maxBatchSize);
-      this.inFlight = batch;
-      const outcome = await this.send(batch);
-      if (this.inFlight !== batch) return; // shutdown timed out and took the batch over
-      this.inFlight = [];
-      if (this.items.length > this.head) this.firstQueuedAt = Date.now();
-      if (outcome.kind === "ok") {
-        this.nextBackoff = this.backoff.initialMs;
-        this.account(outcome, batch.length);
-        continue;
-      }
-      if (outcome.kind === "fail") {
-        this.counters.failed(batch.length);
-        this.onError(`OTLP export rejected for good: ${outcome.error}`);
-        continue;
-      }
-      this.onError(
-        `OTLP ${this.transport.protocol} to ${this.transport.endpoint}: ${outcome.error}; retrying`,
-      );
-      if (spool !== undefined) {
-        // To disk, then drain from there (the branch above) once the collector answers.
-        this.toSpoolOrDrop(batch);
-        this.notifyIdle();
-        if (this.closing) {
-          this.spoolMemory();
-          return;
-        }
-        await this.sleep(this.delayAfter(outcome), "backoff");
-        continue;
-      }
-      // No spool: the batch goes back to the front of the queue and waits; newer records queue behind it.
-      this.items = [...batch, ...this.items.slice(this.head)];
-      this.head = 0;
-      while (this.items.length > this.maxQueueSize) {
-        this.items.pop();
-        this.counters.dropped(1);
-      }
-      this.notifyIdle();
-      if (this.closing) {
-        this.counters.dropped(this.takeAll().length);
-        return;
-      }
-      await this.sleep(this.delayAfter(outcome), "backoff");
+      await this.sleep(this.delayMs - waited, "batch");
     }
   }
 }

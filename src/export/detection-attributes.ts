@@ -226,6 +226,17 @@ function addNetworkAttributes(attrs: LogAttributes, event: ConnectEvent): void {
   }
 }
 
+/** process.creation.time per process, formatted once (a process raises many detections). */
+const creationTimes = new WeakMap<ProcessInfo, { readonly ns: bigint; readonly text: string }>();
+
+function creationTime(process: ProcessInfo): string {
+  const cached = creationTimes.get(process);
+  if (cached !== undefined && cached.ns === process.startNs) return cached.text;
+  const text = isoFromNs(process.startNs);
+  creationTimes.set(process, { ns: process.startNs, text });
+  return text;
+}
+
 /** Epoch ns → RFC 3339 with the nanoseconds kept (process.creation.time is a string). */
 function isoFromNs(ns: bigint): string {
   const ms = ns / 1_000_000n;
@@ -283,7 +294,7 @@ export function detectionAttributes(
     }
     if (process.vpid > 0 && process.vpid !== process.pid) attrs[ATTR_PROCESS_VPID] = process.vpid;
     if (process.cwd !== "") attrs[ATTR_PROCESS_WORKING_DIRECTORY] = process.cwd;
-    if (process.startNs > 0n) attrs[ATTR_PROCESS_CREATION_TIME] = isoFromNs(process.startNs);
+    if (process.startNs > 0n) attrs[ATTR_PROCESS_CREATION_TIME] = creationTime(process);
     attrs[ATTR_PROCESS_INTERACTIVE] = process.tty !== 0;
     if (process.sid > 0) attrs[ATTR_PROCESS_SESSION_LEADER_PID] = process.sid;
     attrs[ATTR_PROCESS_USER_ID] = process.euid;

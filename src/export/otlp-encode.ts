@@ -79,7 +79,25 @@ export class ProtoWriter {
 
   string(field: number, value: string): void {
     this.tag(field, WIRE_LDELIM);
-    const max = value.length * 3;
+    const len = value.length;
+    if (len < 128) {
+      // Short ASCII (most keys and values): a byte per char, no encoder call.
+      this.ensure(1 + len * 3);
+      const buf = this.buf;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      if (i === len) {
+        buf[this.pos] = len;
+        this.pos = start + len;
+        return;
+      }
+    }
+    const max = len * 3;
     if (max < 128) {
       this.ensure(1 + max);
       const n = this.buf.write(value, this.pos + 1, "utf8");
@@ -106,22 +124,31 @@ export class ProtoWriter {
     this.pos += value.length;
   }
 
-  /** Starts a length-delimited field; returns the mark end() needs. Reserves 5 bytes for the length. */
+  /**
+   * Starts a length-delimited field; returns the mark end() needs. One byte
+   * is reserved for the length: most nested messages (a KeyValue, an
+   * AnyValue) are under 128 bytes, and the rare longer one is moved forward.
+   */
   begin(field: number): number {
     this.tag(field, WIRE_LDELIM);
-    this.ensure(5);
+    this.ensure(1);
     const mark = this.pos;
-    this.pos += 5;
+    this.pos += 1;
     return mark;
   }
 
-  /** Writes the length at the mark, moving the body back over the unused reserved bytes. */
+  /** Writes the length at the mark, moving the body forward when the length needs more than one byte. */
   end(mark: number): void {
-    const bodyStart = mark + 5;
+    const bodyStart = mark + 1;
     const len = this.pos - bodyStart;
+    if (len < 0x80) {
+      this.buf[mark] = len;
+      return;
+    }
     let size = 1;
     for (let v = len; v > 0x7f; v = Math.floor(v / 128)) size++;
-    if (size < 5) this.buf.copyWithin(mark + size, bodyStart, this.pos);
+    this.ensure(size - 1);
+    this.buf.copyWithin(mark + size, bodyStart, this.pos);
     let v = len;
     let at = mark;
     while (v > 0x7f) {
@@ -129,7 +156,7 @@ export class ProtoWriter {
       v = Math.floor(v / 128);
     }
     this.buf[at] = v;
-    this.pos -= 5 - size;
+    this.pos += size - 1;
   }
 
   /** A copy of what was written. */
@@ -191,6 +218,21 @@ function anyValueBody(w: ProtoWriter, value: AnyValue, limits: AttributeLimits):
   w.end(mark);
 }
 
+/** Encoded `key` fields (tag + length + bytes): attribute keys are a small closed set, encoded once each. */
+const keyBytes = new Map<string, Buffer>();
+const MAX_CACHED_KEYS = 4096;
+
+function writeKey(w: ProtoWriter, key: string): void {
+  let bytes = keyBytes.get(key);
+  if (bytes === undefined) {
+    const kw = new ProtoWriter(64 + key.length * 3);
+    kw.string(1, key);
+    bytes = kw.finish();
+    if (keyBytes.size < MAX_CACHED_KEYS) keyBytes.set(key, bytes);
+  }
+  w.raw(bytes);
+}
+
 // KeyValue: key 1, value 2.
 function keyValue(
   w: ProtoWriter,
@@ -200,7 +242,7 @@ function keyValue(
   limits: AttributeLimits,
 ): void {
   const mark = w.begin(field);
-  w.string(1, key);
+  writeKey(w, key);
   if (value !== undefined) anyValue(w, 2, value, limits);
   w.end(mark);
 }

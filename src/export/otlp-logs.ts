@@ -37,6 +37,8 @@ export interface OtlpLogSinkOptions extends Omit<DetectionAttributeOptions, "wor
   maxQueueSize?: number;
   /** Default 512. */
   maxExportBatchSize?: number;
+  /** Requests on the wire at once (default 2; the spool drains one at a time). */
+  maxConcurrentExports?: number;
   /** How long a record may wait for a batch to fill. Default 200 ms. */
   scheduledDelayMillis?: number;
   /** On-disk spool for when the collector is away; undefined: none (records wait in memory, up to the bound). */
@@ -97,6 +99,9 @@ export class OtlpLogSink implements DetectionSink {
       counters: this.counters,
       ...(options.maxQueueSize !== undefined && { maxQueueSize: options.maxQueueSize }),
       ...(options.maxExportBatchSize !== undefined && { maxBatchSize: options.maxExportBatchSize }),
+      ...(options.maxConcurrentExports !== undefined && {
+        maxConcurrentExports: options.maxConcurrentExports,
+      }),
       ...(options.scheduledDelayMillis !== undefined && {
         scheduledDelayMillis: options.scheduledDelayMillis,
       }),

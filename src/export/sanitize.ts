@@ -88,7 +88,8 @@ const TEXT_PATTERNS: readonly TextPattern[] = [
 ];
 
 /** Fast reject: text with none of these cannot match a built-in pattern. */
-const TRIGGER = /pass|pwd|secret|token|key|auth|credential|:\/\/|mysql|mariadb|-p|bearer|PRIVATE/i;
+const TRIGGER =
+  /(?:pass|pwd|secret|token|key|auth|credential)[\w.-]*["']?\s*[=:]|--?[\w.-]*(?:pass|pwd|secret|token|key|auth|credential)[\w.-]*\s|:\/\/[^\s/:@]+:[^\s/@]+@|mysql|mariadb|sshpass|PRIVATE KEY/i;
 
 /** Environment variables whose whole value is a secret. */
 const SECRET_ENV_NAME = new RegExp(`${SECRET_NAME}|_KEY$|^AWS_SECRET|^PGPASSWORD$`, "i");
