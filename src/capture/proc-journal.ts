@@ -162,8 +162,9 @@ export class ReplayProcSource implements ProcSource {
   /** Sequence number of the record being processed. */
   seq = 0;
   private readonly byKey = new Map<string, Answers>();
-  /** Questions the journal had no answer for. */
+  /** Questions the journal had no answer for, and the first few of them ("proc:42@17": key at record). */
   unanswered = 0;
+  readonly unansweredSample: string[] = [];
 
   /** Adds recorded answers (in recording order). */
   add(entries: readonly JournalEntry[]): void {
@@ -186,6 +187,7 @@ export class ReplayProcSource implements ProcSource {
     const a = this.byKey.get(key);
     if (a === undefined || a.entries.length === 0) {
       this.unanswered++;
+      if (this.unansweredSample.length < 20) this.unansweredSample.push(`${key}@${this.seq}`);
       return null;
     }
     // Skip answers recorded at earlier records that this run did not ask for.

@@ -24,8 +24,9 @@ export interface ReplayResult {
   readonly detections: number;
   /** The file carried /proc answers and users (a `peregrine capture` file, not a bare stream). */
   readonly hadSnapshot: boolean;
-  /** /proc questions the capture had no answer for. */
+  /** /proc questions the capture had no answer for, and the first few ("proc:42@17": key at record). */
   readonly unanswered: number;
+  readonly unansweredSample: readonly string[];
   readonly hostname: string;
   readonly decoder: StreamDecoderStats;
   /** The tables after the replay (tests look inside). */
@@ -64,6 +65,7 @@ export function replayCapture(path: string, options: ReplayOptions): ReplayResul
     detections: pipeline.detections,
     hadSnapshot: capture.meta !== undefined,
     unanswered: source.unanswered,
+    unansweredSample: source.unansweredSample,
     hostname,
     decoder: decoder.stats,
     enricher,
