@@ -41,8 +41,11 @@ export async function replayCommand(flags: ReplayFlags): Promise<number> {
   try {
     const result = replayCapture(flags.file, { ruleset, sink });
     await sink.shutdown();
-    if (!result.hadSnapshot)
+    if (!result.hadSnapshot) {
       log("warning: a bare sensor stream: no /proc snapshot, process state comes from events only");
+    } else if (result.unanswered > 0) {
+      log(`/proc questions without a recorded answer (key@record): ${result.unansweredSample.join(", ")}`);
+    }
     log(
       `replayed ${result.events} events from ${flags.file} (host ${result.hostname}): ` +
         `${result.detections} detections, ${result.unanswered} /proc questions the capture could not answer`,
