@@ -108,6 +108,8 @@ export class Delivery {
   private readonly maxInFlight: number;
   /** No request before this time (epoch ms): a backoff after a transient failure. */
   private retryAt = 0;
+  /** Records at the front of memory that were put back after a failure (older than the rest). */
+  private requeued = 0;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: DeliveryOptions) {
@@ -226,6 +228,7 @@ export class Delivery {
     const end = Math.min(this.items.length, this.head + n);
     const batch = this.items.slice(this.head, end);
     this.head = end;
+    this.requeued = Math.max(0, this.requeued - batch.length);
     if (this.head === this.items.length) {
       this.items = [];
       this.head = 0;
@@ -320,8 +323,11 @@ export class Delivery {
       this.toSpoolOrDrop(batch);
     } else {
       // No spool: the batch goes back to the front of the queue and waits; newer records queue behind it.
-      this.items = [...batch, ...this.items.slice(this.head)];
+      // Batches settle in launch order: each failed one goes behind those put back before it.
+      const rest = this.items.slice(this.head);
+      this.items = [...rest.slice(0, this.requeued), ...batch, ...rest.slice(this.requeued)];
       this.head = 0;
+      this.requeued += batch.length;
       while (this.items.length > this.maxQueueSize) {
         this.items.pop();
         this.counters.dropped(1);
