@@ -20,7 +20,6 @@ export {
   parseListenAddress,
   startMetricsServer,
 } from "./metrics-server.js";
-export { resolveOtlpLogsEndpoint } from "./otlp-endpoint.js";
 export {
   createOtlpLogSink,
   OTLP_LOGS_SINK_NAME,

@@ -123,3 +123,78 @@ describe("PeregrineMetrics", () => {
     expect(out.trim()).toBe("");
   });
 });
+
+describe("PeregrineMetrics: reloads, exemplars, OpenMetrics", () => {
+  it("keeps a series per loaded rule, at 0 from load, and removes unloaded rules' series", async () => {
+    const m = new PeregrineMetrics({ version: "0.1.0", defaultMetrics: false });
+    m.initRules([shadow, shell]);
+    m.ruleMatched(shadow);
+    let e = await scrape(m);
+    expect(sampleValue(e, "peregrine_rules_loaded", {})).toBe(2);
+    expect(sampleValue(e, "peregrine_rule_matches_total", { rule: shell.name })).toBe(0);
+    // Reload: shell gone, never added, shadow's priority changed (a new series; the old one goes).
+    const shadowCritical = { ...shadow, priority: "CRITICAL" as const };
+    m.setRules([shadowCritical, never]);
+    m.rulesReloaded(true);
+    m.rulesReloaded(false);
+    e = await scrape(m);
+    expect(findSamples(e, "peregrine_rule_matches_total", { rule: shell.name })).toEqual([]);
+    expect(
+      findSamples(e, "peregrine_rule_matches_total", { rule: shadow.name, priority: "Warning" }),
+    ).toEqual([]);
+    expect(sampleValue(e, "peregrine_rule_matches_total", { rule: shadow.name, priority: "Critical" })).toBe(
+      0,
+    );
+    expect(sampleValue(e, "peregrine_rule_matches_total", { rule: never.name })).toBe(0);
+    expect(sampleValue(e, "peregrine_rules_loaded", {})).toBe(2);
+    expect(sampleValue(e, "peregrine_rules_reloads_total", { result: "success" })).toBe(1);
+    expect(sampleValue(e, "peregrine_rules_reloads_total", { result: "failure" })).toBe(1);
+  });
+
+  it("registers the agreed metrics others feed", async () => {
+    const m = new PeregrineMetrics({ version: "0.1.0", defaultMetrics: false });
+    m.kernelDrops("ringbuf_full", "network", 3);
+    m.kernelEventsFiltered(7);
+    m.loaderRestarted();
+    m.enrichmentMiss("fd", 2);
+    m.fdTableSize(() => 42);
+    m.rulesUnsupportedFields(1);
+    const c = m.exportCounters("otlp");
+    c.spooled(5);
+    c.spoolSize(
+      () => 4096,
+      () => 5,
+    );
+    const e = await scrape(m);
+    expect(
+      sampleValue(e, "peregrine_kernel_drops_total", { reason: "ringbuf_full", family: "network" }),
+    ).toBe(3);
+    expect(sampleValue(e, "peregrine_kernel_events_filtered_total", {})).toBe(7);
+    expect(sampleValue(e, "peregrine_loader_restarts_total", {})).toBe(1);
+    expect(sampleValue(e, "peregrine_enrichment_misses_total", { kind: "fd" })).toBe(2);
+    expect(sampleValue(e, "peregrine_enrichment_misses_total", { kind: "user" })).toBe(0);
+    expect(sampleValue(e, "peregrine_fd_table_size", {})).toBe(42);
+    expect(sampleValue(e, "peregrine_rules_unsupported_fields", {})).toBe(1);
+    expect(sampleValue(e, "peregrine_export_records_total", { exporter: "otlp", result: "spooled" })).toBe(5);
+    expect(sampleValue(e, "peregrine_export_spool_bytes", { exporter: "otlp" })).toBe(4096);
+    expect(sampleValue(e, "peregrine_export_spool_records", { exporter: "otlp" })).toBe(5);
+  });
+
+  it("puts the last detection's id on the rule counter as an OpenMetrics exemplar, and keeps names intact", async () => {
+    const m = new PeregrineMetrics({ version: "0.1.0", defaultMetrics: false });
+    m.initRules([shadow]);
+    const { makeDetection } = await import("../support/detection-fixtures.js");
+    const { detectionId } = await import("../../src/export/detection-id.js");
+    const d = makeDetection({ rule: shadow });
+    m.ruleMatched(shadow, d);
+    const om = await m.metrics(true);
+    expect(om).toContain(
+      `peregrine_rule_matches_total{rule="${shadow.name}",priority="Warning",source="syscall"} 1 # {detection_id="${detectionId(d)}"} 1`,
+    );
+    expect(om.trimEnd().endsWith("# EOF")).toBe(true);
+    const text = await m.metrics();
+    expect(text).toContain("# TYPE peregrine_rule_matches_total counter");
+    expect(text).not.toContain("# {detection_id");
+    if (existsSync("/usr/bin/promtool")) execFileSync("promtool", ["check", "metrics"], { input: text });
+  });
+});
