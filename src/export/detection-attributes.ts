@@ -269,7 +269,8 @@ export function detectionAttributes(
   if (category !== undefined) attrs[ATTR_SECURITY_RULE_CATEGORY] = category;
   if (identity.reference !== undefined) attrs[ATTR_SECURITY_RULE_REFERENCE] = identity.reference;
   attrs[ATTR_PEREGRINE_DETECTION_ID] = detectionId(detection);
-  attrs[ATTR_PEREGRINE_RULE_TAGS] = [...rule.tags];
+  // Shared, never mutated: the encoder only reads it (no copy per detection).
+  attrs[ATTR_PEREGRINE_RULE_TAGS] = rule.tags as string[];
   attrs[ATTR_PEREGRINE_RULE_SOURCE] = rule.source;
   attrs[ATTR_PEREGRINE_EVENT_TYPE] = event.evtType;
 
@@ -289,7 +290,7 @@ export function detectionAttributes(
       if (options.includeCommandLine !== false) {
         const argv = sanitizer.argv(process.argv);
         attrs[ATTR_PROCESS_COMMAND_LINE] = argv.join(" ");
-        attrs[ATTR_PROCESS_COMMAND_ARGS] = [...argv];
+        attrs[ATTR_PROCESS_COMMAND_ARGS] = argv as string[];
       }
     }
     if (process.vpid > 0 && process.vpid !== process.pid) attrs[ATTR_PROCESS_VPID] = process.vpid;

@@ -468,6 +468,8 @@ export class PeregrineMetrics {
 
   loaderRestarted(): void {
     this.loaderRestarts.inc();
+    // A new loader's kernel counters start from zero: take its first totals as they come.
+    this.lastKernel = undefined;
   }
 
   enrichmentMiss(kind: EnrichmentMissKind, n = 1): void {
@@ -498,7 +500,16 @@ export class PeregrineMetrics {
     const last = this.lastKernel;
     this.kernelSeen.inc(delta(stats.eventsSeen, last?.eventsSeen ?? 0));
     this.kernelEmitted.inc(delta(stats.eventsEmitted, last?.eventsEmitted ?? 0));
-    this.kernelRingbufFull.inc(delta(stats.ringbufFull, last?.ringbufFull ?? 0));
+    const byFamily = stats.ringbufFullByFamily;
+    if (byFamily === undefined) this.kernelRingbufFull.inc(delta(stats.ringbufFull, last?.ringbufFull ?? 0));
+    else {
+      const lastByFamily = last?.ringbufFullByFamily;
+      for (const family of ["file", "process", "network", "other"] as const) {
+        const n = delta(byFamily[family], lastByFamily?.[family] ?? 0);
+        if (n > 0) this.kernelDrops("ringbuf_full", family, n);
+      }
+    }
+    if (stats.filtered !== undefined) this.kernelFiltered.inc(delta(stats.filtered, last?.filtered ?? 0));
     this.kernelTruncated.inc(delta(stats.truncated, last?.truncated ?? 0));
     this.kernelReadFailed.inc(delta(stats.readFailed, last?.readFailed ?? 0));
     this.lastKernel = stats;
