@@ -209,6 +209,7 @@ function counting() {
     maxConcurrentExports: IN_FLIGHT,
   });
   const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
   let emitted = 0;
   while (emitted < THROUGHPUT_N) {
     if (sink.queueLength >= QUEUE) {
@@ -221,13 +222,17 @@ function counting() {
   const emitSeconds = Number(process.hrtime.bigint() - start) / 1e9;
   while (received.records < THROUGHPUT_N) await new Promise((r) => setTimeout(r, 5));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
+  // CPU of the whole process (the receiver thread included): load on the machine does not change it.
+  const cpuUsPerDetection = (cpu.user + cpu.system) / THROUGHPUT_N;
   await sink.shutdown();
   rmSync(spoolDir, { recursive: true, force: true });
   console.log(
     `throughput (queue ${QUEUE}, ${IN_FLIGHT} in flight): ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
       `${Math.round(THROUGHPUT_N / seconds).toLocaleString("en")} detections/s ` +
       `(emit loop ${emitSeconds.toFixed(3)} s); received ${received.records.toLocaleString("en")}, ` +
-      `sent ${counters.c.sent}, spooled ${counters.c.spooled}, dropped ${counters.c.dropped}, failed ${counters.c.failed}`,
+      `sent ${counters.c.sent}, spooled ${counters.c.spooled}, dropped ${counters.c.dropped}, failed ${counters.c.failed}; ` +
+      `CPU ${cpuUsPerDetection.toFixed(1)} µs/detection (agent + receiver threads)`,
   );
 }
 
