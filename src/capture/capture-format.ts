@@ -178,7 +178,14 @@ export function openCapture(path: string): OpenedCapture {
           const entries = parseJson(path, pos, "PROC", readExactly(fd, length, payloadAt));
           if (!Array.isArray(entries))
             throw new CaptureFormatError(`${path}: PROC section at byte ${pos} is not a list`);
-          for (const e of entries) journal.push(e as JournalEntry);
+          for (const [i, e] of entries.entries()) {
+            if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== "number" || typeof e[1] !== "string") {
+              throw new CaptureFormatError(
+                `${path}: PROC section at byte ${pos}, entry ${i}: expected [record, question, answer], got ${JSON.stringify(e)?.slice(0, 80)}`,
+              );
+            }
+            journal.push(e as unknown as JournalEntry);
+          }
           break;
         }
         case SECTION_STREAM:

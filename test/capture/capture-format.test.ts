@@ -65,6 +65,16 @@ describe("capture file sections", () => {
     expect(() => openCapture(path)).toThrow(/format version 9/);
   });
 
+  it("names the section and entry of a malformed /proc answer", () => {
+    const path = join(dir, "bad.pgcap");
+    const w = new CaptureWriter(path);
+    w.section(3, Buffer.from(JSON.stringify([[0, "pids", []], ["x"]])));
+    w.close();
+    expect(() => openCapture(path)).toThrow(
+      /PROC section at byte 8, entry 1: expected \[record, question, answer\], got \["x"\]/,
+    );
+  });
+
   it("treats any other file as a bare wire stream", () => {
     const path = join(dir, "bare.bin");
     writeFileSync(path, "PRGN....");
