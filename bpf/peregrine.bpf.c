@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Peregrine kernel programs: process lifecycle (exec, fork, exit) from the
- * sched tracepoints; open, openat, openat2, creat and connect from the
- * sys_exit tracepoint.
+ * sched tracepoints; every other watched syscall (files, processes, network:
+ * see enum pg_syscall) from the sys_exit tracepoint, with its return value.
+ *
+ * Before any work, each hit is mapped to our syscall id and checked against
+ * pg_filter, the set of syscalls the agent asked for (its rules plus its state
+ * tables); the loader updates that map at run time.
  *
  * Every record is laid out as in include/peregrine_wire.h. Records with
  * strings are built in a per-CPU scratch buffer and copied into the ring
@@ -32,7 +36,83 @@ char LICENSE[] SEC("license") = "GPL";
 #define NR_CONNECT 42
 #define NR_CREAT 85
 #define NR_OPENAT 257
+#define NR_CLONE 56
+#define NR_FORK 57
+#define NR_VFORK 58
+#define NR_EXECVEAT 322
+#define NR_CLONE3 435
 #define NR_OPENAT2 437
+#define NR_TABLE_SIZE 512
+
+/* x86_64 syscall number -> enum pg_syscall; 0: not watched at sys_exit.
+ * clone/clone3/fork/vfork are absent: sched_process_fork reports them (with
+ * their flags) once the child exists. */
+static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
+	[2] = PG_SYS_OPEN,
+	[3] = PG_SYS_CLOSE,
+	[32] = PG_SYS_DUP,
+	[33] = PG_SYS_DUP2,
+	[41] = PG_SYS_SOCKET,
+	[42] = PG_SYS_CONNECT,
+	[43] = PG_SYS_ACCEPT,
+	[44] = PG_SYS_SENDTO,
+	[45] = PG_SYS_RECVFROM,
+	[46] = PG_SYS_SENDMSG,
+	[47] = PG_SYS_RECVMSG,
+	[49] = PG_SYS_BIND,
+	[50] = PG_SYS_LISTEN,
+	[53] = PG_SYS_SOCKETPAIR,
+	[59] = PG_SYS_EXECVE,
+	[62] = PG_SYS_KILL,
+	[80] = PG_SYS_CHDIR,
+	[81] = PG_SYS_FCHDIR,
+	[82] = PG_SYS_RENAME,
+	[83] = PG_SYS_MKDIR,
+	[84] = PG_SYS_RMDIR,
+	[85] = PG_SYS_CREAT,
+	[86] = PG_SYS_LINK,
+	[87] = PG_SYS_UNLINK,
+	[88] = PG_SYS_SYMLINK,
+	[90] = PG_SYS_CHMOD,
+	[91] = PG_SYS_FCHMOD,
+	[92] = PG_SYS_CHOWN,
+	[93] = PG_SYS_FCHOWN,
+	[94] = PG_SYS_LCHOWN,
+	[101] = PG_SYS_PTRACE,
+	[105] = PG_SYS_SETUID,
+	[106] = PG_SYS_SETGID,
+	[113] = PG_SYS_SETREUID,
+	[114] = PG_SYS_SETREGID,
+	[117] = PG_SYS_SETRESUID,
+	[119] = PG_SYS_SETRESGID,
+	[126] = PG_SYS_CAPSET,
+	[157] = PG_SYS_PRCTL,
+	[165] = PG_SYS_MOUNT,
+	[166] = PG_SYS_UMOUNT2,
+	[175] = PG_SYS_INIT_MODULE,
+	[176] = PG_SYS_DELETE_MODULE,
+	[200] = PG_SYS_TKILL,
+	[234] = PG_SYS_TGKILL,
+	[257] = PG_SYS_OPENAT,
+	[258] = PG_SYS_MKDIRAT,
+	[260] = PG_SYS_FCHOWNAT,
+	[263] = PG_SYS_UNLINKAT,
+	[264] = PG_SYS_RENAMEAT,
+	[265] = PG_SYS_LINKAT,
+	[266] = PG_SYS_SYMLINKAT,
+	[268] = PG_SYS_FCHMODAT,
+	[272] = PG_SYS_UNSHARE,
+	[288] = PG_SYS_ACCEPT4,
+	[292] = PG_SYS_DUP3,
+	[308] = PG_SYS_SETNS,
+	[313] = PG_SYS_FINIT_MODULE,
+	[316] = PG_SYS_RENAMEAT2,
+	[319] = PG_SYS_MEMFD_CREATE,
+	[321] = PG_SYS_BPF,
+	[322] = PG_SYS_EXECVEAT,
+	[323] = PG_SYS_USERFAULTFD,
+	[437] = PG_SYS_OPENAT2,
+};
 
 /* Constants that are macros in the kernel, so not in vmlinux.h. */
 #define AT_FDCWD -100
@@ -44,6 +124,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define S_IFSOCK 0140000
 #define AF_INET 2
 #define AF_INET6 10
+#define SIGCHLD 17
+#define CLONE_VM 0x100
+#define CLONE_VFORK 0x4000
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
 /* arch/x86/include/asm/thread_info.h: a 32-bit (ia32) syscall is running. */
 #define TS_COMPAT 0x0002
 
@@ -57,7 +141,9 @@ char LICENSE[] SEC("license") = "GPL";
  */
 #define STR_MASK 0x1fff
 #define LEN_MASK 0x3fff
-#define PG_SCRATCH_SIZE (2 * (STR_MASK + 1) + 256)
+/* A syscall record appends up to four strings at offsets masked by LEN_MASK,
+ * each read with a PG_PATH_MAX (or 255-byte sockaddr) bound. */
+#define PG_SCRATCH_SIZE (LEN_MASK + 1 + PG_PATH_MAX + 512)
 
 struct percpu_scratch {
 	__u8 buf[PG_SCRATCH_SIZE];
@@ -75,6 +161,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20);
 } pg_events SEC(".maps");
+
+/* The syscall filter: non-zero at index id = send enum pg_syscall id. Written
+ * by the loader (all on unless told otherwise) and updated at run time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PG_SYS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} pg_filter SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -103,6 +198,8 @@ struct pg_fork *unused_pg_fork __attribute__((unused));
 struct pg_exit *unused_pg_exit __attribute__((unused));
 struct pg_open *unused_pg_open __attribute__((unused));
 struct pg_connect *unused_pg_connect __attribute__((unused));
+struct pg_tuple *unused_pg_tuple __attribute__((unused));
+struct pg_syscall_exit *unused_pg_syscall_exit __attribute__((unused));
 struct pg_stats *unused_pg_stats __attribute__((unused));
 enum pg_schema unused_pg_schema __attribute__((unused));
 enum pg_record_kind unused_pg_record_kind __attribute__((unused));
@@ -134,6 +231,32 @@ static __always_inline bool self__ignored(__u32 tgid)
 	return false;
 }
 
+/* Counts the hit and tells whether the agent wants this syscall. */
+static __always_inline bool filter__wants(__u32 id)
+{
+	__u32 *on = bpf_map_lookup_elem(&pg_filter, &id);
+
+	counter__inc(PG_CNT_EVENTS_SEEN);
+	if (on && *on)
+		return true;
+	counter__inc(PG_CNT_FILTERED);
+	return false;
+}
+
+/* The ring-buffer-full counter of a syscall's family (ranges: see enum pg_syscall). */
+static __always_inline __u32 family__full_counter(__u32 id)
+{
+	if ((id >= PG_SYS_OPEN && id <= PG_SYS_CREAT) ||
+	    (id >= PG_SYS_UNLINK && id <= PG_SYS_LCHOWN))
+		return PG_CNT_RINGBUF_FULL_FILE;
+	if (id == PG_SYS_CONNECT ||
+	    (id >= PG_SYS_SOCKET && id <= PG_SYS_CLOSE))
+		return PG_CNT_RINGBUF_FULL_NETWORK;
+	if (id >= PG_SYS_EXECVE && id <= PG_SYS_FCHDIR)
+		return PG_CNT_RINGBUF_FULL_PROCESS;
+	return PG_CNT_RINGBUF_FULL_OTHER;
+}
+
 static __always_inline __u8 *scratch__get(void)
 {
 	__u32 zero = 0;
@@ -154,17 +277,18 @@ static __always_inline void hdr__fill(void *buf, __u16 kind, __u64 pid_tgid)
 }
 
 /* Copy one finished record into the ring buffer and count the outcome. */
-static __always_inline void ring__output(void *rec, __u32 size)
+static __always_inline void ring__output(void *rec, __u32 size, __u32 id)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
-	counter__inc(PG_CNT_EVENTS_SEEN);
-	if (bpf_ringbuf_output(&pg_events, rec, size, flags))
+	if (bpf_ringbuf_output(&pg_events, rec, size, flags)) {
 		counter__inc(PG_CNT_RINGBUF_FULL);
-	else
+		counter__inc(family__full_counter(id));
+	} else {
 		counter__inc(PG_CNT_EVENTS_EMITTED);
+	}
 }
 
 /*
@@ -172,7 +296,7 @@ static __always_inline void ring__output(void *rec, __u32 size)
  * multiple of 8. The padding bytes are zeroed here: the scratch buffer is
  * reused, so they would otherwise leak bytes of an earlier record.
  */
-static __always_inline void record__submit(__u8 *buf, __u32 len)
+static __always_inline void record__submit(__u8 *buf, __u32 len, __u32 id)
 {
 	__u32 size;
 
@@ -183,14 +307,15 @@ static __always_inline void record__submit(__u8 *buf, __u32 len)
 	*(__u64 *)(buf + len) = 0;
 	size = (len + 7) & ~7U;
 	((struct pg_hdr *)buf)->size = size;
-	ring__output(buf, size & LEN_MASK);
+	ring__output(buf, size & LEN_MASK, id);
 }
 
 /* Fixed-size records go straight from the stack. */
-static __always_inline void record__submit_fixed(void *rec, __u32 size)
+static __always_inline void record__submit_fixed(void *rec, __u32 size,
+						 __u32 id)
 {
 	((struct pg_hdr *)rec)->size = size;
-	ring__output(rec, size);
+	ring__output(rec, size, id);
 }
 
 /*
@@ -212,6 +337,86 @@ static __always_inline long str__len(long n, __u16 *flags)
 	return n;
 }
 
+/* The syscall the current task is in, from its saved user registers. */
+static __always_inline long task__syscall_nr(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	return regs ? regs->orig_ax : -1;
+}
+
+static __always_inline __u32 pid__nr(struct pid *pid)
+{
+	return pid ? BPF_CORE_READ(pid, numbers[0].nr) : 0;
+}
+
+/* Controlling tty in the /proc/<pid>/stat tty_nr encoding (new_encode_dev). */
+static __always_inline __u32 task__tty_nr(struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	__u32 major, minor;
+
+	if (!tty)
+		return 0;
+	major = BPF_CORE_READ(tty, driver, major);
+	minor = BPF_CORE_READ(tty, driver, minor_start) +
+		BPF_CORE_READ(tty, index);
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
+/* The task's tgid as its own pid namespace numbers it. */
+static __always_inline __u32 task__vpid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level;
+	__u32 nr = 0;
+
+	if (!pid)
+		return 0;
+	level = BPF_CORE_READ(pid, level);
+	bpf_probe_read_kernel(&nr, sizeof(nr), &pid->numbers[level & 31].nr);
+	return nr;
+}
+
+/*
+ * What the executed file is: inode, times, whether it sits on an overlayfs
+ * upper layer (written inside the container: the overlay inode has an upper
+ * dentry) and whether it is a memfd ("memfd:" name, no link on any
+ * filesystem).
+ */
+static __always_inline void exec__file(struct pg_exec *rec, struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	const unsigned char *name;
+	char prefix[6] = {};
+
+	if (!inode)
+		return;
+	rec->exe_ino = BPF_CORE_READ(inode, i_ino);
+	/* Multigrain timestamps (6.13+) keep a "queried" flag in bit 31 of
+	 * i_ctime_nsec; nanoseconds never reach bit 30. */
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		rec->exe_ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL +
+				    (BPF_CORE_READ(inode, i_ctime_nsec) & 0x3fffffff);
+		rec->exe_mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL +
+				    (BPF_CORE_READ(inode, i_mtime_nsec) & 0x3fffffff);
+	}
+	if (bpf_core_type_exists(struct ovl_inode) &&
+	    BPF_CORE_READ(inode, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+		struct ovl_inode *oi = (void *)inode -
+			bpf_core_field_offset(struct ovl_inode, vfs_inode);
+
+		if (BPF_CORE_READ(oi, __upperdentry))
+			rec->hdr.flags |= PG_F_EXE_UPPER;
+	}
+	name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	if (BPF_CORE_READ(inode, i_nlink) == 0 &&
+	    !bpf_probe_read_kernel(prefix, sizeof(prefix), name) &&
+	    prefix[0] == 'm' && prefix[1] == 'e' && prefix[2] == 'm' &&
+	    prefix[3] == 'f' && prefix[4] == 'd' && prefix[5] == ':')
+		rec->hdr.flags |= PG_F_EXE_MEMFD;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -221,10 +426,12 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	const struct cred *cred;
 	unsigned long arg_start, arg_end;
 	long flen, alen;
-	__u32 off;
+	__u32 off, id;
 	__u8 *buf;
 
-	if (self__ignored(pid_tgid >> 32))
+	id = task__syscall_nr(task) == NR_EXECVEAT ? PG_SYS_EXECVEAT :
+						       PG_SYS_EXECVE;
+	if (!filter__wants(id) || self__ignored(pid_tgid >> 32))
 		return 0;
 	buf = scratch__get();
 	if (!buf)
@@ -247,7 +454,19 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	rec->start_ns = task->start_boottime;
 	/* comm was already set to the new image's name by begin_new_exec(). */
 	bpf_get_current_comm(rec->comm, sizeof(rec->comm));
+	rec->syscall = id;
 	rec->_pad = 0;
+	rec->tty = task__tty_nr(task);
+	rec->sid = pid__nr(BPF_CORE_READ(task, signal, pids[PIDTYPE_SID]));
+	rec->pgid = pid__nr(BPF_CORE_READ(task, signal, pids[PIDTYPE_PGID]));
+	rec->vpid = task__vpid(task);
+	rec->cap_effective = cred->cap_effective.val;
+	rec->cap_permitted = cred->cap_permitted.val;
+	rec->cap_inheritable = cred->cap_inheritable.val;
+	rec->exe_ino = 0;
+	rec->exe_ctime_ns = 0;
+	rec->exe_mtime_ns = 0;
+	exec__file(rec, bprm->file);
 
 	off = sizeof(*rec);
 	flen = bpf_probe_read_kernel_str(buf + off, PG_PATH_MAX,
@@ -277,7 +496,7 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	rec->args_len = alen;
 	off += alen;
 
-	record__submit(buf, off);
+	record__submit(buf, off, id);
 	return 0;
 }
 
@@ -286,9 +505,33 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 	     struct task_struct *child)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pg_fork rec;
+	struct pg_fork rec = {};
+	struct pt_regs *regs;
+	long nr;
 
-	if (self__ignored(pid_tgid >> 32))
+	/* The parent is in the syscall that creates the child (kernel
+	 * threads are created outside any syscall: UNKNOWN, flags 0). */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = regs ? regs->orig_ax : -1;
+	if (nr == NR_CLONE) {
+		rec.syscall = PG_SYS_CLONE;
+		rec.clone_flags = regs->di;
+	} else if (nr == NR_CLONE3) {
+		/* struct clone_args starts with its u64 flags; the kernel
+		 * copied it in already, so the page is resident. */
+		rec.syscall = PG_SYS_CLONE3;
+		if (bpf_probe_read_user(&rec.clone_flags, 8,
+					(const void *)regs->di))
+			counter__inc(PG_CNT_READ_FAILED);
+	} else if (nr == NR_FORK) {
+		rec.syscall = PG_SYS_FORK;
+		rec.clone_flags = SIGCHLD;
+	} else if (nr == NR_VFORK) {
+		rec.syscall = PG_SYS_VFORK;
+		rec.clone_flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+	}
+	if (!filter__wants(rec.syscall ? rec.syscall : PG_SYS_CLONE) ||
+	    self__ignored(pid_tgid >> 32))
 		return 0;
 	hdr__fill(&rec, PG_REC_FORK, pid_tgid);
 	rec.child_tgid = child->tgid;
@@ -299,7 +542,7 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 	 * own group (pid == tgid). */
 	if (child->pid != child->tgid)
 		rec.hdr.flags |= PG_F_THREAD;
-	record__submit_fixed(&rec, sizeof(rec));
+	record__submit_fixed(&rec, sizeof(rec), PG_SYS_CLONE);
 	return 0;
 }
 
@@ -310,12 +553,13 @@ int BPF_PROG(pg_sched_exit, struct task_struct *task, bool group_dead)
 	struct pg_exit rec;
 
 	/* One record per process, when its last thread goes. */
-	if (!group_dead || self__ignored(pid_tgid >> 32))
+	if (!group_dead || !filter__wants(PG_SYS_PROCEXIT) ||
+	    self__ignored(pid_tgid >> 32))
 		return 0;
 	hdr__fill(&rec, PG_REC_EXIT, pid_tgid);
 	rec.exit_code = task->exit_code;
 	rec._pad = 0;
-	record__submit_fixed(&rec, sizeof(rec));
+	record__submit_fixed(&rec, sizeof(rec), PG_SYS_PROCEXIT);
 	return 0;
 }
 
@@ -379,37 +623,43 @@ static __always_inline void open__emit(struct pt_regs *regs, long nr, long ret,
 	plen = bpf_probe_read_user_str(buf + sizeof(*rec), PG_PATH_MAX, path);
 	plen = str__len(plen, &rec->hdr.flags);
 	rec->path_len = plen;
-	record__submit(buf, sizeof(*rec) + (plen & STR_MASK));
+	record__submit(buf, sizeof(*rec) + (plen & STR_MASK), rec->syscall);
 }
 
 /*
- * The local end of a connected socket, read through the fd table:
+ * The struct sock behind an fd, read through the fd table:
  * current->files->fdt->fd[fd] is a struct file whose private_data is the
  * struct socket. Every step is a probe read, so a racing close() can at
- * worst leave zeros, never fault. The inode mode check makes sure the file
+ * worst give NULL, never fault. The inode mode check makes sure the file
  * really is a socket before private_data is trusted to be one.
  */
-static __always_inline void connect__local(struct pg_connect *rec, int fd)
+static __always_inline struct sock *sock__from_fd(long fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct file **fds;
 	struct file *file;
 	struct socket *sock;
-	struct sock *sk;
 	unsigned int max_fds;
 
 	if (fd < 0)
-		return;
+		return NULL;
 	fds = BPF_CORE_READ(task, files, fdt, fd);
 	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-	if ((unsigned int)fd >= max_fds)
-		return;
+	if ((unsigned long)fd >= max_fds)
+		return NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return;
+		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return;
+		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The local end of a connected socket. */
+static __always_inline void connect__local(struct pg_connect *rec, int fd)
+{
+	struct sock *sk = sock__from_fd(fd);
+
 	if (!sk)
 		return;
 	rec->sock_type = BPF_CORE_READ(sk, sk_type);
@@ -420,6 +670,23 @@ static __always_inline void connect__local(struct pg_connect *rec, int fd)
 	else if (rec->family == AF_INET6)
 		bpf_core_read(rec->saddr, 16,
 			      &sk->__sk_common.skc_v6_rcv_saddr);
+}
+
+/* Both ends of a socket (pg_tuple); t must be zeroed by the caller. */
+static __always_inline void tuple__fill(struct pg_tuple *t, struct sock *sk)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->sock_type = BPF_CORE_READ(sk, sk_type);
+	t->protocol = BPF_CORE_READ(sk, sk_protocol);
+	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == AF_INET) {
+		bpf_core_read(t->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (t->family == AF_INET6) {
+		bpf_core_read(t->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
 }
 
 static __always_inline void connect__emit(struct pt_regs *regs, long ret,
@@ -455,7 +722,211 @@ static __always_inline void connect__emit(struct pt_regs *regs, long ret,
 	/* AF_UNIX: the path is not recorded (yet); daddr stays zero. */
 
 	connect__local(&rec, rec.fd);
-	record__submit_fixed(&rec, sizeof(rec));
+	record__submit_fixed(&rec, sizeof(rec), PG_SYS_CONNECT);
+}
+
+/* Appends a user string at off; returns the new end. */
+static __always_inline __u32 str__append(__u8 *buf, __u32 off,
+					 const char *uptr, __u16 *len,
+					 __u16 *flags)
+{
+	long n;
+
+	*len = 0;
+	if (!uptr)
+		return off;
+	n = bpf_probe_read_user_str(buf + (off & LEN_MASK), PG_PATH_MAX, uptr);
+	n = str__len(n, flags);
+	*len = n;
+	return off + (n & STR_MASK);
+}
+
+/* Appends up to PG_SOCKADDR_MAX raw sockaddr bytes at off; returns the new end. */
+static __always_inline __u32 addr__append(__u8 *buf, __u32 off,
+					  const void *uaddr, long alen,
+					  __u16 *len)
+{
+	*len = 0;
+	if (!uaddr || alen <= 0)
+		return off;
+	if (alen > PG_SOCKADDR_MAX)
+		alen = PG_SOCKADDR_MAX;
+	alen &= 0xff;
+	if (bpf_probe_read_user(buf + (off & LEN_MASK), alen, uaddr)) {
+		counter__inc(PG_CNT_READ_FAILED);
+		return off;
+	}
+	*len = alen;
+	return off + alen;
+}
+
+/* A socklen_t the kernel wrote back to user memory (accept, recvfrom). */
+static __always_inline long user__socklen(const void *uptr)
+{
+	__u32 v = 0;
+
+	if (!uptr || bpf_probe_read_user(&v, sizeof(v), uptr))
+		return 0;
+	return v;
+}
+
+/*
+ * PG_REC_SYSCALL: the argument registers, the creds after the call, and
+ * what each syscall needs read from memory (see struct pg_syscall_exit).
+ */
+static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
+					  long ret, __u64 pid_tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	const struct cred *cred = task->cred;
+	const char *p1 = NULL, *p2 = NULL, *p3 = NULL;
+	const void *uaddr = NULL;
+	long alen = 0, sockfd = -1;
+	struct pg_syscall_exit *rec;
+	struct user_msghdr msg;
+	struct sock *sk;
+	__u32 off;
+	__u8 *buf;
+
+	buf = scratch__get();
+	if (!buf)
+		return;
+	rec = (struct pg_syscall_exit *)buf;
+	hdr__fill(buf, PG_REC_SYSCALL, pid_tgid);
+	rec->ret = ret;
+	rec->args[0] = regs->di;
+	rec->args[1] = regs->si;
+	rec->args[2] = regs->dx;
+	rec->args[3] = regs->r10;
+	rec->args[4] = regs->r8;
+	rec->args[5] = regs->r9;
+	rec->aux[0] = 0;
+	rec->aux[1] = 0;
+	rec->aux[2] = 0;
+	rec->uid = cred->uid.val;
+	rec->gid = cred->gid.val;
+	rec->euid = cred->euid.val;
+	rec->egid = cred->egid.val;
+	rec->syscall = id;
+	rec->tuple_len = 0;
+	rec->_pad = 0;
+
+	switch (id) {
+	case PG_SYS_UNLINK:
+	case PG_SYS_RMDIR:
+	case PG_SYS_MKDIR:
+	case PG_SYS_CHMOD:
+	case PG_SYS_CHOWN:
+	case PG_SYS_LCHOWN:
+	case PG_SYS_CHDIR:
+	case PG_SYS_EXECVE:
+	case PG_SYS_MEMFD_CREATE:
+	case PG_SYS_DELETE_MODULE:
+	case PG_SYS_UMOUNT2:
+		p1 = (const char *)regs->di;
+		break;
+	case PG_SYS_UNLINKAT:
+	case PG_SYS_MKDIRAT:
+	case PG_SYS_FCHMODAT:
+	case PG_SYS_FCHOWNAT:
+	case PG_SYS_EXECVEAT:
+		p1 = (const char *)regs->si;
+		break;
+	case PG_SYS_RENAME:
+	case PG_SYS_LINK:
+	case PG_SYS_SYMLINK:
+		p1 = (const char *)regs->di;
+		p2 = (const char *)regs->si;
+		break;
+	case PG_SYS_RENAMEAT:
+	case PG_SYS_RENAMEAT2:
+	case PG_SYS_LINKAT:
+		p1 = (const char *)regs->si;
+		p2 = (const char *)regs->r10;
+		break;
+	case PG_SYS_SYMLINKAT:
+		p1 = (const char *)regs->di;
+		p2 = (const char *)regs->dx;
+		break;
+	case PG_SYS_MOUNT: /* mount(source, target, fstype, flags, data) */
+		p1 = (const char *)regs->di;
+		p2 = (const char *)regs->si;
+		p3 = (const char *)regs->dx;
+		break;
+	case PG_SYS_BIND: /* bind(fd, addr, addrlen) */
+		sockfd = regs->di;
+		uaddr = (const void *)regs->si;
+		alen = (int)regs->dx;
+		break;
+	case PG_SYS_LISTEN:
+		sockfd = regs->di;
+		break;
+	case PG_SYS_ACCEPT: /* accept4(fd, addr, &addrlen, flags) */
+	case PG_SYS_ACCEPT4:
+		if (ret >= 0) {
+			sockfd = ret;
+			uaddr = (const void *)regs->si;
+			alen = user__socklen((const void *)regs->dx);
+			rec->aux[0] = alen;
+		}
+		break;
+	case PG_SYS_SENDTO: /* sendto(fd, buf, len, flags, addr, addrlen) */
+		sockfd = regs->di;
+		uaddr = (const void *)regs->r8;
+		alen = (int)regs->r9;
+		break;
+	case PG_SYS_RECVFROM: /* recvfrom(fd, buf, len, flags, addr, &addrlen) */
+		sockfd = regs->di;
+		if (ret >= 0) {
+			uaddr = (const void *)regs->r8;
+			alen = user__socklen((const void *)regs->r9);
+			rec->aux[0] = alen;
+		}
+		break;
+	case PG_SYS_SENDMSG: /* sendmsg(fd, msghdr, flags) */
+	case PG_SYS_RECVMSG:
+		sockfd = regs->di;
+		if ((id == PG_SYS_SENDMSG || ret >= 0) &&
+		    !bpf_probe_read_user(&msg, 16, (const void *)regs->si)) {
+			uaddr = msg.msg_name;
+			alen = msg.msg_namelen;
+		}
+		break;
+	case PG_SYS_SOCKETPAIR: /* socketpair(domain, type, proto, sv[2]) */
+		if (ret == 0) {
+			int sv[2] = {};
+
+			if (bpf_probe_read_user(sv, sizeof(sv),
+						(const void *)regs->r10))
+				counter__inc(PG_CNT_READ_FAILED);
+			rec->aux[0] = sv[0];
+			rec->aux[1] = sv[1];
+		}
+		break;
+	case PG_SYS_CAPSET:
+		rec->aux[0] = cred->cap_effective.val;
+		rec->aux[1] = cred->cap_permitted.val;
+		rec->aux[2] = cred->cap_inheritable.val;
+		break;
+	}
+
+	off = sizeof(*rec);
+	if (sockfd >= 0) {
+		sk = sock__from_fd(sockfd);
+		if (sk) {
+			struct pg_tuple *t = (struct pg_tuple *)(buf + off);
+
+			__builtin_memset(t, 0, sizeof(*t));
+			tuple__fill(t, sk);
+			rec->tuple_len = sizeof(*t);
+			off += sizeof(*t);
+		}
+	}
+	off = str__append(buf, off, p1, &rec->path_len, &rec->hdr.flags);
+	off = str__append(buf, off, p2, &rec->path2_len, &rec->hdr.flags);
+	off = str__append(buf, off, p3, &rec->path3_len, &rec->hdr.flags);
+	off = addr__append(buf, off, uaddr, alen, &rec->addr_len);
+	record__submit(buf, off, id);
 }
 
 SEC("tp_btf/sys_exit")
@@ -463,23 +934,34 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
 	__u64 pid_tgid;
+	__u32 id;
 
 	/* Hot path: every syscall on the machine passes here. Decide on the
 	 * number alone before anything else. */
-	if (nr != NR_OPENAT && nr != NR_CONNECT && nr != NR_OPEN &&
-	    nr != NR_OPENAT2 && nr != NR_CREAT)
+	if ((unsigned long)nr >= NR_TABLE_SIZE)
+		return 0;
+	id = nr_to_pg[nr];
+	if (!id)
+		return 0;
+	/* A successful execve returns in the new image: the sched_process_exec
+	 * record has told it already. Only failures are reported here. */
+	if ((id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT) && ret == 0)
+		return 0;
+	if (!filter__wants(id))
 		return 0;
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (self__ignored(pid_tgid >> 32))
 		return 0;
 	/* A 32-bit process uses the ia32 table, where these numbers mean
-	 * other syscalls. Not covered yet. */
+	 * other syscalls. Not covered (docs/sensor.md). */
 	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
 		return 0;
 
-	if (nr == NR_CONNECT)
+	if (id == PG_SYS_CONNECT)
 		connect__emit(regs, ret, pid_tgid);
-	else
+	else if (id <= PG_SYS_CREAT)
 		open__emit(regs, nr, ret, pid_tgid);
+	else
+		syscall__emit(regs, id, ret, pid_tgid);
 	return 0;
 }

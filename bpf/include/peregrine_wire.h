@@ -42,7 +42,7 @@
 /* Bump on every change to a struct or enum below. The agent refuses a stream
  * whose header carries another version. */
 enum pg_schema {
-	PG_SCHEMA_VERSION = 1,
+	PG_SCHEMA_VERSION = 2,
 	/* "PRGN" read as a little-endian u32 */
 	PG_STREAM_MAGIC = 0x4e475250,
 };
@@ -54,11 +54,16 @@ enum pg_record_kind {
 	PG_REC_EXIT = 3,    /* a task exited (sched_process_exit) */
 	PG_REC_OPEN = 4,    /* open, openat, openat2, creat returned */
 	PG_REC_CONNECT = 5, /* connect returned */
+	PG_REC_SYSCALL = 6, /* any other watched syscall returned (pg_syscall_exit) */
 	PG_REC_STATS = 100, /* loader-written: kernel counters summed over CPUs */
 };
 
-/* Syscalls, numbered by us so the wire does not depend on the architecture's
- * syscall table. The agent maps these to Falco's evt.type names. */
+/* Syscalls (and the sched events), numbered by us so the wire does not
+ * depend on the architecture's syscall table. The agent maps these to Falco's
+ * evt.type names: the name after PG_SYS_, lower case. The same numbers index
+ * the in-kernel filter (pg_filter). Families are contiguous ranges (see
+ * pg_family_of in peregrine.bpf.c): file 1-4 and 6-24, network 5 and 56-69,
+ * process 25-55. */
 enum pg_syscall {
 	PG_SYS_UNKNOWN = 0,
 	PG_SYS_OPEN = 1,
@@ -66,23 +71,95 @@ enum pg_syscall {
 	PG_SYS_OPENAT2 = 3,
 	PG_SYS_CREAT = 4,
 	PG_SYS_CONNECT = 5,
+	PG_SYS_UNLINK = 6,
+	PG_SYS_UNLINKAT = 7,
+	PG_SYS_RMDIR = 8,
+	PG_SYS_MKDIR = 9,
+	PG_SYS_MKDIRAT = 10,
+	PG_SYS_RENAME = 11,
+	PG_SYS_RENAMEAT = 12,
+	PG_SYS_RENAMEAT2 = 13,
+	PG_SYS_LINK = 14,
+	PG_SYS_LINKAT = 15,
+	PG_SYS_SYMLINK = 16,
+	PG_SYS_SYMLINKAT = 17,
+	PG_SYS_CHMOD = 18,
+	PG_SYS_FCHMOD = 19,
+	PG_SYS_FCHMODAT = 20,
+	PG_SYS_CHOWN = 21,
+	PG_SYS_FCHOWN = 22,
+	PG_SYS_FCHOWNAT = 23,
+	PG_SYS_LCHOWN = 24,
+	PG_SYS_EXECVE = 25,
+	PG_SYS_EXECVEAT = 26,
+	PG_SYS_CLONE = 27,
+	PG_SYS_CLONE3 = 28,
+	PG_SYS_FORK = 29,
+	PG_SYS_VFORK = 30,
+	PG_SYS_PROCEXIT = 31,
+	PG_SYS_SETUID = 32,
+	PG_SYS_SETGID = 33,
+	PG_SYS_SETRESUID = 34,
+	PG_SYS_SETRESGID = 35,
+	PG_SYS_SETREUID = 36,
+	PG_SYS_SETREGID = 37,
+	PG_SYS_CAPSET = 38,
+	PG_SYS_PTRACE = 39,
+	PG_SYS_PRCTL = 40,
+	PG_SYS_SETNS = 41,
+	PG_SYS_UNSHARE = 42,
+	PG_SYS_KILL = 43,
+	PG_SYS_TKILL = 44,
+	PG_SYS_TGKILL = 45,
+	PG_SYS_MEMFD_CREATE = 46,
+	PG_SYS_INIT_MODULE = 47,
+	PG_SYS_FINIT_MODULE = 48,
+	PG_SYS_DELETE_MODULE = 49,
+	PG_SYS_BPF = 50,
+	PG_SYS_USERFAULTFD = 51,
+	PG_SYS_MOUNT = 52,
+	PG_SYS_UMOUNT2 = 53,
+	PG_SYS_CHDIR = 54,
+	PG_SYS_FCHDIR = 55,
+	PG_SYS_SOCKET = 56,
+	PG_SYS_ACCEPT = 57,
+	PG_SYS_ACCEPT4 = 58,
+	PG_SYS_BIND = 59,
+	PG_SYS_LISTEN = 60,
+	PG_SYS_SENDTO = 61,
+	PG_SYS_SENDMSG = 62,
+	PG_SYS_RECVFROM = 63,
+	PG_SYS_RECVMSG = 64,
+	PG_SYS_SOCKETPAIR = 65,
+	PG_SYS_DUP = 66,
+	PG_SYS_DUP2 = 67,
+	PG_SYS_DUP3 = 68,
+	PG_SYS_CLOSE = 69,
+	PG_SYS_MAX = 128, /* size of the filter map */
 };
 
 /* pg_hdr.flags */
 enum pg_record_flags {
 	PG_F_TRUNCATED = 1, /* a variable-length field was cut to fit */
 	PG_F_THREAD = 2,    /* fork: the new task is a thread of its parent */
+	PG_F_EXE_UPPER = 4, /* exec: the file is on an overlayfs upper layer */
+	PG_F_EXE_MEMFD = 8, /* exec: the file is a memfd (memfd_create) */
 };
 
 /* Per-CPU kernel counters (index into the pg_counters map); the loader sums
  * them over CPUs and writes a PG_REC_STATS record every interval. */
 enum pg_counter {
-	PG_CNT_EVENTS_SEEN = 0,     /* tracepoint hits of syscalls we watch */
+	PG_CNT_EVENTS_SEEN = 0,     /* hits of syscalls/sched events we watch, before the filter */
 	PG_CNT_EVENTS_EMITTED = 1,  /* records submitted to the ring buffer */
-	PG_CNT_RINGBUF_FULL = 2,    /* records lost: ring buffer had no room */
+	PG_CNT_RINGBUF_FULL = 2,    /* records lost: ring buffer had no room (all families) */
 	PG_CNT_TRUNCATED = 3,       /* records whose strings were cut to fit */
 	PG_CNT_READ_FAILED = 4,     /* user/kernel memory reads that failed */
-	PG_CNT_MAX = 8,
+	PG_CNT_FILTERED = 5,        /* dropped by the syscall filter (pg_filter) */
+	PG_CNT_RINGBUF_FULL_FILE = 6,    /* PG_CNT_RINGBUF_FULL by family */
+	PG_CNT_RINGBUF_FULL_PROCESS = 7,
+	PG_CNT_RINGBUF_FULL_NETWORK = 8,
+	PG_CNT_RINGBUF_FULL_OTHER = 9,
+	PG_CNT_MAX = 16,
 };
 
 /* Capacity of the variable-length strings (bytes, including the NUL). */
@@ -92,9 +169,10 @@ enum pg_limits {
 	PG_COMM_LEN = 16,
 	PG_HOSTNAME_LEN = 64,
 	PG_ADDR_LEN = 16,
+	PG_SOCKADDR_MAX = 128, /* sockaddr bytes kept (sizeof(struct sockaddr_storage)) */
 };
 
-/* Address families as they appear in pg_connect.family (Linux values). */
+/* Address families as they appear in pg_connect.family, pg_tuple.family and sockaddrs (Linux values). */
 enum pg_family {
 	PG_AF_UNSPEC = 0,
 	PG_AF_UNIX = 1,
@@ -137,7 +215,18 @@ struct pg_exec {
 	char comm[PG_COMM_LEN];
 	__u16 filename_len;
 	__u16 args_len;
-	__u32 _pad;
+	__u16 syscall;  /* PG_SYS_EXECVE or PG_SYS_EXECVEAT */
+	__u16 _pad;
+	__u32 tty;      /* controlling tty, /proc/<pid>/stat tty_nr encoding; 0 = none */
+	__u32 sid;      /* session id (host pid namespace) */
+	__u32 pgid;     /* process group id (host pid namespace) */
+	__u32 vpid;     /* tgid in the task's own pid namespace */
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u64 cap_inheritable;
+	__u64 exe_ino;      /* inode number of the executed file */
+	__u64 exe_ctime_ns; /* its ctime and mtime, epoch ns (realtime clock) */
+	__u64 exe_mtime_ns;
 };
 
 /* PG_REC_FORK. hdr.tgid/tid are the parent's. */
@@ -146,6 +235,9 @@ struct pg_fork {
 	__u32 child_tgid;
 	__u32 child_tid;
 	__u64 child_start_ns;
+	__u64 clone_flags; /* CLONE_* (fork: SIGCHLD, vfork: CLONE_VM|CLONE_VFORK|SIGCHLD) */
+	__u16 syscall;     /* PG_SYS_CLONE/CLONE3/FORK/VFORK; UNKNOWN for kernel threads */
+	__u16 _pad[3];
 };
 
 /* PG_REC_EXIT: only when the whole thread group is gone (group_dead). */
@@ -184,10 +276,67 @@ struct pg_connect {
 	__u16 _pad;
 };
 
+/*
+ * Both ends of a socket, read from its struct sock at syscall exit. Addresses
+ * in network byte order, ports in host order; zero when unbound/unconnected.
+ * AF_UNIX sockets carry only family/type (their paths come from the sockaddr).
+ */
+struct pg_tuple {
+	__u16 family;
+	__u16 sock_type;
+	__u16 protocol;
+	__u16 lport;
+	__u16 rport;
+	__u16 _pad[3];
+	__u8 laddr[PG_ADDR_LEN];
+	__u8 raddr[PG_ADDR_LEN];
+};
+
+/*
+ * PG_REC_SYSCALL: every watched syscall that has no record of its own.
+ * args[] are the six argument registers as the syscall received them; which
+ * ones mean what is per syscall (the decoder's table, src/decode/syscall-args.ts).
+ * aux[] holds values the kernel read at exit:
+ *   openat2-like: none; socketpair: aux[0], aux[1] = the two fds;
+ *   capset: aux[0..2] = effective, permitted, inheritable after the call;
+ *   accept/accept4/recvfrom: aux[0] = the addrlen the kernel wrote.
+ * Variable part, in this order: tuple (tuple_len is 0 or sizeof(struct
+ * pg_tuple)), path, path2, path3 (user strings, NUL terminated, the syscall's
+ * path arguments in argument order), addr (raw sockaddr bytes, <= PG_SOCKADDR_MAX).
+ */
+struct pg_syscall_exit {
+	struct pg_hdr hdr;
+	__s64 ret;
+	__u64 args[6];
+	__u64 aux[3];
+	__u32 uid;  /* credentials after the call */
+	__u32 gid;
+	__u32 euid;
+	__u32 egid;
+	__u16 syscall; /* enum pg_syscall */
+	__u16 tuple_len;
+	__u16 path_len;
+	__u16 path2_len;
+	__u16 path3_len;
+	__u16 addr_len;
+	__u32 _pad;
+};
+
 /* PG_REC_STATS, written by the loader (not the kernel): totals since load. */
 struct pg_stats {
 	struct pg_hdr hdr;
 	__u64 counters[PG_CNT_MAX]; /* indexed by enum pg_counter */
 };
+
+/* Tripwires: a layout change must be deliberate (and bump PG_SCHEMA_VERSION). */
+_Static_assert(sizeof(struct pg_hdr) == 24, "pg_hdr");
+_Static_assert(sizeof(struct pg_exec) == 152, "pg_exec");
+_Static_assert(sizeof(struct pg_fork) == 56, "pg_fork");
+_Static_assert(sizeof(struct pg_exit) == 32, "pg_exit");
+_Static_assert(sizeof(struct pg_open) == 56, "pg_open");
+_Static_assert(sizeof(struct pg_connect) == 80, "pg_connect");
+_Static_assert(sizeof(struct pg_tuple) == 48, "pg_tuple");
+_Static_assert(sizeof(struct pg_syscall_exit) == 136, "pg_syscall_exit");
+_Static_assert(sizeof(struct pg_stats) == 24 + 8 * PG_CNT_MAX, "pg_stats");
 
 #endif /* PEREGRINE_WIRE_H */

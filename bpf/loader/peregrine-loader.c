@@ -10,6 +10,13 @@
  * It is the only part of Peregrine that needs CAP_BPF/CAP_PERFMON, and it is
  * a separate process so that a crash here cannot take the agent down. The
  * agent holds our stdin open as a pipe: EOF on stdin means the agent is gone.
+ *
+ * Stdin also carries commands, one per line:
+ *
+ *   syscalls ID[,ID...]   send exactly these enum pg_syscall ids from now on
+ *                         (the in-kernel filter); "syscalls" alone: none
+ *
+ * A bad line is reported on stderr and ignored.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -68,6 +75,9 @@ static const char usage_text[] =
 	"                         (repeatable, up to 8)\n"
 	"  --ringbuf-bytes N      ring buffer size: a power of two and a multiple\n"
 	"                         of the page size (default 8388608)\n"
+	"  --syscalls ID,...      send only these enum pg_syscall ids (default:\n"
+	"                         all); change it later with a 'syscalls' line\n"
+	"                         on stdin\n"
 	"  --stats-interval-ms N  write a PG_REC_STATS record every N ms\n"
 	"                         (default 1000; 0: only at exit)\n"
 	"  --verbose              also print libbpf debug messages to stderr\n"
@@ -246,9 +256,44 @@ static bool args__parse_u64(const char *s, unsigned long long max,
 struct options {
 	__u32 ignore[IGNORE_MAX];
 	int n_ignore;
+	bool syscalls_given;
+	__u8 syscalls[PG_SYS_MAX]; /* 1: send */
 	__u64 ringbuf_bytes;
 	__u64 stats_interval_ms;
 };
+
+/*
+ * Parses "ID,ID,..." (possibly empty) into set[]. Returns false with the
+ * offending token in *bad on a malformed or out-of-range id.
+ */
+static bool syscalls__parse(const char *list, __u8 *set, char *bad,
+			    size_t bad_len)
+{
+	char tok[32];
+	const char *p = list;
+
+	memset(set, 0, PG_SYS_MAX);
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		unsigned long long v;
+
+		if (n == 0 || n >= sizeof(tok)) {
+			snprintf(bad, bad_len, "%.*s", (int)(n < 31 ? n : 31), p);
+			return false;
+		}
+		memcpy(tok, p, n);
+		tok[n] = '\0';
+		if (!args__parse_u64(tok, PG_SYS_MAX - 1, &v) || v == 0) {
+			snprintf(bad, bad_len, "%s", tok);
+			return false;
+		}
+		set[v] = 1;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return true;
+}
 
 /* Returns -1 to exit with EXIT_USAGE, 1 to exit 0 (--help), 0 to run. */
 static int args__parse(int argc, char **argv, struct options *o)
@@ -257,6 +302,7 @@ static int args__parse(int argc, char **argv, struct options *o)
 		OPT_IGNORE = 256,
 		OPT_RINGBUF,
 		OPT_STATS,
+		OPT_SYSCALLS,
 		OPT_VERBOSE,
 		OPT_HELP
 	};
@@ -264,6 +310,7 @@ static int args__parse(int argc, char **argv, struct options *o)
 		{ "ignore-pid", required_argument, NULL, OPT_IGNORE },
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "stats-interval-ms", required_argument, NULL, OPT_STATS },
+		{ "syscalls", required_argument, NULL, OPT_SYSCALLS },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -308,6 +355,19 @@ static int args__parse(int argc, char **argv, struct options *o)
 			}
 			o->stats_interval_ms = v;
 			break;
+		case OPT_SYSCALLS: {
+			char bad[32];
+
+			if (!syscalls__parse(optarg, o->syscalls, bad,
+					     sizeof(bad))) {
+				log__error(
+					"--syscalls: '%s' is not a syscall id (1..%d)",
+					bad, PG_SYS_MAX - 1);
+				return -1;
+			}
+			o->syscalls_given = true;
+			break;
+		}
 		case OPT_VERBOSE:
 			verbose = true;
 			break;
@@ -337,6 +397,20 @@ static const char *bpf__hint(int err)
 	if (err == EINVAL)
 		return " (see the libbpf / verifier messages above)";
 	return "";
+}
+
+/* Writes the whole filter map from set[]. */
+static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
+{
+	for (__u32 id = 0; id < PG_SYS_MAX; id++) {
+		__u32 on = set[id];
+		int err = bpf_map__update_elem(skel->maps.pg_filter, &id,
+					       sizeof(id), &on, sizeof(on), 0);
+
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static struct peregrine_bpf *bpf__setup(const struct options *o)
@@ -372,6 +446,13 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 			   bpf__hint(-err));
 		goto fail;
 	}
+	/* The filter is in place before the first event can fire. */
+	err = filter__apply(skel, o->syscalls);
+	if (err) {
+		log__error("failed to set the syscall filter: %s",
+			   strerror(-err));
+		goto fail;
+	}
 	err = peregrine_bpf__attach(skel);
 	if (err) {
 		log__error("failed to attach BPF programs: %s%s",
@@ -384,13 +465,59 @@ fail:
 	return NULL;
 }
 
-/* Stdin is only watched for EOF; whatever the agent writes is discarded. */
-static bool stdin__closed(void)
+static struct {
+	char buf[1024]; /* a command line: "syscalls " + up to 127 ids */
+	size_t len;
+	bool overlong; /* discarding the rest of a too-long line */
+} cmd;
+
+static void command__run(struct peregrine_bpf *skel, char *line)
 {
-	char buf[256];
+	__u8 set[PG_SYS_MAX];
+	char bad[32];
+	int err;
+
+	if (strncmp(line, "syscalls", 8) != 0 ||
+	    (line[8] != '\0' && line[8] != ' ')) {
+		log__error("stdin: unknown command '%.40s'", line);
+		return;
+	}
+	if (!syscalls__parse(line[8] ? line + 9 : "", set, bad, sizeof(bad))) {
+		log__error("stdin: syscalls: '%s' is not a syscall id (1..%d)",
+			   bad, PG_SYS_MAX - 1);
+		return;
+	}
+	err = filter__apply(skel, set);
+	if (err)
+		log__error("stdin: updating the syscall filter: %s",
+			   strerror(-err));
+}
+
+/* Reads what the agent wrote: commands, or EOF (the agent is gone). */
+static bool stdin__closed(struct peregrine_bpf *skel)
+{
+	char buf[1024];
 	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
 
-	return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+		return true;
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			if (!cmd.overlong) {
+				cmd.buf[cmd.len] = '\0';
+				command__run(skel, cmd.buf);
+			} else {
+				log__error("stdin: command line too long");
+			}
+			cmd.len = 0;
+			cmd.overlong = false;
+		} else if (cmd.len < sizeof(cmd.buf) - 1) {
+			cmd.buf[cmd.len++] = buf[i];
+		} else {
+			cmd.overlong = true;
+		}
+	}
+	return false;
 }
 
 static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
@@ -429,7 +556,7 @@ static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
 		}
 		if (fds[1].revents & POLLNVAL)
 			fds[1].fd = -1; /* no stdin at all: nothing to watch */
-		else if (fds[1].revents && stdin__closed())
+		else if (fds[1].revents && stdin__closed(skel))
 			break;
 		if (fds[2].revents & (POLLERR | POLLHUP))
 			out.closed = true;
@@ -450,6 +577,9 @@ int main(int argc, char **argv)
 {
 	struct options opts = { .ringbuf_bytes = 8 << 20,
 				.stats_interval_ms = 1000 };
+
+	memset(opts.syscalls, 1, sizeof(opts.syscalls));
+	opts.syscalls[PG_SYS_UNKNOWN] = 0;
 	struct sigaction sa = { .sa_handler = signal__on_stop };
 	struct peregrine_bpf *skel;
 	struct ring_buffer *rb;

@@ -33,9 +33,9 @@ export const PG_CONNECT_MEMBERS = {
   _pad: { offset: 78, size: 2 },
 } as const;
 
-/** struct pg_exec: 88 bytes; member byte offsets. */
+/** struct pg_exec: 152 bytes; member byte offsets. */
 export const PG_EXEC = {
-  sizeof: 88,
+  sizeof: 152,
   hdr: 0,
   ppid: 24,
   uid: 28,
@@ -48,7 +48,18 @@ export const PG_EXEC = {
   comm: 64,
   filename_len: 80,
   args_len: 82,
-  _pad: 84,
+  syscall: 84,
+  _pad: 86,
+  tty: 88,
+  sid: 92,
+  pgid: 96,
+  vpid: 100,
+  cap_effective: 104,
+  cap_permitted: 112,
+  cap_inheritable: 120,
+  exe_ino: 128,
+  exe_ctime_ns: 136,
+  exe_mtime_ns: 144,
 } as const;
 
 /** struct pg_exec: member offsets, sizes and array lengths. */
@@ -65,7 +76,18 @@ export const PG_EXEC_MEMBERS = {
   comm: { offset: 64, size: 16, length: 16 },
   filename_len: { offset: 80, size: 2 },
   args_len: { offset: 82, size: 2 },
-  _pad: { offset: 84, size: 4 },
+  syscall: { offset: 84, size: 2 },
+  _pad: { offset: 86, size: 2 },
+  tty: { offset: 88, size: 4 },
+  sid: { offset: 92, size: 4 },
+  pgid: { offset: 96, size: 4 },
+  vpid: { offset: 100, size: 4 },
+  cap_effective: { offset: 104, size: 8 },
+  cap_permitted: { offset: 112, size: 8 },
+  cap_inheritable: { offset: 120, size: 8 },
+  exe_ino: { offset: 128, size: 8 },
+  exe_ctime_ns: { offset: 136, size: 8 },
+  exe_mtime_ns: { offset: 144, size: 8 },
 } as const;
 
 /** struct pg_exit: 32 bytes; member byte offsets. */
@@ -83,13 +105,16 @@ export const PG_EXIT_MEMBERS = {
   _pad: { offset: 28, size: 4 },
 } as const;
 
-/** struct pg_fork: 40 bytes; member byte offsets. */
+/** struct pg_fork: 56 bytes; member byte offsets. */
 export const PG_FORK = {
-  sizeof: 40,
+  sizeof: 56,
   hdr: 0,
   child_tgid: 24,
   child_tid: 28,
   child_start_ns: 32,
+  clone_flags: 40,
+  syscall: 48,
+  _pad: 50,
 } as const;
 
 /** struct pg_fork: member offsets, sizes and array lengths. */
@@ -98,6 +123,9 @@ export const PG_FORK_MEMBERS = {
   child_tgid: { offset: 24, size: 4 },
   child_tid: { offset: 28, size: 4 },
   child_start_ns: { offset: 32, size: 8 },
+  clone_flags: { offset: 40, size: 8 },
+  syscall: { offset: 48, size: 2 },
+  _pad: { offset: 50, size: 6, length: 3 },
 } as const;
 
 /** struct pg_hdr: 24 bytes; member byte offsets. */
@@ -146,9 +174,9 @@ export const PG_OPEN_MEMBERS = {
   _pad: { offset: 52, size: 4 },
 } as const;
 
-/** struct pg_stats: 88 bytes; member byte offsets. */
+/** struct pg_stats: 152 bytes; member byte offsets. */
 export const PG_STATS = {
-  sizeof: 88,
+  sizeof: 152,
   hdr: 0,
   counters: 24,
 } as const;
@@ -156,7 +184,7 @@ export const PG_STATS = {
 /** struct pg_stats: member offsets, sizes and array lengths. */
 export const PG_STATS_MEMBERS = {
   hdr: { offset: 0, size: 24 },
-  counters: { offset: 24, size: 64, length: 8 },
+  counters: { offset: 24, size: 128, length: 16 },
 } as const;
 
 /** struct pg_stream_header: 88 bytes; member byte offsets. */
@@ -182,9 +210,73 @@ export const PG_STREAM_HEADER_MEMBERS = {
   hostname: { offset: 24, size: 64, length: 64 },
 } as const;
 
+/** struct pg_syscall_exit: 136 bytes; member byte offsets. */
+export const PG_SYSCALL_EXIT = {
+  sizeof: 136,
+  hdr: 0,
+  ret: 24,
+  args: 32,
+  aux: 80,
+  uid: 104,
+  gid: 108,
+  euid: 112,
+  egid: 116,
+  syscall: 120,
+  tuple_len: 122,
+  path_len: 124,
+  path2_len: 126,
+  path3_len: 128,
+  addr_len: 130,
+  _pad: 132,
+} as const;
+
+/** struct pg_syscall_exit: member offsets, sizes and array lengths. */
+export const PG_SYSCALL_EXIT_MEMBERS = {
+  hdr: { offset: 0, size: 24 },
+  ret: { offset: 24, size: 8 },
+  args: { offset: 32, size: 48, length: 6 },
+  aux: { offset: 80, size: 24, length: 3 },
+  uid: { offset: 104, size: 4 },
+  gid: { offset: 108, size: 4 },
+  euid: { offset: 112, size: 4 },
+  egid: { offset: 116, size: 4 },
+  syscall: { offset: 120, size: 2 },
+  tuple_len: { offset: 122, size: 2 },
+  path_len: { offset: 124, size: 2 },
+  path2_len: { offset: 126, size: 2 },
+  path3_len: { offset: 128, size: 2 },
+  addr_len: { offset: 130, size: 2 },
+  _pad: { offset: 132, size: 4 },
+} as const;
+
+/** struct pg_tuple: 48 bytes; member byte offsets. */
+export const PG_TUPLE = {
+  sizeof: 48,
+  family: 0,
+  sock_type: 2,
+  protocol: 4,
+  lport: 6,
+  rport: 8,
+  _pad: 10,
+  laddr: 16,
+  raddr: 32,
+} as const;
+
+/** struct pg_tuple: member offsets, sizes and array lengths. */
+export const PG_TUPLE_MEMBERS = {
+  family: { offset: 0, size: 2 },
+  sock_type: { offset: 2, size: 2 },
+  protocol: { offset: 4, size: 2 },
+  lport: { offset: 6, size: 2 },
+  rport: { offset: 8, size: 2 },
+  _pad: { offset: 10, size: 6, length: 3 },
+  laddr: { offset: 16, size: 16, length: 16 },
+  raddr: { offset: 32, size: 16, length: 16 },
+} as const;
+
 /** enum pg_schema */
 export const PG_SCHEMA = {
-  PG_SCHEMA_VERSION: 1,
+  PG_SCHEMA_VERSION: 2,
   PG_STREAM_MAGIC: 1313296976,
 } as const;
 
@@ -195,6 +287,7 @@ export const PG_RECORD_KIND = {
   PG_REC_EXIT: 3,
   PG_REC_OPEN: 4,
   PG_REC_CONNECT: 5,
+  PG_REC_SYSCALL: 6,
   PG_REC_STATS: 100,
 } as const;
 
@@ -206,12 +299,79 @@ export const PG_SYSCALL = {
   PG_SYS_OPENAT2: 3,
   PG_SYS_CREAT: 4,
   PG_SYS_CONNECT: 5,
+  PG_SYS_UNLINK: 6,
+  PG_SYS_UNLINKAT: 7,
+  PG_SYS_RMDIR: 8,
+  PG_SYS_MKDIR: 9,
+  PG_SYS_MKDIRAT: 10,
+  PG_SYS_RENAME: 11,
+  PG_SYS_RENAMEAT: 12,
+  PG_SYS_RENAMEAT2: 13,
+  PG_SYS_LINK: 14,
+  PG_SYS_LINKAT: 15,
+  PG_SYS_SYMLINK: 16,
+  PG_SYS_SYMLINKAT: 17,
+  PG_SYS_CHMOD: 18,
+  PG_SYS_FCHMOD: 19,
+  PG_SYS_FCHMODAT: 20,
+  PG_SYS_CHOWN: 21,
+  PG_SYS_FCHOWN: 22,
+  PG_SYS_FCHOWNAT: 23,
+  PG_SYS_LCHOWN: 24,
+  PG_SYS_EXECVE: 25,
+  PG_SYS_EXECVEAT: 26,
+  PG_SYS_CLONE: 27,
+  PG_SYS_CLONE3: 28,
+  PG_SYS_FORK: 29,
+  PG_SYS_VFORK: 30,
+  PG_SYS_PROCEXIT: 31,
+  PG_SYS_SETUID: 32,
+  PG_SYS_SETGID: 33,
+  PG_SYS_SETRESUID: 34,
+  PG_SYS_SETRESGID: 35,
+  PG_SYS_SETREUID: 36,
+  PG_SYS_SETREGID: 37,
+  PG_SYS_CAPSET: 38,
+  PG_SYS_PTRACE: 39,
+  PG_SYS_PRCTL: 40,
+  PG_SYS_SETNS: 41,
+  PG_SYS_UNSHARE: 42,
+  PG_SYS_KILL: 43,
+  PG_SYS_TKILL: 44,
+  PG_SYS_TGKILL: 45,
+  PG_SYS_MEMFD_CREATE: 46,
+  PG_SYS_INIT_MODULE: 47,
+  PG_SYS_FINIT_MODULE: 48,
+  PG_SYS_DELETE_MODULE: 49,
+  PG_SYS_BPF: 50,
+  PG_SYS_USERFAULTFD: 51,
+  PG_SYS_MOUNT: 52,
+  PG_SYS_UMOUNT2: 53,
+  PG_SYS_CHDIR: 54,
+  PG_SYS_FCHDIR: 55,
+  PG_SYS_SOCKET: 56,
+  PG_SYS_ACCEPT: 57,
+  PG_SYS_ACCEPT4: 58,
+  PG_SYS_BIND: 59,
+  PG_SYS_LISTEN: 60,
+  PG_SYS_SENDTO: 61,
+  PG_SYS_SENDMSG: 62,
+  PG_SYS_RECVFROM: 63,
+  PG_SYS_RECVMSG: 64,
+  PG_SYS_SOCKETPAIR: 65,
+  PG_SYS_DUP: 66,
+  PG_SYS_DUP2: 67,
+  PG_SYS_DUP3: 68,
+  PG_SYS_CLOSE: 69,
+  PG_SYS_MAX: 128,
 } as const;
 
 /** enum pg_record_flags */
 export const PG_RECORD_FLAGS = {
   PG_F_TRUNCATED: 1,
   PG_F_THREAD: 2,
+  PG_F_EXE_UPPER: 4,
+  PG_F_EXE_MEMFD: 8,
 } as const;
 
 /** enum pg_counter */
@@ -221,7 +381,12 @@ export const PG_COUNTER = {
   PG_CNT_RINGBUF_FULL: 2,
   PG_CNT_TRUNCATED: 3,
   PG_CNT_READ_FAILED: 4,
-  PG_CNT_MAX: 8,
+  PG_CNT_FILTERED: 5,
+  PG_CNT_RINGBUF_FULL_FILE: 6,
+  PG_CNT_RINGBUF_FULL_PROCESS: 7,
+  PG_CNT_RINGBUF_FULL_NETWORK: 8,
+  PG_CNT_RINGBUF_FULL_OTHER: 9,
+  PG_CNT_MAX: 16,
 } as const;
 
 /** enum pg_limits */
@@ -231,6 +396,7 @@ export const PG_LIMITS = {
   PG_COMM_LEN: 16,
   PG_HOSTNAME_LEN: 64,
   PG_ADDR_LEN: 16,
+  PG_SOCKADDR_MAX: 128,
 } as const;
 
 /** enum pg_family */

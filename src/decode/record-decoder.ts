@@ -12,6 +12,9 @@ import type {
   ForkEvent,
   KernelStats,
   OpenEvent,
+  SockAddr,
+  SocketTuple,
+  SyscallEvent,
 } from "./events.js";
 import {
   PG_CONNECT,
@@ -27,8 +30,11 @@ import {
   PG_RECORD_KIND,
   PG_STATS,
   PG_SYSCALL,
+  PG_SYSCALL_EXIT,
+  PG_TUPLE,
 } from "./layout.generated.js";
 import type { StreamHeader } from "./stream-header.js";
+import { type RawSyscall, SYSCALL_SPECS } from "./syscall-args.js";
 
 /** Why a record was skipped. */
 export type MalformedReason =
@@ -61,7 +67,26 @@ const OPEN_SYSCALLS: readonly (OpenEvent["evtType"] | undefined)[] = (() => {
   return names;
 })();
 
+const EXEC_SYSCALLS: readonly (ExecEvent["evtType"] | undefined)[] = (() => {
+  const names: (ExecEvent["evtType"] | undefined)[] = [];
+  names[PG_SYSCALL.PG_SYS_EXECVE] = "execve";
+  names[PG_SYSCALL.PG_SYS_EXECVEAT] = "execveat";
+  return names;
+})();
+
+const FORK_SYSCALLS: readonly (ForkEvent["evtType"] | undefined)[] = (() => {
+  const names: (ForkEvent["evtType"] | undefined)[] = [];
+  // Kernel threads are created outside any syscall: Falco reports those as clone too.
+  names[PG_SYSCALL.PG_SYS_UNKNOWN] = "clone";
+  names[PG_SYSCALL.PG_SYS_CLONE] = "clone";
+  names[PG_SYSCALL.PG_SYS_CLONE3] = "clone3";
+  names[PG_SYSCALL.PG_SYS_FORK] = "fork";
+  names[PG_SYSCALL.PG_SYS_VFORK] = "vfork";
+  return names;
+})();
+
 const TWO_32 = 4294967296;
+const EMPTY = Buffer.alloc(0);
 
 /** A u64 as a number: exact below 2^53, which counters and flags never reach. */
 function readU64(buf: Buffer, at: number): number {
@@ -148,6 +173,49 @@ export function formatAddress(family: number, buf: Buffer, at: number): string {
   return "";
 }
 
+/** Port of a sockaddr_in/in6 (network byte order at offset 2). */
+function sockaddrPort(buf: Buffer, at: number): number {
+  return buf.readUInt16BE(at + 2);
+}
+
+/**
+ * A raw sockaddr of len bytes: AF_INET needs 8 bytes, AF_INET6 24, AF_UNIX
+ * a path after the family (abstract names, starting with a NUL, as "@name").
+ * Undefined when too short to tell the family.
+ */
+export function decodeSockaddr(buf: Buffer, at: number, len: number): SockAddr | undefined {
+  if (len < 2) return undefined;
+  const family = buf.readUInt16LE(at);
+  if (family === PG_FAMILY.PG_AF_INET && len >= 8) {
+    return { family, addr: formatIpv4(buf, at + 4), port: sockaddrPort(buf, at), path: "" };
+  }
+  if (family === PG_FAMILY.PG_AF_INET6 && len >= 24) {
+    return { family, addr: formatIpv6(buf, at + 8), port: sockaddrPort(buf, at), path: "" };
+  }
+  if (family === PG_FAMILY.PG_AF_UNIX) {
+    if (len > 2 && buf[at + 2] === 0)
+      return { family, addr: "", port: 0, path: `@${readCStr(buf, at + 3, len - 3)}` };
+    return { family, addr: "", port: 0, path: readCStr(buf, at + 2, len - 2) };
+  }
+  return { family, addr: "", port: 0, path: "" };
+}
+
+function decodeTuple(buf: Buffer, at: number): SocketTuple {
+  const family = buf.readUInt16LE(at + PG_TUPLE.family);
+  const ipLen = family === PG_FAMILY.PG_AF_INET ? 4 : PG_LIMITS.PG_ADDR_LEN;
+  const laddrAt = at + PG_TUPLE.laddr;
+  const raddrAt = at + PG_TUPLE.raddr;
+  return {
+    family,
+    sockType: buf.readUInt16LE(at + PG_TUPLE.sock_type),
+    protocol: buf.readUInt16LE(at + PG_TUPLE.protocol),
+    localAddr: isZero(buf, laddrAt, ipLen) ? "" : formatAddress(family, buf, laddrAt),
+    localPort: buf.readUInt16LE(at + PG_TUPLE.lport),
+    remoteAddr: isZero(buf, raddrAt, ipLen) ? "" : formatAddress(family, buf, raddrAt),
+    remotePort: buf.readUInt16LE(at + PG_TUPLE.rport),
+  };
+}
+
 export class RecordDecoder {
   readonly #bootNs: bigint;
   #decoded = 0;
@@ -194,6 +262,9 @@ export class RecordDecoder {
       case PG_RECORD_KIND.PG_REC_CONNECT:
         rec = this.#connect(buf, offset, size);
         break;
+      case PG_RECORD_KIND.PG_REC_SYSCALL:
+        rec = this.#syscall(buf, offset, size);
+        break;
       case PG_RECORD_KIND.PG_REC_STATS:
         rec = this.#stats(buf, offset, size);
         break;
@@ -219,10 +290,13 @@ export class RecordDecoder {
     const filenameLen = buf.readUInt16LE(o + PG_EXEC.filename_len);
     const argsLen = buf.readUInt16LE(o + PG_EXEC.args_len);
     if (PG_EXEC.sizeof + filenameLen + argsLen > size) return this.#bad("length-past-size");
+    const evtType = EXEC_SYSCALLS[buf.readUInt16LE(o + PG_EXEC.syscall)];
+    if (evtType === undefined) return this.#bad("bad-value");
     const filenameAt = o + PG_EXEC.sizeof;
+    const flags = buf.readUInt16LE(o + PG_HDR.flags);
     return {
       kind: "exec",
-      evtType: "execve",
+      evtType,
       tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
       tgid: buf.readUInt32LE(o + PG_HDR.tgid),
       tid: buf.readUInt32LE(o + PG_HDR.tid),
@@ -238,15 +312,29 @@ export class RecordDecoder {
       comm: readCStr(buf, o + PG_EXEC.comm, PG_LIMITS.PG_COMM_LEN),
       filename: readStr(buf, filenameAt, filenameLen),
       argv: readArgv(buf, filenameAt + filenameLen, argsLen),
+      tty: buf.readUInt32LE(o + PG_EXEC.tty),
+      sid: buf.readUInt32LE(o + PG_EXEC.sid),
+      pgid: buf.readUInt32LE(o + PG_EXEC.pgid),
+      vpid: buf.readUInt32LE(o + PG_EXEC.vpid),
+      capEffective: buf.readBigUInt64LE(o + PG_EXEC.cap_effective),
+      capPermitted: buf.readBigUInt64LE(o + PG_EXEC.cap_permitted),
+      capInheritable: buf.readBigUInt64LE(o + PG_EXEC.cap_inheritable),
+      exeIno: readU64(buf, o + PG_EXEC.exe_ino),
+      exeCtimeNs: buf.readBigUInt64LE(o + PG_EXEC.exe_ctime_ns),
+      exeMtimeNs: buf.readBigUInt64LE(o + PG_EXEC.exe_mtime_ns),
+      exeUpperLayer: (flags & PG_RECORD_FLAGS.PG_F_EXE_UPPER) !== 0,
+      exeFromMemfd: (flags & PG_RECORD_FLAGS.PG_F_EXE_MEMFD) !== 0,
     };
   }
 
   #fork(buf: Buffer, o: number, size: number): ForkEvent | undefined {
     if (size < PG_FORK.sizeof) return this.#bad("short-record");
     const flags = buf.readUInt16LE(o + PG_HDR.flags);
+    const evtType = FORK_SYSCALLS[buf.readUInt16LE(o + PG_FORK.syscall)];
+    if (evtType === undefined) return this.#bad("bad-value");
     return {
       kind: "fork",
-      evtType: "clone",
+      evtType,
       tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
       tgid: buf.readUInt32LE(o + PG_HDR.tgid),
       tid: buf.readUInt32LE(o + PG_HDR.tid),
@@ -255,6 +343,7 @@ export class RecordDecoder {
       childTid: buf.readUInt32LE(o + PG_FORK.child_tid),
       childStartNs: this.#ts(buf, o + PG_FORK.child_start_ns),
       isThread: (flags & PG_RECORD_FLAGS.PG_F_THREAD) !== 0,
+      cloneFlags: readU64(buf, o + PG_FORK.clone_flags),
     };
   }
 
@@ -317,6 +406,64 @@ export class RecordDecoder {
     };
   }
 
+  // Reused for every syscall record: the spec functions read it and keep nothing.
+  readonly #raw: RawSyscall = {
+    buf: Buffer.alloc(0),
+    argsAt: 0,
+    auxAt: 0,
+    path: "",
+    path2: "",
+    path3: "",
+    addr: undefined,
+  };
+
+  #syscall(buf: Buffer, o: number, size: number): SyscallEvent | undefined {
+    if (size < PG_SYSCALL_EXIT.sizeof) return this.#bad("short-record");
+    const tupleLen = buf.readUInt16LE(o + PG_SYSCALL_EXIT.tuple_len);
+    const pathLen = buf.readUInt16LE(o + PG_SYSCALL_EXIT.path_len);
+    const path2Len = buf.readUInt16LE(o + PG_SYSCALL_EXIT.path2_len);
+    const path3Len = buf.readUInt16LE(o + PG_SYSCALL_EXIT.path3_len);
+    const addrLen = buf.readUInt16LE(o + PG_SYSCALL_EXIT.addr_len);
+    if (tupleLen !== 0 && tupleLen !== PG_TUPLE.sizeof) return this.#bad("bad-value");
+    if (addrLen > PG_LIMITS.PG_SOCKADDR_MAX) return this.#bad("bad-value");
+    if (PG_SYSCALL_EXIT.sizeof + tupleLen + pathLen + path2Len + path3Len + addrLen > size) {
+      return this.#bad("length-past-size");
+    }
+    const spec = SYSCALL_SPECS[buf.readUInt16LE(o + PG_SYSCALL_EXIT.syscall)];
+    if (spec === undefined) return this.#bad("bad-value");
+    let at = o + PG_SYSCALL_EXIT.sizeof;
+    const tuple = tupleLen === 0 ? undefined : decodeTuple(buf, at);
+    at += tupleLen;
+    const raw = this.#raw;
+    raw.buf = buf;
+    raw.argsAt = o + PG_SYSCALL_EXIT.args;
+    raw.auxAt = o + PG_SYSCALL_EXIT.aux;
+    raw.path = readStr(buf, at, pathLen);
+    at += pathLen;
+    raw.path2 = readStr(buf, at, path2Len);
+    at += path2Len;
+    raw.path3 = readStr(buf, at, path3Len);
+    at += path3Len;
+    raw.addr = decodeSockaddr(buf, at, addrLen);
+    const args = spec.args(raw);
+    raw.buf = EMPTY;
+    return {
+      kind: "syscall",
+      evtType: spec.evtType,
+      tsNs: this.#ts(buf, o + PG_HDR.ts_ns),
+      tgid: buf.readUInt32LE(o + PG_HDR.tgid),
+      tid: buf.readUInt32LE(o + PG_HDR.tid),
+      recordFlags: buf.readUInt16LE(o + PG_HDR.flags),
+      ret: readS64(buf, o + PG_SYSCALL_EXIT.ret),
+      args,
+      tuple,
+      uid: buf.readUInt32LE(o + PG_SYSCALL_EXIT.uid),
+      gid: buf.readUInt32LE(o + PG_SYSCALL_EXIT.gid),
+      euid: buf.readUInt32LE(o + PG_SYSCALL_EXIT.euid),
+      egid: buf.readUInt32LE(o + PG_SYSCALL_EXIT.egid),
+    };
+  }
+
   #stats(buf: Buffer, o: number, size: number): KernelStats | undefined {
     if (size < PG_STATS.sizeof) return this.#bad("short-record");
     const at = o + PG_STATS.counters;
@@ -328,6 +475,13 @@ export class RecordDecoder {
       ringbufFull: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_RINGBUF_FULL),
       truncated: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_TRUNCATED),
       readFailed: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_READ_FAILED),
+      filtered: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_FILTERED),
+      ringbufFullByFamily: {
+        file: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_RINGBUF_FULL_FILE),
+        process: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_RINGBUF_FULL_PROCESS),
+        network: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_RINGBUF_FULL_NETWORK),
+        other: readU64(buf, at + 8 * PG_COUNTER.PG_CNT_RINGBUF_FULL_OTHER),
+      },
     };
   }
 }

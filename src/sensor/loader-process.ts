@@ -3,7 +3,8 @@
  *
  * The loader is the only privileged piece; the agent passes its own pid with
  * --ignore-pid so it never sees itself, and keeps the loader's stdin open as a
- * pipe: if the agent dies, the loader reads EOF and stops.
+ * pipe: if the agent dies, the loader reads EOF and stops. The same pipe
+ * carries filter updates ("syscalls ID,…" lines, see src/sensor/event-filter.ts).
  */
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { DecodedRecord } from "../decode/events.js";
 import { StreamDecoder, type StreamDecoderStats } from "../decode/stream-decoder.js";
 import type { StreamHeader } from "../decode/stream-header.js";
+import { filterCommand, type KernelFilter, kernelFilter } from "./event-filter.js";
 
 export interface SensorOptions {
   /** Path of the loader binary; default defaultLoaderPath(). */
@@ -22,6 +24,13 @@ export interface SensorOptions {
   readonly ringbufBytes?: number | undefined;
   /** Interval of PG_REC_STATS records; loader default 1000. */
   readonly statsIntervalMs?: number | undefined;
+  /**
+   * Falco evt.type names the rules need; the kernel sends these plus what the
+   * state tables need (STATE_EVENT_TYPES). Undefined: every syscall the sensor knows.
+   */
+  readonly eventTypes?: ReadonlySet<string> | undefined;
+  /** Send exactly eventTypes, without the state tables' set (captures of one kind, tests). */
+  readonly exactEventTypes?: boolean | undefined;
   /** How long stop() waits after SIGTERM before SIGKILL; default 5000. */
   readonly stopTimeoutMs?: number | undefined;
   /** Every decoded event and stats record, in stream order. */
@@ -43,6 +52,14 @@ export interface Sensor {
   readonly pid: number;
   /** Decoder counters: records, malformed by reason, unknown kinds, framing errors. */
   readonly decoderStats: StreamDecoderStats;
+  /** What the kernel sends now (undefined: everything). */
+  readonly filter: KernelFilter | undefined;
+  /**
+   * Changes, at run time, which syscalls the kernel sends: these Falco
+   * evt.type names ∪ STATE_EVENT_TYPES (unless exactEventTypes). Returns the
+   * filter installed; names the sensor cannot produce are listed in `unknown`.
+   */
+  setEventTypes(evtTypes: ReadonlySet<string>): KernelFilter;
   /** SIGTERM, then SIGKILL after stopTimeoutMs; resolves once the loader is gone and its output read. */
   stop(): Promise<void>;
 }
@@ -56,7 +73,10 @@ export function defaultLoaderPath(): string {
 
 /** The loader's command line for the given options. */
 export function loaderArgs(
-  options: Pick<SensorOptions, "ignorePids" | "ringbufBytes" | "statsIntervalMs">,
+  options: Pick<
+    SensorOptions,
+    "ignorePids" | "ringbufBytes" | "statsIntervalMs" | "eventTypes" | "exactEventTypes"
+  >,
 ): string[] {
   const args = ["--ignore-pid", String(process.pid)];
   for (const pid of options.ignorePids ?? []) {
@@ -65,6 +85,9 @@ export function loaderArgs(
   if (options.ringbufBytes !== undefined) args.push("--ringbuf-bytes", String(options.ringbufBytes));
   if (options.statsIntervalMs !== undefined)
     args.push("--stats-interval-ms", String(options.statsIntervalMs));
+  if (options.eventTypes !== undefined) {
+    args.push("--syscalls", kernelFilter(options.eventTypes, options.exactEventTypes !== true).ids.join(","));
+  }
   return args;
 }
 
@@ -85,6 +108,8 @@ export function startSensor(options: SensorOptions): Promise<Sensor> {
   }
   const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
   const { onRecord, onError, onLoaderExit } = options;
+  const withState = options.exactEventTypes !== true;
+  let filter = options.eventTypes === undefined ? undefined : kernelFilter(options.eventTypes, withState);
 
   return new Promise<Sensor>((resolve, reject) => {
     const child: ChildProcessByStdio<Writable, Readable, Readable> = spawn(loaderPath, loaderArgs(options), {
@@ -114,6 +139,14 @@ export function startSensor(options: SensorOptions): Promise<Sensor> {
           get decoderStats() {
             return decoder.stats;
           },
+          get filter() {
+            return filter;
+          },
+          setEventTypes(evtTypes) {
+            filter = kernelFilter(evtTypes, withState);
+            if (!exited && child.stdin.writable) child.stdin.write(filterCommand(filter));
+            return filter;
+          },
           stop,
         };
         resolve(sensor);
@@ -139,7 +172,7 @@ export function startSensor(options: SensorOptions): Promise<Sensor> {
       await closed;
     }
 
-    // We never write to the loader; an EPIPE on its stdin only means it is gone.
+    // An EPIPE on the loader's stdin (filter updates) only means it is gone.
     child.stdin.on("error", () => {});
     child.stderr.setEncoding("utf8");
     child.stderr.on("data", (text: string) => {

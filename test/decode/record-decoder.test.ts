@@ -36,6 +36,15 @@ describe("RecordDecoder: golden records built from the generated layout", () => 
       comm: "cat",
       filename: "/usr/bin/cat",
       args: argsOf(["cat", "", "/etc/höstname"]),
+      tty: 34816,
+      sid: 4000,
+      pgid: 4242,
+      vpid: 7,
+      capEffective: 0x1ffffffffffn,
+      capPermitted: 0x1ffffffffffn,
+      exeIno: 123456n,
+      exeCtimeNs: 1_700_000_000_000_000_001n,
+      exeMtimeNs: 1_600_000_000_000_000_002n,
     });
     expect(buf.length % 8).toBe(0);
     expect(decoder().decode(buf, 0)).toEqual({
@@ -56,7 +65,34 @@ describe("RecordDecoder: golden records built from the generated layout", () => 
       comm: "cat",
       filename: "/usr/bin/cat",
       argv: ["cat", "", "/etc/höstname"],
+      tty: 34816,
+      sid: 4000,
+      pgid: 4242,
+      vpid: 7,
+      capEffective: 0x1ffffffffffn,
+      capPermitted: 0x1ffffffffffn,
+      capInheritable: 0n,
+      exeIno: 123456,
+      exeCtimeNs: 1_700_000_000_000_000_001n,
+      exeMtimeNs: 1_600_000_000_000_000_002n,
+      exeUpperLayer: false,
+      exeFromMemfd: false,
     });
+  });
+
+  it("decodes execveat, and the upper-layer and memfd flags of an exec", () => {
+    const rec = buildExec({
+      syscall: PG_SYSCALL.PG_SYS_EXECVEAT,
+      flags: PG_RECORD_FLAGS.PG_F_EXE_UPPER | PG_RECORD_FLAGS.PG_F_EXE_MEMFD,
+    });
+    expect(decoder().decode(rec, 0)).toMatchObject({
+      evtType: "execveat",
+      exeUpperLayer: true,
+      exeFromMemfd: true,
+    });
+    const d = decoder();
+    expect(d.decode(buildExec({ syscall: PG_SYSCALL.PG_SYS_OPEN }), 0)).toBeUndefined();
+    expect(d.stats.malformed["bad-value"]).toBe(1);
   });
 
   it("keeps a cut last argument of a truncated exec, and an empty argv", () => {
@@ -81,6 +117,14 @@ describe("RecordDecoder: golden records built from the generated layout", () => 
       childTid: 12,
       childStartNs: BOOT + 5n,
       isThread: false,
+      cloneFlags: 17,
+    });
+    expect(
+      d.decode(buildFork({ syscall: PG_SYSCALL.PG_SYS_CLONE3, cloneFlags: 0x10000n | 0x100n }), 0),
+    ).toMatchObject({ evtType: "clone3", cloneFlags: 0x10100 });
+    expect(d.decode(buildFork({ syscall: PG_SYSCALL.PG_SYS_VFORK }), 0)).toMatchObject({ evtType: "vfork" });
+    expect(d.decode(buildFork({ syscall: PG_SYSCALL.PG_SYS_UNKNOWN }), 0)).toMatchObject({
+      evtType: "clone",
     });
     expect(
       d.decode(buildFork({ flags: PG_RECORD_FLAGS.PG_F_THREAD, tgid: 10, childTgid: 10, childTid: 13 }), 0),
@@ -183,7 +227,9 @@ describe("RecordDecoder: golden records built from the generated layout", () => 
   });
 
   it("decodes stats counters", () => {
-    expect(decoder().decode(buildStats([10n, 8n, 2n, 1n, 3n], { tsNs: 99n }), 0)).toEqual({
+    expect(
+      decoder().decode(buildStats([10n, 8n, 2n, 1n, 3n, 40n, 1n, 0n, 1n, 0n], { tsNs: 99n }), 0),
+    ).toEqual({
       kind: "stats",
       tsNs: BOOT + 99n,
       eventsSeen: 10,
@@ -191,6 +237,8 @@ describe("RecordDecoder: golden records built from the generated layout", () => 
       ringbufFull: 2,
       truncated: 1,
       readFailed: 3,
+      filtered: 40,
+      ringbufFullByFamily: { file: 1, process: 0, network: 1, other: 0 },
     });
   });
 

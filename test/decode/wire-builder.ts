@@ -12,6 +12,9 @@ import {
   PG_OPEN,
   PG_RECORD_KIND,
   PG_STATS,
+  PG_SYSCALL,
+  PG_SYSCALL_EXIT,
+  PG_TUPLE,
 } from "../../src/decode/layout.generated.js";
 
 export interface HdrFields {
@@ -51,6 +54,17 @@ export interface ExecFields extends HdrFields {
   filename?: string;
   /** argv joined by NUL, trailing NUL included, as the kernel sends it. */
   args?: Buffer;
+  syscall?: number;
+  tty?: number;
+  sid?: number;
+  pgid?: number;
+  vpid?: number;
+  capEffective?: bigint;
+  capPermitted?: bigint;
+  capInheritable?: bigint;
+  exeIno?: bigint;
+  exeCtimeNs?: bigint;
+  exeMtimeNs?: bigint;
 }
 
 export function argsOf(argv: readonly string[]): Buffer {
@@ -72,16 +86,35 @@ export function buildExec(f: ExecFields = {}): Buffer {
   buf.write(f.comm ?? "true", PG_EXEC.comm, 15, "utf8");
   buf.writeUInt16LE(filename.length, PG_EXEC.filename_len);
   buf.writeUInt16LE(args.length, PG_EXEC.args_len);
+  buf.writeUInt16LE(f.syscall ?? PG_SYSCALL.PG_SYS_EXECVE, PG_EXEC.syscall);
+  buf.writeUInt32LE(f.tty ?? 0, PG_EXEC.tty);
+  buf.writeUInt32LE(f.sid ?? 0, PG_EXEC.sid);
+  buf.writeUInt32LE(f.pgid ?? 0, PG_EXEC.pgid);
+  buf.writeUInt32LE(f.vpid ?? 0, PG_EXEC.vpid);
+  buf.writeBigUInt64LE(f.capEffective ?? 0n, PG_EXEC.cap_effective);
+  buf.writeBigUInt64LE(f.capPermitted ?? 0n, PG_EXEC.cap_permitted);
+  buf.writeBigUInt64LE(f.capInheritable ?? 0n, PG_EXEC.cap_inheritable);
+  buf.writeBigUInt64LE(f.exeIno ?? 0n, PG_EXEC.exe_ino);
+  buf.writeBigUInt64LE(f.exeCtimeNs ?? 0n, PG_EXEC.exe_ctime_ns);
+  buf.writeBigUInt64LE(f.exeMtimeNs ?? 0n, PG_EXEC.exe_mtime_ns);
   return buf;
 }
 
 export function buildFork(
-  f: HdrFields & { childTgid?: number; childTid?: number; childStartNs?: bigint } = {},
+  f: HdrFields & {
+    childTgid?: number;
+    childTid?: number;
+    childStartNs?: bigint;
+    cloneFlags?: bigint;
+    syscall?: number;
+  } = {},
 ): Buffer {
   const buf = record(PG_RECORD_KIND.PG_REC_FORK, PG_FORK.sizeof, Buffer.alloc(0), f);
   buf.writeUInt32LE(f.childTgid ?? 101, PG_FORK.child_tgid);
   buf.writeUInt32LE(f.childTid ?? f.childTgid ?? 101, PG_FORK.child_tid);
   buf.writeBigUInt64LE(f.childStartNs ?? 700n, PG_FORK.child_start_ns);
+  buf.writeBigUInt64LE(f.cloneFlags ?? 17n, PG_FORK.clone_flags);
+  buf.writeUInt16LE(f.syscall ?? PG_SYSCALL.PG_SYS_CLONE, PG_FORK.syscall);
   return buf;
 }
 
@@ -143,6 +176,106 @@ export function buildStats(counters: readonly bigint[], h: HdrFields = {}): Buff
   counters.forEach((v, i) => {
     buf.writeBigUInt64LE(v, PG_STATS.counters + 8 * i);
   });
+  return buf;
+}
+
+export interface TupleFields {
+  family: number;
+  sockType?: number;
+  protocol?: number;
+  laddr?: readonly number[];
+  lport?: number;
+  raddr?: readonly number[];
+  rport?: number;
+}
+
+export interface SyscallFields extends HdrFields {
+  syscall: number;
+  ret?: bigint;
+  args?: readonly bigint[];
+  aux?: readonly bigint[];
+  uid?: number;
+  gid?: number;
+  euid?: number;
+  egid?: number;
+  tuple?: TupleFields;
+  path?: string;
+  path2?: string;
+  path3?: string;
+  /** Raw sockaddr bytes. */
+  addr?: Buffer;
+  /** Overrides of the *_len fields (for malformed cases). */
+  lens?: { tuple?: number; path?: number; path2?: number; path3?: number; addr?: number };
+}
+
+const cstr = (s: string | undefined): Buffer => (s === undefined ? Buffer.alloc(0) : Buffer.from(`${s}\0`));
+
+export function buildTuple(t: TupleFields): Buffer {
+  const buf = Buffer.alloc(PG_TUPLE.sizeof);
+  buf.writeUInt16LE(t.family, PG_TUPLE.family);
+  buf.writeUInt16LE(t.sockType ?? 1, PG_TUPLE.sock_type);
+  buf.writeUInt16LE(t.protocol ?? 6, PG_TUPLE.protocol);
+  buf.writeUInt16LE(t.lport ?? 0, PG_TUPLE.lport);
+  buf.writeUInt16LE(t.rport ?? 0, PG_TUPLE.rport);
+  Buffer.from(t.laddr ?? []).copy(buf, PG_TUPLE.laddr);
+  Buffer.from(t.raddr ?? []).copy(buf, PG_TUPLE.raddr);
+  return buf;
+}
+
+/** sockaddr_in / sockaddr_in6 / sockaddr_un bytes. */
+export function sockaddrIn(ip: readonly number[], port: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(2, 0);
+  b.writeUInt16BE(port, 2);
+  Buffer.from(ip).copy(b, 4);
+  return b;
+}
+export function sockaddrIn6(ip: readonly number[], port: number): Buffer {
+  const b = Buffer.alloc(28);
+  b.writeUInt16LE(10, 0);
+  b.writeUInt16BE(port, 2);
+  Buffer.from(ip).copy(b, 8);
+  return b;
+}
+export function sockaddrUn(path: string): Buffer {
+  const p = path.startsWith("@")
+    ? Buffer.concat([Buffer.from([0]), Buffer.from(path.slice(1))])
+    : Buffer.from(`${path}\0`);
+  const b = Buffer.alloc(2 + p.length);
+  b.writeUInt16LE(1, 0);
+  p.copy(b, 2);
+  return b;
+}
+
+export function buildSyscall(f: SyscallFields): Buffer {
+  const tuple = f.tuple === undefined ? Buffer.alloc(0) : buildTuple(f.tuple);
+  const p1 = cstr(f.path);
+  const p2 = cstr(f.path2);
+  const p3 = cstr(f.path3);
+  const addr = f.addr ?? Buffer.alloc(0);
+  const buf = record(
+    PG_RECORD_KIND.PG_REC_SYSCALL,
+    PG_SYSCALL_EXIT.sizeof,
+    Buffer.concat([tuple, p1, p2, p3, addr]),
+    f,
+  );
+  buf.writeBigInt64LE(f.ret ?? 0n, PG_SYSCALL_EXIT.ret);
+  (f.args ?? []).forEach((v, i) => {
+    buf.writeBigUInt64LE(BigInt.asUintN(64, v), PG_SYSCALL_EXIT.args + 8 * i);
+  });
+  (f.aux ?? []).forEach((v, i) => {
+    buf.writeBigUInt64LE(BigInt.asUintN(64, v), PG_SYSCALL_EXIT.aux + 8 * i);
+  });
+  buf.writeUInt32LE(f.uid ?? 0, PG_SYSCALL_EXIT.uid);
+  buf.writeUInt32LE(f.gid ?? 0, PG_SYSCALL_EXIT.gid);
+  buf.writeUInt32LE(f.euid ?? 0, PG_SYSCALL_EXIT.euid);
+  buf.writeUInt32LE(f.egid ?? 0, PG_SYSCALL_EXIT.egid);
+  buf.writeUInt16LE(f.syscall, PG_SYSCALL_EXIT.syscall);
+  buf.writeUInt16LE(f.lens?.tuple ?? tuple.length, PG_SYSCALL_EXIT.tuple_len);
+  buf.writeUInt16LE(f.lens?.path ?? p1.length, PG_SYSCALL_EXIT.path_len);
+  buf.writeUInt16LE(f.lens?.path2 ?? p2.length, PG_SYSCALL_EXIT.path2_len);
+  buf.writeUInt16LE(f.lens?.path3 ?? p3.length, PG_SYSCALL_EXIT.path3_len);
+  buf.writeUInt16LE(f.lens?.addr ?? addr.length, PG_SYSCALL_EXIT.addr_len);
   return buf;
 }
 

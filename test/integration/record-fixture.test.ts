@@ -27,6 +27,19 @@ describe.skipIf(reason !== undefined)("record the true-and-cat fixture", () => {
     const log = new RecordLog();
     const sensor = await startSensor({
       statsIntervalMs: 60_000,
+      // Process lifecycle, opens, and the shell's redirection (dup2 + close).
+      eventTypes: new Set([
+        "openat",
+        "open",
+        "execve",
+        "clone",
+        "vfork",
+        "fork",
+        "procexit",
+        "dup2",
+        "close",
+      ]),
+      exactEventTypes: true,
       onRawRecord: (buf, offset, size) => {
         raw.push({ rec: Buffer.from(buf.subarray(offset, offset + size)) });
       },

@@ -57,11 +57,11 @@ describe("startSensor with a stand-in loader", () => {
       onRecord: (r) => records.push(r),
       onLoaderExit: (code, signal) => exits.push([code, signal]),
     });
-    expect(sensor.header).toMatchObject({ loaderPid: 8175, hostname: "vm" });
-    await until(() => records.length === 18);
+    expect(sensor.header).toMatchObject({ loaderPid: 26255, hostname: "vm" });
+    await until(() => records.length === 37);
     await sensor.stop();
-    expect(records).toHaveLength(18);
-    expect(sensor.decoderStats).toMatchObject({ records: 18, decoded: 18, framingErrors: 0 });
+    expect(records).toHaveLength(37);
+    expect(sensor.decoderStats).toMatchObject({ records: 37, decoded: 37, framingErrors: 0 });
     expect(exits).toEqual([[null, "SIGTERM"]]);
   });
 
@@ -126,9 +126,9 @@ describe("startSensor with a stand-in loader", () => {
       },
       onError: (e) => errors.push(e),
     });
-    await until(() => n === 18);
+    await until(() => n === 37);
     await sensor.stop();
     expect(errors.map((e) => e.message)).toEqual(["consumer bug"]);
-    expect(n).toBe(18);
+    expect(n).toBe(37);
   });
 });
