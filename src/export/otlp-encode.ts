@@ -119,17 +119,9 @@ export class ProtoWriter {
   }
 
   raw(value: Uint8Array): void {
-    const n = value.length;
-    this.ensure(n);
-    if (n <= 48) {
-      // A byte loop beats TypedArray.set's call overhead for the short keys that dominate.
-      const buf = this.buf;
-      const pos = this.pos;
-      for (let i = 0; i < n; i++) buf[pos + i] = value[i] as number;
-    } else {
-      this.buf.set(value, this.pos);
-    }
-    this.pos += n;
+    this.ensure(value.length);
+    this.buf.set(value, this.pos);
+    this.pos += value.length;
   }
 
   /**
