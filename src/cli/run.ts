@@ -14,7 +14,7 @@ import { type DetectionSink, FanOutSink } from "../export/sink.js";
 import { Pipeline } from "../pipeline.js";
 import { RulesError } from "../rules/errors.js";
 import { loadRules, type Ruleset } from "../rules/ruleset.js";
-import { type Sensor, startSensor } from "../sensor/loader-process.js";
+import { type SupervisedSensor, startSupervisedSensor } from "../sensor/supervisor.js";
 import { DEFAULT_RULES_DIR, VERSION } from "../version.js";
 import type { RunFlags } from "./args.js";
 import { UsageError } from "./args.js";
@@ -116,18 +116,26 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   });
   let stopping = false;
 
-  let sensor: Sensor;
+  let sensor: SupervisedSensor;
   try {
-    sensor = await startSensor({
+    // The loader is restarted when it dies; the state tables stay, the gap is counted.
+    sensor = await startSupervisedSensor({
       ...(config.loaderPath !== "" && { loaderPath: config.loaderPath }),
       ringbufBytes: config.ringbufBytes,
       statsIntervalMs: config.statsIntervalMs,
+      // The kernel sends what the rules can match plus what the state tables need.
+      eventTypes: ruleset.eventTypes,
       onRecord: pipeline.handle,
       onLoaderExit: (code, signal, stderrTail) => {
         if (stopping) return;
-        log(`the loader exited (code ${code}, signal ${signal}): ${stderrTail.trim()}`);
-        finish(1);
+        log(`the loader exited (code ${code}, signal ${signal}): ${stderrTail.trim()}; restarting it`);
       },
+      onRestart: (restarted, n) => {
+        metrics.loaderRestarted();
+        log(`loader restarted (pid ${restarted.pid}, restart ${n})`);
+      },
+      onRestartFailed: (err, retryInMs) =>
+        log(`restarting the loader failed: ${err.message}; retry in ${retryInMs} ms`),
       onError: (err) => log(`sensor error: ${err.message}`),
     });
   } catch (err) {
@@ -136,6 +144,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     return 1;
   }
   log(`sensor attached (schema ${sensor.header.schemaVersion}, loader pid ${sensor.pid}); ready`);
+  if (sensor.filter)
+    log(
+      `kernel sends ${sensor.filter.eventTypes.size} event types: ${[...sensor.filter.eventTypes].sort().join(" ")}`,
+    );
   server?.setReady(true);
 
   const reportDecoderErrors = decoderErrorReporter(metrics);

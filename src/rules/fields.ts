@@ -190,6 +190,7 @@ function returnValue(e: EnrichedEvent): number | undefined {
   switch (ev.kind) {
     case "open":
     case "connect":
+    case "syscall":
       return ev.ret;
     case "exec":
       return 0;
