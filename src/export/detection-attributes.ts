@@ -3,7 +3,7 @@ import type { AnyValue, LogAttributes } from "@opentelemetry/api-logs";
 import type { ConnectEvent, OpenEvent } from "../decode/events.js";
 import type { FdInfo } from "../enrich/fd-info.js";
 import type { ProcessInfo } from "../enrich/process-info.js";
-import type { Detection, FieldValue } from "../rules/detection.js";
+import type { Detection, FieldValue, RuleInfo } from "../rules/detection.js";
 import { detectionId } from "./detection-id.js";
 import { ruleIdentity } from "./rule-identity.js";
 import { NO_SANITIZER, type Sanitizer } from "./sanitize.js";
@@ -254,11 +254,21 @@ export function detectionAttributes(
   detection: Detection,
   options: DetectionAttributeOptions = {},
 ): LogAttributes {
-  const { rule, event: enriched } = detection;
-  const { event, process } = enriched;
-  const sanitizer = options.sanitizer ?? NO_SANITIZER;
+  return { ...ruleAttributes(detection.rule), ...detectionOwnAttributes(detection, options) };
+}
+
+const ruleAttributeCache = new WeakMap<RuleInfo, LogAttributes>();
+
+/**
+ * The attributes that depend on the rule alone (security_rule.*, its tags
+ * and source): the same for every detection of the rule, so the OTLP sink
+ * encodes them once per rule.
+ */
+export function ruleAttributes(rule: RuleInfo): LogAttributes {
+  let attrs = ruleAttributeCache.get(rule);
+  if (attrs !== undefined) return attrs;
   const identity = ruleIdentity(rule);
-  const attrs: LogAttributes = {
+  attrs = {
     [ATTR_SECURITY_RULE_NAME]: rule.name,
     [ATTR_SECURITY_RULE_UUID]: identity.uuid,
     [ATTR_SECURITY_RULE_VERSION]: identity.version,
@@ -268,10 +278,22 @@ export function detectionAttributes(
   const category = ruleCategory(rule.tags);
   if (category !== undefined) attrs[ATTR_SECURITY_RULE_CATEGORY] = category;
   if (identity.reference !== undefined) attrs[ATTR_SECURITY_RULE_REFERENCE] = identity.reference;
-  attrs[ATTR_PEREGRINE_DETECTION_ID] = detectionId(detection);
-  // Shared, never mutated: the encoder only reads it (no copy per detection).
-  attrs[ATTR_PEREGRINE_RULE_TAGS] = rule.tags as string[];
+  attrs[ATTR_PEREGRINE_RULE_TAGS] = [...rule.tags];
   attrs[ATTR_PEREGRINE_RULE_SOURCE] = rule.source;
+  ruleAttributeCache.set(rule, attrs);
+  return attrs;
+}
+
+/** Everything but ruleAttributes(): the event, process, user, file, network and output fields. */
+export function detectionOwnAttributes(
+  detection: Detection,
+  options: DetectionAttributeOptions = {},
+): LogAttributes {
+  const { event: enriched } = detection;
+  const { event, process } = enriched;
+  const sanitizer = options.sanitizer ?? NO_SANITIZER;
+  const attrs: LogAttributes = {};
+  attrs[ATTR_PEREGRINE_DETECTION_ID] = detectionId(detection);
   attrs[ATTR_PEREGRINE_EVENT_TYPE] = event.evtType;
 
   attrs[ATTR_PROCESS_PID] = event.tgid;

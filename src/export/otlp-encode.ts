@@ -269,6 +269,24 @@ export function writeAttributes(
   return dropped;
 }
 
+/** Repeated LogRecord.attributes (field 6) encoded once, for attributes shared by many records. */
+export interface EncodedAttributes {
+  readonly bytes: Buffer;
+  readonly count: number;
+  readonly dropped: number;
+}
+
+export function encodeAttributes(
+  attributes: LogAttributes,
+  limits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
+): EncodedAttributes {
+  const w = new ProtoWriter(1024);
+  const dropped = writeAttributes(w, 6, attributes, limits);
+  let count = 0;
+  for (const key in attributes) if (attributes[key] !== undefined) count++;
+  return { bytes: w.finish(), count: count - dropped, dropped };
+}
+
 /** What one log record carries (the LogRecord message's fields). */
 export interface LogRecordFields {
   readonly timeUnixNano: bigint;
@@ -288,6 +306,8 @@ export function encodeLogRecord(
   w: ProtoWriter,
   record: LogRecordFields,
   limits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
+  /** Attributes already encoded (see encodeAttributes), written first; they count toward the limit. */
+  prefix?: EncodedAttributes,
 ): Buffer {
   w.reset();
   w.fixed64(1, record.timeUnixNano);
@@ -295,7 +315,12 @@ export function encodeLogRecord(
   w.varint(record.severityNumber);
   w.string(3, record.severityText);
   anyValue(w, 5, record.body, limits);
-  const dropped = writeAttributes(w, 6, record.attributes, limits);
+  let rest = limits;
+  if (prefix !== undefined) {
+    w.raw(prefix.bytes);
+    rest = { count: Math.max(0, limits.count - prefix.count), valueLength: limits.valueLength };
+  }
+  const dropped = writeAttributes(w, 6, record.attributes, rest) + (prefix?.dropped ?? 0);
   if (dropped > 0) {
     w.tag(7, WIRE_VARINT);
     w.varint(dropped);

@@ -1,8 +1,18 @@
-import type { Detection } from "../rules/detection.js";
+import type { Detection, RuleInfo } from "../rules/detection.js";
 import { severityNumber } from "../rules/priority.js";
 import { type BackoffPolicy, Delivery } from "./delivery.js";
-import { type DetectionAttributeOptions, detectionAttributes } from "./detection-attributes.js";
-import { DEFAULT_ATTRIBUTE_LIMITS, encodeLogRecord, ProtoWriter } from "./otlp-encode.js";
+import {
+  type DetectionAttributeOptions,
+  detectionOwnAttributes,
+  ruleAttributes,
+} from "./detection-attributes.js";
+import {
+  DEFAULT_ATTRIBUTE_LIMITS,
+  type EncodedAttributes,
+  encodeAttributes,
+  encodeLogRecord,
+  ProtoWriter,
+} from "./otlp-encode.js";
 import { createTransport, type OtlpTransport, type TransportOptions } from "./otlp-transport.js";
 import { priorityName } from "./priority-name.js";
 import { NO_SANITIZER, type Sanitizer } from "./sanitize.js";
@@ -110,6 +120,18 @@ export class OtlpLogSink implements DetectionSink {
     });
   }
 
+  /** security_rule.* and the rule's tags/source, encoded once per loaded rule. */
+  private readonly encodedRules = new WeakMap<RuleInfo, EncodedAttributes>();
+
+  private ruleAttributesOf(rule: RuleInfo): EncodedAttributes {
+    let encoded = this.encodedRules.get(rule);
+    if (encoded === undefined) {
+      encoded = encodeAttributes(ruleAttributes(rule), DEFAULT_ATTRIBUTE_LIMITS);
+      this.encodedRules.set(rule, encoded);
+    }
+    return encoded;
+  }
+
   /** Records in memory, not yet acknowledged. */
   get queueLength(): number {
     return this.delivery.queueLength;
@@ -126,10 +148,11 @@ export class OtlpLogSink implements DetectionSink {
         severityNumber: severity,
         severityText: priorityName(rule.priority),
         body: this.sanitizer.text(detection.output),
-        attributes: detectionAttributes(detection, this.attributeOptions),
+        attributes: detectionOwnAttributes(detection, this.attributeOptions),
         eventName: DETECTION_EVENT_NAME,
       },
       DEFAULT_ATTRIBUTE_LIMITS,
+      this.ruleAttributesOf(rule),
     );
     this.delivery.enqueue({ resource: this.resources.resourceOf(detection), severity, record });
   }
