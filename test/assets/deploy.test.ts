@@ -1,0 +1,204 @@
+/**
+ * deploy/: every manifest (and the ConfigMaps kustomize generates) passes the
+ * Kubernetes OpenAPI schema validators of `kubernetes-models`; `kubectl
+ * kustomize` renders the whole set when kubectl is installed; the DaemonSet
+ * keeps the security and operational properties the README promises; the
+ * agent's config file in the ConfigMap is valid and its rules load.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { applyConfigFile, defaultConfig } from "../../src/config/config.js";
+import { loadRules } from "../../src/rules/ruleset.js";
+import { PACKAGE_ROOT } from "../../src/version.js";
+import { readYaml } from "./asset-support.js";
+
+const DEPLOY = join(PACKAGE_ROOT, "deploy");
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } } & Record<
+  string,
+  unknown
+>;
+
+/** apiVersion/kind → validator (throws with the schema path of the first problems). */
+const VALIDATORS: Readonly<Record<string, (m: Manifest) => void>> = {
+  "apps/v1/DaemonSet": (m) => new DaemonSet(m as never).validate(),
+  "v1/ConfigMap": (m) => new ConfigMap(m as never).validate(),
+  "v1/Namespace": (m) => new Namespace(m as never).validate(),
+  "v1/Service": (m) => new Service(m as never).validate(),
+  "v1/ServiceAccount": (m) => new ServiceAccount(m as never).validate(),
+};
+
+function validate(m: Manifest, where: string): void {
+  const validator = VALIDATORS[`${m.apiVersion}/${m.kind}`];
+  if (validator === undefined) throw new Error(`${where}: no validator for ${m.apiVersion} ${m.kind}`);
+  validator(m);
+}
+
+function manifestsIn(text: string): Manifest[] {
+  return parseAllDocuments(text)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+}
+
+interface Kustomization {
+  namespace: string;
+  resources: string[];
+  configMapGenerator: { name: string; files: string[] }[];
+}
+const kustomization = readYaml<Kustomization>("deploy/kustomization.yaml");
+
+/** What kustomize's configMapGenerator makes (without the hash suffix). */
+function generatedConfigMaps(): Manifest[] {
+  return kustomization.configMapGenerator.map((g) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: g.name, namespace: kustomization.namespace },
+    data: Object.fromEntries(
+      g.files.map((f) => {
+        const [key, path] = f.includes("=")
+          ? (f.split("=") as [string, string])
+          : [f.split("/").at(-1) as string, f];
+        return [key, readFileSync(join(DEPLOY, path), "utf8")];
+      }),
+    ),
+  }));
+}
+
+const resources = kustomization.resources.flatMap((file) =>
+  manifestsIn(readFileSync(join(DEPLOY, file), "utf8")).map((m) => ({ file, m })),
+);
+const daemonSet = resources.find((r) => r.m.kind === "DaemonSet")?.m as unknown as DaemonSet;
+
+describe("deploy/", () => {
+  it("lists every manifest file in the kustomization", () => {
+    const yamls = readdirSync(DEPLOY).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml");
+    expect(kustomization.resources.sort()).toEqual(yamls.sort());
+  });
+
+  it.each(resources.map((r) => [`${r.file}: ${r.m.kind} ${r.m.metadata.name}`, r.m] as const))(
+    "%s passes the Kubernetes schema",
+    (where, m) => {
+      expect(() => validate(m, where)).not.toThrow();
+    },
+  );
+
+  it("the validator rejects a broken DaemonSet (the check can fail)", () => {
+    const broken = structuredClone(daemonSet) as unknown as {
+      spec: { template: { spec: { hostPID: unknown } } };
+    };
+    broken.spec.template.spec.hostPID = "yes";
+    expect(() => validate(broken as unknown as Manifest, "broken")).toThrow(/hostPID must be boolean/);
+  });
+
+  it.each(generatedConfigMaps().map((m) => [m.metadata.name, m] as const))(
+    "generated ConfigMap %s passes the schema",
+    (where, m) => {
+      expect(() => validate(m, where)).not.toThrow();
+    },
+  );
+
+  it.skipIf(!existsSync("/usr/bin/kubectl"))(
+    "kubectl kustomize renders a valid set with hashed ConfigMaps",
+    () => {
+      const rendered = manifestsIn(
+        execFileSync("/usr/bin/kubectl", ["kustomize", DEPLOY], { encoding: "utf8" }),
+      );
+      for (const m of rendered) validate(m, `${m.kind} ${m.metadata.name}`);
+      const maps = rendered.filter((m) => m.kind === "ConfigMap").map((m) => m.metadata.name);
+      expect(maps).toHaveLength(2);
+      for (const name of maps) expect(name).toMatch(/^peregrine-(config|otel-agent)-[a-z0-9]{10}$/);
+      const ds = rendered.find((m) => m.kind === "DaemonSet") as unknown as DaemonSet;
+      const referenced = (ds.spec?.template.spec?.volumes ?? []).flatMap((v) =>
+        v.configMap?.name !== undefined ? [v.configMap.name] : [],
+      );
+      expect(referenced.sort()).toEqual(maps.sort());
+    },
+  );
+
+  describe("the DaemonSet", () => {
+    const pod = daemonSet.spec?.template.spec;
+    const sensor = pod?.containers.find((c) => c.name === "peregrine");
+    const volumes = new Map((pod?.volumes ?? []).map((v) => [v.name, v]));
+
+    it("runs in the host PID namespace, not privileged, with the capabilities the sensor uses", () => {
+      expect(pod?.hostPID).toBe(true);
+      const sc = sensor?.securityContext;
+      expect(sc?.privileged).toBe(false);
+      expect(sc?.allowPrivilegeEscalation).toBe(false);
+      expect(sc?.capabilities?.drop).toEqual(["ALL"]);
+      expect(sc?.capabilities?.add).toEqual([
+        "BPF",
+        "PERFMON",
+        "SYS_RESOURCE",
+        "SYS_PTRACE",
+        "DAC_READ_SEARCH",
+      ]);
+      expect(sc?.capabilities?.add).not.toContain("SYS_ADMIN");
+    });
+
+    it("mounts the host paths it reads, read-only", () => {
+      const byPath = new Map(
+        (sensor?.volumeMounts ?? []).map((m) => [volumes.get(m.name)?.hostPath?.path ?? `(${m.name})`, m]),
+      );
+      for (const path of [
+        "/sys/kernel/btf",
+        "/sys/fs/cgroup",
+        "/etc/passwd",
+        "/etc/group",
+        "/var/run/crio",
+      ]) {
+        expect(byPath.get(path)?.readOnly, path).toBe(true);
+        expect(byPath.get(path)?.mountPath, path).toBe(path);
+      }
+    });
+
+    it("probes /healthz on the metrics port, has requests and limits, exposes metrics", () => {
+      for (const probe of [sensor?.startupProbe, sensor?.readinessProbe, sensor?.livenessProbe]) {
+        expect(probe?.httpGet).toMatchObject({ path: "/healthz", port: "metrics" });
+      }
+      expect(sensor?.ports).toContainEqual(expect.objectContaining({ name: "metrics", containerPort: 9464 }));
+      for (const c of pod?.containers ?? []) {
+        expect(c.resources?.requests, c.name).toMatchObject({
+          cpu: expect.any(String),
+          memory: expect.any(String),
+        });
+        expect(c.resources?.limits?.memory, c.name).toBeDefined();
+      }
+      const service = resources.find((r) => r.m.kind === "Service")?.m as unknown as Service;
+      expect(service.spec?.selector).toEqual(daemonSet.spec?.selector.matchLabels);
+      expect(service.spec?.ports?.[0]).toMatchObject({ name: "metrics", port: 9464, targetPort: "metrics" });
+    });
+
+    it("sends detections to the collector beside it, which runs the node agent's config", () => {
+      const args = sensor?.args ?? [];
+      expect(args[args.indexOf("--otlp-endpoint") + 1]).toBe("http://127.0.0.1:4317");
+      const agent = pod?.containers.find((c) => c.name === "otel-agent");
+      expect(agent?.args).toEqual(["--config=/etc/otelcol/agent.yaml"]);
+      expect(volumes.get("otel-agent-config")?.configMap?.name).toBe("peregrine-otel-agent");
+      // Mounted as a directory (no subPath): the kubelet updates rules in place.
+      expect(sensor?.volumeMounts?.find((m) => m.name === "config")?.subPath).toBeUndefined();
+    });
+  });
+
+  it("the agent's config file is valid and its rules (defaults + local) load", async () => {
+    const config = defaultConfig();
+    applyConfigFile(config, join(DEPLOY, "config/peregrine.yaml"));
+    const sensor = daemonSet.spec?.template.spec?.containers.find((c) => c.name === "peregrine");
+    expect(sensor?.args).toContain("/etc/peregrine/peregrine.yaml");
+    // In the image the repository lives at /opt/peregrine (deploy/Dockerfile).
+    const files = config.rulesFiles.map((f) => f.replace(/^\/opt\/peregrine\//, `${PACKAGE_ROOT}/`));
+    const shipped = readdirSync(join(PACKAGE_ROOT, "rules")).filter((f) => f.endsWith(".yaml"));
+    expect(files.slice(0, shipped.length)).toEqual(shipped.sort().map((f) => join(PACKAGE_ROOT, "rules", f)));
+    expect(files.at(-1)).toBe(join(DEPLOY, "config/local-rules.yaml"));
+    const ruleset = await loadRules(files);
+    expect(ruleset.rules.length).toBeGreaterThan(0);
+  });
+});
