@@ -429,8 +429,23 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	__u32 off, id;
 	__u8 *buf;
 
-	id = task__syscall_nr(task) == NR_EXECVEAT ? PG_SYS_EXECVEAT :
-						       PG_SYS_EXECVE;
+	/*
+	 * execveat: the saved orig_ax reads 59 (execve) here even for an
+	 * execveat on this kernel, so also look at what execveat leaves in
+	 * bprm->filename for a path relative to a dirfd or AT_EMPTY_PATH:
+	 * "/dev/fd/N[/path]". execveat(AT_FDCWD, path) stays "execve".
+	 */
+	id = PG_SYS_EXECVE;
+	{
+		char fdp[8] = {};
+
+		if (task__syscall_nr(task) == NR_EXECVEAT ||
+		    (!bpf_probe_read_kernel(fdp, sizeof(fdp), bprm->filename) &&
+		     fdp[0] == '/' && fdp[1] == 'd' && fdp[2] == 'e' &&
+		     fdp[3] == 'v' && fdp[4] == '/' && fdp[5] == 'f' &&
+		     fdp[6] == 'd' && fdp[7] == '/'))
+			id = PG_SYS_EXECVEAT;
+	}
 	if (!filter__wants(id) || self__ignored(pid_tgid >> 32))
 		return 0;
 	buf = scratch__get();

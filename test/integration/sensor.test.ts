@@ -113,7 +113,7 @@ describe.skipIf(skipReason !== undefined)("live sensor", () => {
 
   it("reports the stream header once attached", () => {
     expect(sensor.header.loaderPid).toBe(sensor.pid);
-    expect(sensor.header.schemaVersion).toBe(1);
+    expect(sensor.header.schemaVersion).toBe(2);
     // Boot time is in the past and at most a few years back.
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     expect(sensor.header.bootTimeNs < nowNs).toBe(true);
