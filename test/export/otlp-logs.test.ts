@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { HOST_CONTAINER } from "../../src/enrich/process-info.js";
 import { createOtlpLogSink, type OtlpLogSink, type OtlpLogSinkOptions } from "../../src/export/otlp-logs.js";
-import type { TransportOptions } from "../../src/export/otlp-transport.js";
+import { retryDelayFromStatusDetails, type TransportOptions } from "../../src/export/otlp-transport.js";
 import { uuidV5 } from "../../src/export/rule-identity.js";
 import { REDACTED, Sanitizer } from "../../src/export/sanitize.js";
 import type { HostIdentity } from "../../src/export/workload-resource.js";
@@ -16,7 +16,12 @@ import {
   makeRule,
   openEvent,
 } from "../support/detection-fixtures.js";
-import { type OtlpReceiver, startOtlpHttpReceiver, startOtlpReceiver } from "../support/otlp-receiver.js";
+import {
+  type OtlpReceiver,
+  startOtlpHttpReceiver,
+  startOtlpReceiver,
+  statusWithRetryInfo,
+} from "../support/otlp-receiver.js";
 import { type RecordingCounters, recordingCounters } from "../support/recording-counters.js";
 
 const OBSERVED_NS = 1_795_887_725_000_000_001n;
@@ -346,6 +351,17 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     expect(r.requests).toBe(3);
     await until(() => counters.totals.sent === 1);
     expect(counters.totals).toEqual({ sent: 1, failed: 0, spooled: 0, dropped: 0 });
+  });
+
+  it("honours the server's RetryInfo on RESOURCE_EXHAUSTED (retryable only with it)", async () => {
+    const r = await receiver({ failFirst: 1, failWith: 8, retryInfoMs: 1200 });
+    const { sink: s, counters } = sink(r.url);
+    s.emit(makeDetection());
+    await r.waitForCount(1, 5000);
+    const [first, second] = r.times ?? [];
+    expect((second as number) - (first as number)).toBeGreaterThanOrEqual(1100); // not the 30 ms backoff
+    await until(() => counters.totals.sent === 1);
+    expect(retryDelayFromStatusDetails(statusWithRetryInfo(8, "x", 2500))).toBe(2500);
   });
 
   it("does not retry an error OTLP calls permanent, and counts it failed", async () => {

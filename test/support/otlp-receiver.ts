@@ -39,6 +39,33 @@ export interface OtlpReceiverOptions {
   delayMs?: number;
   /** Port to bind (default 0: any free one); lets a test bring a receiver back on the same port. */
   port?: number;
+  /** Attach a google.rpc.RetryInfo with this delay to the failures (grpc-status-details-bin). */
+  retryInfoMs?: number;
+}
+
+/** google.rpc.Status{code, message, details: [Any{RetryInfo{retry_delay: Duration}}]} as bytes, written field by field. */
+export function statusWithRetryInfo(code: number, message: string, delayMs: number): Buffer {
+  const field = (n: number, body: Buffer): Buffer =>
+    Buffer.concat([varint((n << 3) | 2), varint(body.length), body]);
+  const num = (n: number, v: number): Buffer => Buffer.concat([varint(n << 3), varint(v)]);
+  const duration = Buffer.concat([num(1, Math.floor(delayMs / 1000)), num(2, (delayMs % 1000) * 1e6)]);
+  const retryInfo = field(1, duration);
+  const any = Buffer.concat([
+    field(1, Buffer.from("type.googleapis.com/google.rpc.RetryInfo")),
+    field(2, retryInfo),
+  ]);
+  return Buffer.concat([num(1, code), field(2, Buffer.from(message)), field(3, any)]);
+}
+
+function varint(value: number): Buffer {
+  const out: number[] = [];
+  let v = value;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v = Math.floor(v / 128);
+  }
+  out.push(v);
+  return Buffer.from(out);
 }
 
 export interface OtlpReceiver {
@@ -51,6 +78,8 @@ export interface OtlpReceiver {
   readonly requests: number;
   /** Export calls answered with an error. */
   readonly failures: number;
+  /** Arrival time (ms) of every Export call. */
+  readonly times?: number[];
   /** Resolves with the first record (already received or yet to come) that matches. */
   waitFor(predicate: (log: ReceivedLog) => boolean, timeoutMs?: number): Promise<ReceivedLog>;
   /** Resolves once at least n records have arrived. */
@@ -283,6 +312,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   const listeners = new Set<() => void>();
   let requests = 0;
   let failures = 0;
+  const times: number[] = [];
   const failFirst = options.failFirst ?? 0;
   const delayMs = options.delayMs ?? 0;
   const notify = () => {
@@ -293,14 +323,20 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   server.addService(logsService(), {
     Export(call: grpc.ServerUnaryCall<ExportRequest, unknown>, callback: grpc.sendUnaryData<unknown>) {
       requests++;
+      times.push(Date.now());
       const n = requests;
       const answer = () => {
         if (n <= failFirst) {
           failures++;
-          callback({
-            code: options.failWith ?? grpc.status.UNAVAILABLE,
-            details: `failing request ${n} on purpose`,
-          });
+          const code = options.failWith ?? grpc.status.UNAVAILABLE;
+          const metadata = new grpc.Metadata();
+          if (options.retryInfoMs !== undefined) {
+            metadata.set(
+              "grpc-status-details-bin",
+              statusWithRetryInfo(code, "slow down", options.retryInfoMs),
+            );
+          }
+          callback({ code, details: `failing request ${n} on purpose`, metadata });
           notify();
           return;
         }
@@ -349,6 +385,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     url: `http://127.0.0.1:${port}`,
     port,
     records,
+    times,
     get requests() {
       return requests;
     },
