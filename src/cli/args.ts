@@ -47,11 +47,14 @@ Options:
   -r, --rules FILE            rules file in Falco's format; repeat for several,
                               loaded in the order given. Replaces the default
                               ruleset (the files in rules/ of this package).
-      --otlp-endpoint URL     OTLP/gRPC endpoint for detections, e.g.
-                              http://127.0.0.1:4317. Overrides
+      --otlp-endpoint URL     OTLP endpoint for detections, e.g.
+                              http://127.0.0.1:4317 (gRPC; for OTLP/HTTP add
+                              -o otlp.protocol=http/protobuf). Overrides
                               OTEL_EXPORTER_OTLP_LOGS_ENDPOINT and
                               OTEL_EXPORTER_OTLP_ENDPOINT. Without either,
-                              nothing is sent over OTLP.
+                              nothing is sent over OTLP. Undeliverable
+                              detections wait in /var/lib/peregrine/spool
+                              (-o otlp.spool.dir=…; see docs/export.md).
       --metrics-address HOST:PORT
                               where /metrics and /healthz are served
                               (default 127.0.0.1:9464, loopback only; use
