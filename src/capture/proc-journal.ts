@@ -11,7 +11,7 @@
  * capture never needed) gets the nearest recorded answer, or none.
  */
 import type { FdInfo } from "../enrich/fd-info.js";
-import type { ProcSource } from "../enrich/proc-source.js";
+import type { FdListing, ProcSource } from "../enrich/proc-source.js";
 import type { ContainerInfo, K8sInfo, ProcessInfo } from "../enrich/process-info.js";
 
 /** One recorded answer: [record sequence number, question key, JSON-safe answer]. */
@@ -139,9 +139,9 @@ export class RecordingProcSource implements ProcSource {
     return info;
   }
 
-  listFds(pid: number): number[] | undefined {
+  listFds(pid: number): FdListing | undefined {
     const fds = this.live.listFds(pid);
-    this.note(`fds:${pid}`, fds ?? null);
+    this.note(`fds:${pid}`, fds === undefined ? null : [fds.atNs.toString(), fds.nums]);
     return fds;
   }
 
@@ -217,8 +217,9 @@ export class ReplayProcSource implements ProcSource {
     return j === null ? undefined : { ...j };
   }
 
-  listFds(pid: number): number[] | undefined {
-    return (this.answer(`fds:${pid}`) as number[] | null) ?? undefined;
+  listFds(pid: number): FdListing | undefined {
+    const j = this.answer(`fds:${pid}`) as [string, number[]] | null;
+    return j === null ? undefined : { atNs: BigInt(j[0]), nums: j[1] };
   }
 
   cgroupPath(id: bigint): string | undefined {

@@ -108,6 +108,7 @@ export class Enricher {
 
   enrich(event: SensorEvent): EnrichedEvent {
     const pid = event.tgid;
+    this.fds.eventNs = event.tsNs;
     let process: ProcessInfo | undefined;
     let fd: FdInfo | undefined;
     switch (event.kind) {

@@ -116,9 +116,17 @@ class FdSet {
   hard = false;
   /** Every open fd of the process is in `fds` (it was born under our eyes). */
   complete: boolean;
-  constructor(fds: Map<number, FdInfo>, complete: boolean) {
+  /**
+   * When /proc was listed for this set (epoch ns; 0n for a set built from
+   * events). Events older than that already show in the listing: applying
+   * them again would undo what came after (a child's dup2 before its exec,
+   * replayed onto the post-exec listing, would close its stdin).
+   */
+  seededAtNs: bigint;
+  constructor(fds: Map<number, FdInfo>, complete: boolean, seededAtNs = 0n) {
     this.fds = fds;
     this.complete = complete;
+    this.seededAtNs = seededAtNs;
   }
 }
 
@@ -155,6 +163,12 @@ export class FdTable implements FdLookup {
   lateFills = 0;
   /** Descriptors not stored because a bound was reached. */
   overflows = 0;
+  /**
+   * Time of the event being applied (epoch ns); the Enricher sets it before
+   * each event. Changes from events older than a set's /proc listing are
+   * not applied to that set.
+   */
+  eventNs = 0n;
 
   constructor(options: FdTableOptions) {
     this.source = options.source;
@@ -188,7 +202,7 @@ export class FdTable implements FdLookup {
       return undefined;
     }
     this.lateFills++;
-    this.put(pid, info);
+    this.store(pid, info);
     return info;
   }
 
@@ -198,15 +212,15 @@ export class FdTable implements FdLookup {
    * from then on. undefined when /proc has no such process.
    */
   private seed(pid: number): FdSet | undefined {
-    const nums = this.source.listFds(pid);
-    if (nums === undefined) return undefined;
-    const set = new FdSet(new Map(), true);
+    const listing = this.source.listFds(pid);
+    if (listing === undefined) return undefined;
+    const set = new FdSet(new Map(), true, listing.atNs);
     this.byPid.set(pid, set);
-    for (const num of nums) {
+    for (const num of listing.nums) {
       const info = this.source.readFd(pid, num);
       if (info === undefined) continue;
       this.lateFills++;
-      this.put(pid, info);
+      this.store(pid, info);
     }
     return set;
   }
@@ -221,8 +235,23 @@ export class FdTable implements FdLookup {
     return this.byPid.get(pid)?.complete === true;
   }
 
-  /** Stores a descriptor as given (open and friends build it; tests and snapshots too). */
+  /**
+   * Stores a descriptor an event created (open and friends; tests too),
+   * unless the process's /proc listing is newer than the event.
+   */
   put(pid: number, info: FdInfo): void {
+    if (this.isStale(pid)) return;
+    this.store(pid, info);
+  }
+
+  /** The set was listed from /proc after the current event happened: the event is already in it. */
+  private isStale(pid: number): boolean {
+    const set = this.byPid.get(pid);
+    return set !== undefined && set.seededAtNs > this.eventNs;
+  }
+
+  /** Stores a descriptor as given, whatever its age (what /proc says now). */
+  private store(pid: number, info: FdInfo): void {
     const set = this.writable(pid);
     if (!set.fds.has(info.num) && (set.fds.size >= this.maxPerProcess || this.total >= this.maxTotal)) {
       // Out of room: forget that this table is whole, so misses go to /proc instead of answering "no fd".
@@ -337,6 +366,8 @@ export class FdTable implements FdLookup {
     if (newFd < 0) return undefined;
     const source = this.get(pid, oldFd);
     if (source === undefined) {
+      // Older than the process's /proc listing: that listing already shows what newFd became.
+      if (this.isStale(pid)) return this.byPid.get(pid)?.fds.get(newFd);
       this.remove(pid, newFd);
       return undefined;
     }
@@ -361,6 +392,8 @@ export class FdTable implements FdLookup {
     // read instead of each listing its own /proc/<pid>/fd.
     const parent = this.byPid.get(parentPid) ?? this.seed(parentPid);
     if (parent === undefined) return; // gone: the child's table fills from /proc on first need
+    // Listed after the fork: it may hold what the parent opened since; the child lists its own.
+    if (parent.seededAtNs > this.eventNs) return;
     if (shareFiles) {
       // Its own set first (it may be a copy-on-write share with a sibling), then share that for real.
       const own = this.writable(parentPid);
@@ -369,7 +402,7 @@ export class FdTable implements FdLookup {
       this.byPid.set(childPid, own);
     } else if (parent.hard) {
       // Copy-on-write cannot be layered on a truly shared table: copy now.
-      const copy = new FdSet(new Map(parent.fds), parent.complete);
+      const copy = new FdSet(new Map(parent.fds), parent.complete, parent.seededAtNs);
       this.total += copy.fds.size;
       this.byPid.set(childPid, copy);
     } else {
@@ -406,7 +439,7 @@ export class FdTable implements FdLookup {
   /** A successful exec closes every close-on-exec descriptor. */
   onExec(pid: number): void {
     const set = this.byPid.get(pid);
-    if (set === undefined) return;
+    if (set === undefined || set.seededAtNs > this.eventNs) return;
     let any = false;
     for (const info of set.fds.values()) {
       if ((info.openFlags & O_CLOEXEC) !== 0) {
@@ -431,7 +464,7 @@ export class FdTable implements FdLookup {
 
   private remove(pid: number, fd: number): void {
     const set = this.byPid.get(pid);
-    if (set === undefined || !set.fds.has(fd)) return;
+    if (set === undefined || !set.fds.has(fd) || set.seededAtNs > this.eventNs) return;
     const own = this.writable(pid);
     own.fds.delete(fd);
     this.total--;
@@ -457,7 +490,7 @@ export class FdTable implements FdLookup {
     }
     if (set.refs === 1 || set.hard) return set;
     set.refs--;
-    const own = new FdSet(new Map(set.fds), set.complete);
+    const own = new FdSet(new Map(set.fds), set.complete, set.seededAtNs);
     this.total += own.fds.size;
     this.byPid.set(pid, own);
     return own;

@@ -19,14 +19,28 @@ export interface ProcSource {
   tgidOf(tid: number): number | undefined;
   /** One open descriptor as /proc/<pid>/fd and fdinfo describe it; undefined when not open. */
   readFd(pid: number, fd: number): FdInfo | undefined;
-  /** The open descriptor numbers of a process; undefined when it is gone. */
-  listFds(pid: number): number[] | undefined;
+  /**
+   * The open descriptor numbers of a process and when they were listed
+   * (epoch ns, taken before the listing); undefined when it is gone.
+   */
+  listFds(pid: number): FdListing | undefined;
   /**
    * The cgroup v2 path ("/system.slice/docker-….scope") of a cgroup id as
    * the kernel reports it (bpf_get_current_cgroup_id); undefined when unknown.
    * Lets an exec record name its container after the process is gone.
    */
   cgroupPath(id: bigint): string | undefined;
+}
+
+export interface FdListing {
+  readonly nums: number[];
+  /** Wall clock (epoch ns) just before /proc/<pid>/fd was read: events after it are not in the listing. */
+  readonly atNs: bigint;
+}
+
+/** Wall clock as epoch ns (the unit of event timestamps). */
+export function epochNowNs(): bigint {
+  return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
 /** Knows nothing: for replays without a snapshot and for tests. */
@@ -233,11 +247,13 @@ export class LiveProcSource implements ProcSource {
     }
   }
 
-  listFds(pid: number): number[] | undefined {
+  listFds(pid: number): FdListing | undefined {
+    const atNs = epochNowNs();
     try {
-      return readdirSync(`${this.procRoot}/${pid}/fd`)
+      const nums = readdirSync(`${this.procRoot}/${pid}/fd`)
         .map(Number)
         .filter((n) => Number.isInteger(n));
+      return { nums, atNs };
     } catch {
       return undefined;
     }

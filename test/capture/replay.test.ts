@@ -80,7 +80,7 @@ describe("replayCapture", () => {
     w.stream([header, exec, open]);
     w.proc([
       [1, "proc:60", processToJson(cat)],
-      [2, "fds:60", [0, 1, 2]],
+      [2, "fds:60", ["0", [0, 1, 2]]],
       ...[0, 1, 2].map(
         (n) =>
           [

@@ -29,14 +29,15 @@ function fileFd(num: number, name: string, openFlags = 0): FdInfo {
 }
 
 /** A /proc that knows a few descriptors of a few processes, and counts how often it is asked. */
-function fakeProc(fds: Record<number, FdInfo[]>): ProcSource & { reads: number; lists: number } {
+function fakeProc(fds: Record<number, FdInfo[]>, atNs = 0n): ProcSource & { reads: number; lists: number } {
   const src = {
     ...NO_PROC,
     reads: 0,
     lists: 0,
     listFds(pid: number) {
       src.lists++;
-      return fds[pid]?.map((f) => f.num);
+      const list = fds[pid];
+      return list === undefined ? undefined : { nums: list.map((f) => f.num), atNs };
     },
     readFd(pid: number, fd: number) {
       src.reads++;
@@ -258,6 +259,28 @@ describe("FdTable: processes older than the agent", () => {
     expect(t.get(43, 7)?.name).toBe("/var/log/shell.log");
     expect(t.isComplete(42)).toBe(true);
     expect(t.size).toBe(2);
+  });
+
+  it("does not replay onto a /proc listing the events that happened before it", () => {
+    // What a forked child did between fork and exec (close, dup2 onto stdin), processed
+    // after its exec when /proc already shows the result: applying them again would undo it.
+    const src = fakeProc({ 50: [fileFd(0, "/dev/pts/1"), fileFd(3, "/etc/hosts")] }, 1000n);
+    const t = new FdTable({ source: src });
+    t.eventNs = 900n;
+    t.onDup(50, 22, 0, false); // 22 unknown: would drop 0
+    t.onClose(50, 3);
+    t.onOpen(50, 4, "/tmp/old", AT_FDCWD, O_RDONLY, "/");
+    expect(t.get(50, 0)?.name).toBe("/dev/pts/1");
+    expect(t.get(50, 3)?.name).toBe("/etc/hosts");
+    expect(t.list(50).map((f) => f.num)).toEqual([0, 3]);
+    // After the listing, events apply again.
+    t.eventNs = 1100n;
+    t.onClose(50, 3);
+    expect(t.get(50, 3)).toBeUndefined();
+    // A fork older than the parent's listing does not hand the listing to the child.
+    t.eventNs = 950n;
+    t.onFork(50, 51);
+    expect(t.processes).toBe(1);
   });
 
   it("an open by an unseen process first loads what it already had", () => {

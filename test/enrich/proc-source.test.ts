@@ -160,7 +160,7 @@ describe.skipIf(skipLive !== undefined)("LiveProcSource on real descriptors and 
       const info = source.readFd(process.pid, fd);
       expect(info).toMatchObject({ num: fd, type: "file", name: path, ino: statSync(path).ino });
       expect((info?.openFlags ?? 0) & 0o3).toBe(0); // O_RDONLY
-      expect(source.listFds(process.pid)).toContain(fd);
+      expect(source.listFds(process.pid)?.nums).toContain(fd);
     } finally {
       closeSync(fd);
     }
