@@ -200,5 +200,8 @@ describe("deploy/", () => {
     const defaults = await loadRules([join(PACKAGE_ROOT, "rules")]);
     expect(ruleset.rules.map((r) => r.name)).toEqual(defaults.rules.map((r) => r.name));
     expect(ruleset.rules.length).toBeGreaterThan(0);
+    // The example is an append to a list the defaults define (a typo there would fail to load).
+    const local = readFileSync(join(DEPLOY, "config/local-rules.yaml"), "utf8");
+    expect(local).toMatch(/override:\n\s+items: append/);
   });
 });
