@@ -57,10 +57,10 @@ export function exec(file: string, args: readonly string[], options: RunOptions 
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (t: string) => {
+    child.stdout?.setEncoding("utf8").on("data", (t: string) => {
       stdout += t;
     });
-    child.stderr.setEncoding("utf8").on("data", (t: string) => {
+    child.stderr?.setEncoding("utf8").on("data", (t: string) => {
       stderr += t;
     });
     if (options.input !== undefined) child.stdin?.end(options.input);
