@@ -33,6 +33,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
 #define NR_OPEN 2
+#define NR_CLOSE 3
 #define NR_CONNECT 42
 #define NR_CREAT 85
 #define NR_OPENAT 257
@@ -189,6 +190,25 @@ const volatile __u32 ignore_tgids[8] = {};
  * development VM that doubled the cost of a traced openat+close. Set by the
  * loader to a fraction of the ring buffer size. */
 const volatile __u32 wakeup_bytes = 1 << 20;
+
+/*
+ * A close the filter wants only for sockets (PG_FILTER_FILE_CLOSES off): at
+ * sys_enter, while the fd is still open, a close of anything else is noted
+ * here (per CPU: the thread and the fd) and its sys_exit dropped as
+ * filtered. A thread that migrates CPUs between enter and exit finds no
+ * matching note and is sent: harmless.
+ */
+struct close_skip {
+	__u64 pid_tgid;
+	__s64 fd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct close_skip);
+} pg_close_skip SEC(".maps");
 
 /* Put every wire type into the object's BTF so scripts/gen-layout.mjs can
  * read offsets from it; nothing references these variables. */
@@ -944,6 +964,65 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	record__submit(buf, off, id);
 }
 
+static __always_inline bool filter__on(__u32 id)
+{
+	__u32 *on = bpf_map_lookup_elem(&pg_filter, &id);
+
+	return on && *on;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
+{
+	struct close_skip *skip;
+	struct file **fds;
+	struct file *file;
+	unsigned int max_fds;
+	__u32 zero = 0;
+	long fd;
+
+	/* Hot path: every syscall passes here; only close matters. */
+	if (nr != NR_CLOSE)
+		return 0;
+	skip = bpf_map_lookup_elem(&pg_close_skip, &zero);
+	if (!skip)
+		return 0;
+	skip->pid_tgid = 0;
+	if (filter__on(PG_FILTER_FILE_CLOSES) || !filter__on(PG_SYS_CLOSE))
+		return 0;
+	fd = regs->di;
+	if (fd < 0)
+		return 0;
+	{
+		struct task_struct *task = bpf_get_current_task_btf();
+
+		fds = BPF_CORE_READ(task, files, fdt, fd);
+		max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	}
+	if ((unsigned long)fd >= max_fds ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFSOCK)
+		return 0;
+	skip->pid_tgid = bpf_get_current_pid_tgid();
+	skip->fd = fd;
+	return 0;
+}
+
+/* True (and the note consumed) when sys_enter marked this close as a file's. */
+static __always_inline bool close__skipped(struct pt_regs *regs)
+{
+	struct close_skip *skip;
+	__u32 zero = 0;
+
+	skip = bpf_map_lookup_elem(&pg_close_skip, &zero);
+	if (!skip || skip->pid_tgid != bpf_get_current_pid_tgid() ||
+	    skip->fd != (long)regs->di)
+		return false;
+	skip->pid_tgid = 0;
+	return true;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -964,6 +1043,10 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (!filter__wants(id))
 		return 0;
+	if (id == PG_SYS_CLOSE && close__skipped(regs)) {
+		counter__inc(PG_CNT_FILTERED);
+		return 0;
+	}
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (self__ignored(pid_tgid >> 32))
 		return 0;

@@ -135,6 +135,10 @@ enum pg_syscall {
 	PG_SYS_DUP2 = 67,
 	PG_SYS_DUP3 = 68,
 	PG_SYS_CLOSE = 69,
+	/* Not a syscall: the filter slot that says whether closes of fds that
+	 * are not sockets are sent. The loader sets it when any open* is on: a
+	 * close of a file nobody saw opening tells the agent nothing. */
+	PG_FILTER_FILE_CLOSES = 127,
 	PG_SYS_MAX = 128, /* size of the filter map */
 };
 

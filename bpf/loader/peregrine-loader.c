@@ -402,8 +402,11 @@ static const char *bpf__hint(int err)
 /* Writes the whole filter map from set[]. */
 static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 {
+	bool opens = set[PG_SYS_OPEN] || set[PG_SYS_OPENAT] ||
+		     set[PG_SYS_OPENAT2] || set[PG_SYS_CREAT];
+
 	for (__u32 id = 0; id < PG_SYS_MAX; id++) {
-		__u32 on = set[id];
+		__u32 on = id == PG_FILTER_FILE_CLOSES ? opens : set[id];
 		int err = bpf_map__update_elem(skel->maps.pg_filter, &id,
 					       sizeof(id), &on, sizeof(on), 0);
 

@@ -363,6 +363,7 @@ export const PG_SYSCALL = {
   PG_SYS_DUP2: 67,
   PG_SYS_DUP3: 68,
   PG_SYS_CLOSE: 69,
+  PG_FILTER_FILE_CLOSES: 127,
   PG_SYS_MAX: 128,
 } as const;
 

@@ -341,7 +341,7 @@ describe.skipIf(skipReason !== undefined)("sensor: every syscall family (live)",
   });
 
   it("drops in the kernel what the filter does not ask for, and counts it", async () => {
-    // Rules that need only unlink: openat is not asked for; close stays (the fd table needs it).
+    // Rules that need only unlink: openat is not asked for; close stays on (the fd table needs it for sockets).
     const filter = sensor.setEventTypes(new Set(["unlink"]));
     expect(filter.eventTypes.has("openat")).toBe(false);
     expect(filter.eventTypes.has("close")).toBe(true);
@@ -354,13 +354,14 @@ describe.skipIf(skipReason !== undefined)("sensor: every syscall family (live)",
     );
     const r = await runHelper(["open-loop", "2000"], dir);
     expect(r.events.filter((e) => e.kind === "open")).toEqual([]);
-    expect(syscalls(r, "close").length).toBeGreaterThanOrEqual(2000);
+    // Closes of files nobody saw opening are dropped at sys_enter (PG_FILTER_FILE_CLOSES).
+    expect(syscalls(r, "close").length).toBeLessThan(20);
     const after = await log.waitFor(
       (x): x is Extract<DecodedRecord, { kind: "stats" }> =>
         x.kind === "stats" && x.tsNs > (r.events.at(-1)?.tsNs ?? 0n),
       "stats after the loop",
     );
-    expect((after.filtered ?? 0) - (before.filtered ?? 0)).toBeGreaterThanOrEqual(2000);
+    expect((after.filtered ?? 0) - (before.filtered ?? 0)).toBeGreaterThanOrEqual(4000);
     expect(after.ringbufFull).toBe(0);
     sensor.setEventTypes(new Set(["openat", "open"]));
   }, 20_000);

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// Kernel overhead of the sensor on a tight openat+close loop (a C program
+// built here with cc), in alternating rounds within one run:
+//
+//   untraced   no sensor attached
+//   delivered  `peregrine run` with the default rules: every openat (and
+//              close) goes to the agent and through the rules
+//   filtered   `peregrine run` with a rule that needs only unlinkat: the
+//              kernel filter drops every openat (close still goes: the fd
+//              table needs it)
+//
+// For the attached scenarios it also reads the loader's and the agent's CPU
+// time (/proc/<pid>/stat) over the loop, the records sent and lost (from
+// /metrics), and the agent's RSS; and once, two loops in parallel under the
+// delivered scenario, the drop percentage.
+//
+//   npm run build && sudo node bench/kernel-overhead.mjs   (PAIRS=1000000 ROUNDS=3)
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PAIRS = Number(process.env.PAIRS ?? 1_000_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+const LOOP_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (long i = 0; i < n; i++)
+		close(open("/etc/hostname", O_RDONLY));
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
+	return 0;
+}
+`;
+
+const work = mkdtempSync(join(tmpdir(), "pg-kbench-"));
+const loopBin = join(work, "openclose");
+writeFileSync(`${loopBin}.c`, LOOP_C);
+execFileSync("cc", ["-O2", "-o", loopBin, `${loopBin}.c`]);
+const filterRules = join(work, "unlink-only.yaml");
+writeFileSync(
+  filterRules,
+  `- rule: Unlink of a bench marker
+  desc: needs only unlinkat, so the kernel filters openat out
+  condition: evt.type = unlinkat and evt.arg.name = /nonexistent/pg-bench
+  output: "unlink %evt.arg.name"
+  priority: NOTICE
+`,
+);
+
+/** ns per pair of each loop run in parallel. */
+function runLoops(parallel) {
+  return Promise.all(
+    Array.from({ length: parallel }, () => {
+      const child = spawn(loopBin, [String(PAIRS)], { stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+      });
+      return new Promise((resolve) => child.once("close", () => resolve(Number(out.trim()))));
+    }),
+  );
+}
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+function rssBytes(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+async function metric(url, name) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+async function startAgent(rulesArgs) {
+  const agent = spawn(
+    process.execPath,
+    [
+      join(root, "bin/peregrine.js"),
+      "run",
+      ...rulesArgs,
+      "--output",
+      "json",
+      "--metrics-address",
+      "127.0.0.1:0",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  await new Promise((resolve, reject) => {
+    agent.stderr.setEncoding("utf8").on("data", (t) => {
+      stderr += t;
+      if (/ready/.test(stderr)) resolve();
+    });
+    agent.once("exit", (code) => reject(new Error(`agent exited ${code}: ${stderr}`)));
+  });
+  const url = /metrics on (http:\/\/\S+)\/metrics/.exec(stderr)?.[1];
+  const loaderPid = Number(/loader pid (\d+)/.exec(stderr)?.[1]);
+  // Let start-up work (the /proc seeding, JIT warm-up) settle.
+  await new Promise((r) => setTimeout(r, 1000));
+  return { agent, url, loaderPid };
+}
+
+async function stopAgent(a) {
+  a.agent.kill("SIGTERM");
+  await new Promise((r) => a.agent.once("exit", r));
+}
+
+/** One attached measurement: ns/pair and what it cost the sensor. */
+async function attached(rulesArgs, parallel = 1) {
+  const a = await startAgent(rulesArgs);
+  const sent0 = await metric(a.url, "peregrine_kernel_events_total");
+  const drops0 = await metric(a.url, "peregrine_kernel_drops_total");
+  const cpu0 = cpuTicks(a.agent.pid) + cpuTicks(a.loaderPid);
+  const ns = await runLoops(parallel);
+  // The agent catches up on what the loop produced (stats every second).
+  let sent = 0;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await metric(a.url, "peregrine_kernel_events_total");
+    if (now === sent && now > sent0) break;
+    sent = now;
+  }
+  const events = (await metric(a.url, "peregrine_events_total")) || 0;
+  const cpu = (cpuTicks(a.agent.pid) + cpuTicks(a.loaderPid) - cpu0) / CLK_TCK;
+  const drops = (await metric(a.url, "peregrine_kernel_drops_total")) - drops0;
+  const filtered = await metric(a.url, "peregrine_kernel_events_filtered_total");
+  const rss = rssBytes(a.agent.pid);
+  await stopAgent(a);
+  return { ns, sent: sent - sent0, drops, cpu, rss, events, filtered };
+}
+
+const DEFAULT_RULES = [];
+const FILTER_RULES = ["--rules", filterRules];
+const fmt = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });
+
+console.log(
+  `openat+close pairs per loop: ${fmt(PAIRS)}, rounds: ${ROUNDS}, cores: ${execFileSync("nproc", { encoding: "utf8" }).trim()}`,
+);
+const rows = [];
+for (let round = 1; round <= ROUNDS; round++) {
+  // Alternate the order so drift (other jobs on the machine) hits every scenario.
+  const order =
+    round % 2 === 1 ? ["untraced", "delivered", "filtered"] : ["filtered", "delivered", "untraced"];
+  const row = { round };
+  for (const s of order) {
+    if (s === "untraced") row.untraced = (await runLoops(1))[0];
+    else row[s] = await attached(s === "delivered" ? DEFAULT_RULES : FILTER_RULES);
+  }
+  rows.push(row);
+  const d = row.delivered;
+  const f = row.filtered;
+  console.log(
+    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+      `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader+agent ${d.cpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
+      `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
+  );
+}
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const dRatio = med(rows.map((r) => r.delivered.ns[0] / r.untraced));
+const fRatio = med(rows.map((r) => r.filtered.ns[0] / r.untraced));
+const perCpu = med(rows.map((r) => r.delivered.sent / r.delivered.cpu));
+console.log(
+  `median: delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
+    `${fmt(perCpu)} events per CPU-second (loader+agent); drops ${rows.reduce((n, r) => n + r.delivered.drops, 0)}; ` +
+    `max agent RSS ${(Math.max(...rows.map((r) => r.delivered.rss)) / 2 ** 20).toFixed(0)} MB`,
+);
+
+const two = await attached(DEFAULT_RULES, 2);
+const lost = two.drops / (two.sent + two.drops);
+console.log(
+  `two loops in parallel, delivered: ${two.ns.map((n) => `${fmt(n)} ns/pair`).join(", ")}; ${fmt(two.sent)} sent, ${two.drops} lost = ${(lost * 100).toFixed(2)}% dropped; ${fmt(two.sent / two.cpu)} events/CPU-s`,
+);
+rmSync(work, { recursive: true, force: true });
