@@ -138,16 +138,16 @@ describe.skipIf(skipReason !== undefined)("dashboards against a live agent", () 
     );
     api = `http://127.0.0.1:${promPort}/api/v1`;
 
-    // The rule's series is scraped at 0 first, so rate() and increase() see the detection.
-    await until(
+    // The rule's series is scraped before the detection, so rate() and increase() see it rise.
+    // (Other tests on this machine may raise the same rule: compare with what was there.)
+    const series = `peregrine_rule_matches_total{rule="${RULE}"}`;
+    const before = await until(
       async () => {
-        const r = await promQuery(api, "query", {
-          query: `peregrine_rule_matches_total{rule="${RULE}"} == 0`,
-        });
-        return r.length > 0 ? r : undefined;
+        const r = await promQuery(api, "query", { query: series });
+        return r[0]?.value !== undefined ? Number(r[0].value[1]) : undefined;
       },
       30_000,
-      "Prometheus to scrape the rule's counter at 0",
+      "Prometheus to scrape the rule's counter",
     );
 
     // A default rule fires: a copy of cat (not a known reader) reads /etc/shadow.
@@ -160,16 +160,22 @@ describe.skipIf(skipReason !== undefined)("dashboards against a live agent", () 
       15_000,
     );
 
-    // Enough scrapes after the detection for rate() over the dashboards' windows.
+    // Scraped with the detection counted, then a few more scrapes for the rate windows.
+    const seenAt = await until(
+      async () => {
+        const r = await promQuery(api, "query", { query: series });
+        return r[0]?.value !== undefined && Number(r[0].value[1]) > before ? r[0].value[0] : undefined;
+      },
+      30_000,
+      "Prometheus to scrape the detection",
+    );
     await until(
       async () => {
-        const r = await promQuery(api, "query", {
-          query: `count_over_time(peregrine_rule_matches_total{rule="${RULE}"}[1m]) >= 5 and peregrine_rule_matches_total{rule="${RULE}"} >= 1`,
-        });
-        return r.length > 0 ? r : undefined;
+        const r = await promQuery(api, "query", { query: `timestamp(${series})` });
+        return r[0]?.value !== undefined && Number(r[0].value[1]) >= seenAt + 3 ? true : undefined;
       },
-      60_000,
-      "Prometheus to scrape the detection's counter five times",
+      30_000,
+      "three more scrapes",
     );
   }, 120_000);
 
