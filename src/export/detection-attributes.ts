@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import type { AnyValue, LogAttributes } from "@opentelemetry/api-logs";
 import type { ConnectEvent, OpenEvent } from "../decode/events.js";
 import type { FdInfo } from "../enrich/fd-info.js";
-import type { ProcessInfo } from "../enrich/process-info.js";
+import type { ProcessInfo, UserLookup } from "../enrich/process-info.js";
 import type { Detection, FieldValue, RuleInfo } from "../rules/detection.js";
 import { detectionId } from "./detection-id.js";
 import { ruleIdentity } from "./rule-identity.js";
@@ -74,6 +74,8 @@ export interface DetectionAttributeOptions {
    * resource is the sensor (otherwise they are on the resource).
    */
   workloadOnRecord?: boolean;
+  /** Leave processAttributes() out (the OTLP sink adds them pre-encoded). */
+  skipProcess?: boolean;
 }
 
 const AT_FDCWD = -100;
@@ -284,6 +286,51 @@ export function ruleAttributes(rule: RuleInfo): LogAttributes {
   return attrs;
 }
 
+/**
+ * The attributes that depend on the process alone (process.*, user.*, and
+ * the workload when it goes on the record): the OTLP sink encodes them once
+ * per process state and reuses the bytes.
+ */
+export function processAttributes(
+  process: ProcessInfo,
+  users: UserLookup,
+  options: DetectionAttributeOptions = {},
+): LogAttributes {
+  const sanitizer = options.sanitizer ?? NO_SANITIZER;
+  const attrs: LogAttributes = {};
+  if (process.ppid > 0) attrs[ATTR_PROCESS_PARENT_PID] = process.ppid;
+  if (process.exePath !== "") {
+    attrs[ATTR_PROCESS_EXECUTABLE_PATH] = process.exePath;
+    attrs[ATTR_PROCESS_EXECUTABLE_NAME] = posix.basename(process.exePath);
+  } else if (process.name !== "") {
+    // No exe path (a kernel thread, or a process gone before /proc was read): comm is the best name left.
+    attrs[ATTR_PROCESS_EXECUTABLE_NAME] = process.name;
+  }
+  if (process.argv.length > 0) {
+    attrs[ATTR_PROCESS_ARGS_COUNT] = process.argv.length;
+    if (options.includeCommandLine !== false) {
+      const argv = sanitizer.argv(process.argv);
+      attrs[ATTR_PROCESS_COMMAND_LINE] = argv.join(" ");
+      attrs[ATTR_PROCESS_COMMAND_ARGS] = argv as string[];
+    }
+  }
+  if (process.vpid > 0 && process.vpid !== process.pid) attrs[ATTR_PROCESS_VPID] = process.vpid;
+  if (process.cwd !== "") attrs[ATTR_PROCESS_WORKING_DIRECTORY] = process.cwd;
+  if (process.startNs > 0n) attrs[ATTR_PROCESS_CREATION_TIME] = creationTime(process);
+  attrs[ATTR_PROCESS_INTERACTIVE] = process.tty !== 0;
+  if (process.sid > 0) attrs[ATTR_PROCESS_SESSION_LEADER_PID] = process.sid;
+  attrs[ATTR_PROCESS_USER_ID] = process.euid;
+  attrs[ATTR_PROCESS_REAL_USER_ID] = process.uid;
+  attrs[ATTR_USER_ID] = String(process.euid);
+  const userName = users.userName(process.euid);
+  if (userName !== undefined) {
+    attrs[ATTR_PROCESS_USER_NAME] = userName;
+    attrs[ATTR_USER_NAME] = userName;
+  }
+  if (options.workloadOnRecord === true) addWorkloadAttributes(attrs, process);
+  return attrs;
+}
+
 /** Everything but ruleAttributes(): the event, process, user, file, network and output fields. */
 export function detectionOwnAttributes(
   detection: Detection,
@@ -298,37 +345,8 @@ export function detectionOwnAttributes(
 
   attrs[ATTR_PROCESS_PID] = event.tgid;
   attrs[ATTR_THREAD_ID] = event.tid;
-  if (process !== undefined) {
-    if (process.ppid > 0) attrs[ATTR_PROCESS_PARENT_PID] = process.ppid;
-    if (process.exePath !== "") {
-      attrs[ATTR_PROCESS_EXECUTABLE_PATH] = process.exePath;
-      attrs[ATTR_PROCESS_EXECUTABLE_NAME] = posix.basename(process.exePath);
-    } else if (process.name !== "") {
-      // No exe path (a kernel thread, or a process gone before /proc was read): comm is the best name left.
-      attrs[ATTR_PROCESS_EXECUTABLE_NAME] = process.name;
-    }
-    if (process.argv.length > 0) {
-      attrs[ATTR_PROCESS_ARGS_COUNT] = process.argv.length;
-      if (options.includeCommandLine !== false) {
-        const argv = sanitizer.argv(process.argv);
-        attrs[ATTR_PROCESS_COMMAND_LINE] = argv.join(" ");
-        attrs[ATTR_PROCESS_COMMAND_ARGS] = argv as string[];
-      }
-    }
-    if (process.vpid > 0 && process.vpid !== process.pid) attrs[ATTR_PROCESS_VPID] = process.vpid;
-    if (process.cwd !== "") attrs[ATTR_PROCESS_WORKING_DIRECTORY] = process.cwd;
-    if (process.startNs > 0n) attrs[ATTR_PROCESS_CREATION_TIME] = creationTime(process);
-    attrs[ATTR_PROCESS_INTERACTIVE] = process.tty !== 0;
-    if (process.sid > 0) attrs[ATTR_PROCESS_SESSION_LEADER_PID] = process.sid;
-    attrs[ATTR_PROCESS_USER_ID] = process.euid;
-    attrs[ATTR_PROCESS_REAL_USER_ID] = process.uid;
-    attrs[ATTR_USER_ID] = String(process.euid);
-    const userName = enriched.users.userName(process.euid);
-    if (userName !== undefined) {
-      attrs[ATTR_PROCESS_USER_NAME] = userName;
-      attrs[ATTR_USER_NAME] = userName;
-    }
-    if (options.workloadOnRecord === true) addWorkloadAttributes(attrs, process);
+  if (process !== undefined && options.skipProcess !== true) {
+    Object.assign(attrs, processAttributes(process, enriched.users, options));
   }
 
   if (event.kind === "open") addFileAttributes(attrs, event, process?.cwd);

@@ -276,11 +276,15 @@ export interface EncodedAttributes {
   readonly dropped: number;
 }
 
+/** Reused by encodeAttributes (synchronous, so one is enough). */
+const scratch = new ProtoWriter(4096);
+
 export function encodeAttributes(
   attributes: LogAttributes,
   limits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
 ): EncodedAttributes {
-  const w = new ProtoWriter(1024);
+  const w = scratch;
+  w.reset();
   const dropped = writeAttributes(w, 6, attributes, limits);
   let count = 0;
   for (const key in attributes) if (attributes[key] !== undefined) count++;
@@ -308,6 +312,7 @@ export function encodeLogRecord(
   limits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
   /** Attributes already encoded (see encodeAttributes), written first; they count toward the limit. */
   prefix?: EncodedAttributes,
+  prefix2?: EncodedAttributes,
 ): Buffer {
   w.reset();
   w.fixed64(1, record.timeUnixNano);
@@ -316,11 +321,19 @@ export function encodeLogRecord(
   w.string(3, record.severityText);
   anyValue(w, 5, record.body, limits);
   let rest = limits;
-  if (prefix !== undefined) {
-    w.raw(prefix.bytes);
-    rest = { count: Math.max(0, limits.count - prefix.count), valueLength: limits.valueLength };
+  let dropped = 0;
+  for (const p of prefix2 === undefined ? [prefix] : [prefix, prefix2]) {
+    if (p === undefined) continue;
+    if (p.count > rest.count) {
+      // Does not fit whole: count it dropped rather than cut an encoded block apart.
+      dropped += p.count + p.dropped;
+      continue;
+    }
+    w.raw(p.bytes);
+    dropped += p.dropped;
+    rest = { count: rest.count - p.count, valueLength: limits.valueLength };
   }
-  const dropped = writeAttributes(w, 6, record.attributes, rest) + (prefix?.dropped ?? 0);
+  dropped += writeAttributes(w, 6, record.attributes, rest);
   if (dropped > 0) {
     w.tag(7, WIRE_VARINT);
     w.varint(dropped);

@@ -1,9 +1,11 @@
+import type { ProcessInfo } from "../enrich/process-info.js";
 import type { Detection, RuleInfo } from "../rules/detection.js";
 import { severityNumber } from "../rules/priority.js";
 import { type BackoffPolicy, Delivery } from "./delivery.js";
 import {
   type DetectionAttributeOptions,
   detectionOwnAttributes,
+  processAttributes,
   ruleAttributes,
 } from "./detection-attributes.js";
 import {
@@ -80,6 +82,7 @@ export class OtlpLogSink implements DetectionSink {
   private readonly resources: ResourceResolver;
   private readonly writer = new ProtoWriter(16_384);
   private readonly attributeOptions: DetectionAttributeOptions;
+  private readonly ownAttributeOptions: DetectionAttributeOptions;
   private readonly sanitizer: Sanitizer;
   private readonly now: () => bigint;
   private readonly shutdownTimeoutMillis: number;
@@ -101,6 +104,7 @@ export class OtlpLogSink implements DetectionSink {
       workloadOnRecord: this.resources.workloadOnRecord,
       ...(options.includeCommandLine !== undefined && { includeCommandLine: options.includeCommandLine }),
     };
+    this.ownAttributeOptions = { ...this.attributeOptions, skipProcess: true };
     const transport = isTransport(options.transport) ? options.transport : createTransport(options.transport);
     this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
     this.delivery = new Delivery({
@@ -122,6 +126,23 @@ export class OtlpLogSink implements DetectionSink {
 
   /** security_rule.* and the rule's tags/source, encoded once per loaded rule. */
   private readonly encodedRules = new WeakMap<RuleInfo, EncodedAttributes>();
+
+  /** process.* / user.* of a process, encoded once per process state (a process raises detections in bursts). */
+  private readonly encodedProcesses = new WeakMap<ProcessInfo, EncodedProcess>();
+
+  private processAttributesOf(detection: Detection): EncodedAttributes | undefined {
+    const process = detection.event.process;
+    if (process === undefined) return undefined;
+    const cached = this.encodedProcesses.get(process);
+    // The table updates a process in place (exec, setuid, chdir): reuse only while what we encode is unchanged.
+    if (cached !== undefined && sameProcessState(cached, process)) return cached.encoded;
+    const encoded = encodeAttributes(
+      processAttributes(process, detection.event.users, this.attributeOptions),
+      DEFAULT_ATTRIBUTE_LIMITS,
+    );
+    this.encodedProcesses.set(process, { ...snapshot(process), encoded });
+    return encoded;
+  }
 
   private ruleAttributesOf(rule: RuleInfo): EncodedAttributes {
     let encoded = this.encodedRules.get(rule);
@@ -148,11 +169,12 @@ export class OtlpLogSink implements DetectionSink {
         severityNumber: severity,
         severityText: priorityName(rule.priority),
         body: this.sanitizer.text(detection.output),
-        attributes: detectionOwnAttributes(detection, this.attributeOptions),
+        attributes: detectionOwnAttributes(detection, this.ownAttributeOptions),
         eventName: DETECTION_EVENT_NAME,
       },
       DEFAULT_ATTRIBUTE_LIMITS,
       this.ruleAttributesOf(rule),
+      this.processAttributesOf(detection),
     );
     this.delivery.enqueue({ resource: this.resources.resourceOf(detection), severity, record });
   }
@@ -170,6 +192,60 @@ export class OtlpLogSink implements DetectionSink {
     this.shutdownPromise ??= this.delivery.shutdown(this.shutdownTimeoutMillis);
     return this.shutdownPromise;
   }
+}
+
+/** The ProcessInfo fields processAttributes() reads. */
+interface ProcessState {
+  readonly ppid: number;
+  readonly name: string;
+  readonly exePath: string;
+  readonly argv: readonly string[];
+  readonly vpid: number;
+  readonly cwd: string;
+  readonly startNs: bigint;
+  readonly tty: number;
+  readonly sid: number;
+  readonly euid: number;
+  readonly uid: number;
+  readonly container: ProcessInfo["container"];
+}
+
+interface EncodedProcess extends ProcessState {
+  readonly encoded: EncodedAttributes;
+}
+
+function snapshot(p: ProcessInfo): ProcessState {
+  return {
+    ppid: p.ppid,
+    name: p.name,
+    exePath: p.exePath,
+    argv: p.argv,
+    vpid: p.vpid,
+    cwd: p.cwd,
+    startNs: p.startNs,
+    tty: p.tty,
+    sid: p.sid,
+    euid: p.euid,
+    uid: p.uid,
+    container: p.container,
+  };
+}
+
+function sameProcessState(a: ProcessState, p: ProcessInfo): boolean {
+  return (
+    a.argv === p.argv &&
+    a.exePath === p.exePath &&
+    a.cwd === p.cwd &&
+    a.euid === p.euid &&
+    a.uid === p.uid &&
+    a.ppid === p.ppid &&
+    a.name === p.name &&
+    a.vpid === p.vpid &&
+    a.startNs === p.startNs &&
+    a.tty === p.tty &&
+    a.sid === p.sid &&
+    a.container === p.container
+  );
 }
 
 export function createOtlpLogSink(options: OtlpLogSinkOptions): OtlpLogSink {

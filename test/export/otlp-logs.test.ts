@@ -343,6 +343,25 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     expect(log.attributes["peregrine.field.proc.env"]).toBe(`HOME=/root DB_PASSWORD=${REDACTED}`);
   });
 
+  it("re-reads a process that changed in place (exec, chdir) instead of reusing its encoded attributes", async () => {
+    const r = await receiver();
+    const { sink: s } = sink(r.url);
+    const p = makeProcess({ argv: ["sh", "-c", "x"], exePath: "/bin/sh", cwd: "/a" });
+    s.emit(makeDetection({ process: p }));
+    s.emit(makeDetection({ process: p }));
+    Object.assign(p, { argv: ["cat", "/etc/shadow"], exePath: "/usr/bin/cat", cwd: "/b" });
+    s.emit(makeDetection({ process: p }));
+    await r.waitForCount(3);
+    expect(
+      r.records.map((l) => [l.attributes["process.command_line"], l.attributes["process.working_directory"]]),
+    ).toEqual([
+      ["sh -c x", "/a"],
+      ["sh -c x", "/a"],
+      ["cat /etc/shadow", "/b"],
+    ]);
+    expect(r.records[2]?.attributes["process.executable.path"]).toBe("/usr/bin/cat");
+  });
+
   it("retries a receiver that fails the first requests with UNAVAILABLE, and delivers", async () => {
     const r = await receiver({ failFirst: 2 });
     const { sink: s, counters } = sink(r.url);
