@@ -4,9 +4,9 @@
  * tuple. The files describe the network namespace of the process named in
  * the path, so a containerized process's sockets resolve too.
  */
-import { readFileSync } from "node:fs";
 import { formatIpv6 } from "../decode/record-decoder.js";
 import type { FdInfo } from "./fd-info.js";
+import { readProcText } from "./proc-reader.js";
 
 export interface ProcSocket {
   readonly type: "ipv4" | "ipv6" | "unix";
@@ -127,16 +127,11 @@ export function readSocketTables(procRoot: string, pid: number): Map<number, Pro
   const sockets = new Map<number, ProcSocket>();
   const dir = `${procRoot}/${pid}/net`;
   for (const [name, v6, proto] of INET_TABLES) {
-    try {
-      parseInetTable(readFileSync(`${dir}/${name}`, "latin1"), v6, proto, sockets);
-    } catch {
-      // IPv6 disabled, or the process is gone.
-    }
+    // undefined: IPv6 disabled, or the process is gone.
+    const text = readProcText(`${dir}/${name}`);
+    if (text !== undefined) parseInetTable(text, v6, proto, sockets);
   }
-  try {
-    parseUnixTable(readFileSync(`${dir}/unix`, "latin1"), sockets);
-  } catch {
-    // gone
-  }
+  const unix = readProcText(`${dir}/unix`);
+  if (unix !== undefined) parseUnixTable(unix, sockets);
   return sockets;
 }

@@ -4,10 +4,10 @@
  * replay). Every /proc read of the tables goes through one ProcSource, which
  * is what lets a capture carry exactly the answers the live run got.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, readlinkSync, statSync } from "node:fs";
 import type { FdInfo, FdType } from "./fd-info.js";
 import { type ProcSocket, readSocketTables } from "./proc-net.js";
-import { listPids, MountCache, readProcess, statusTgid } from "./proc-reader.js";
+import { listPids, MountCache, readProcess, readProcText, statusTgid } from "./proc-reader.js";
 import type { ProcessInfo } from "./process-info.js";
 
 export interface ProcSource {
@@ -241,7 +241,8 @@ export class LiveProcSource implements ProcSource {
 
   tgidOf(tid: number): number | undefined {
     try {
-      return statusTgid(readFileSync(`${this.procRoot}/${tid}/status`, "latin1"));
+      const status = readProcText(`${this.procRoot}/${tid}/status`);
+      return status === undefined ? undefined : statusTgid(status);
     } catch {
       return undefined;
     }
@@ -267,12 +268,9 @@ export class LiveProcSource implements ProcSource {
     } catch {
       return undefined;
     }
-    let info = { flags: 0, ino: 0 };
-    try {
-      info = parseFdInfo(readFileSync(`${this.procRoot}/${pid}/fdinfo/${fd}`, "latin1"));
-    } catch {
-      // closed in between: describe it from the link alone
-    }
+    // Closed in between: describe it from the link alone.
+    const fdinfo = readProcText(`${this.procRoot}/${pid}/fdinfo/${fd}`);
+    const info = fdinfo === undefined ? { flags: 0, ino: 0 } : parseFdInfo(fdinfo);
     const base: FdInfo = {
       num: fd,
       type: "unknown",
