@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,6 +81,18 @@ function touchMarker(marker: string, env: Record<string, string>): Promise<numbe
     });
     child.once("error", reject);
     child.once("close", () => resolve(child.pid ?? -1));
+  });
+}
+
+/** A port free right now (bound and released), for Prometheus's web listener. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
 }
 
@@ -172,7 +185,7 @@ describe.skipIf(skipReason !== undefined)("export, live", () => {
 
     // Prometheus (the real one) scrapes the live agent: the rule's counter, with the detection id as exemplar.
     const promDir = join(work, "prometheus");
-    const promPort = 19_090 + (process.pid % 500);
+    const promPort = await freePort();
     const target = agent.metricsUrl.replace("http://", "");
     writeFileSync(
       join(work, "prometheus.yml"),
