@@ -12,6 +12,7 @@ import { PeregrineMetrics } from "../export/metrics.js";
 import { type MetricsServer, startMetricsServer } from "../export/metrics-server.js";
 import { type DetectionSink, FanOutSink } from "../export/sink.js";
 import { Pipeline } from "../pipeline.js";
+import { type ReloadResult, RulesReloader } from "../reload/rules-reloader.js";
 import { RulesError } from "../rules/errors.js";
 import { loadRules, type Ruleset } from "../rules/ruleset.js";
 import { type SupervisedSensor, startSupervisedSensor } from "../sensor/supervisor.js";
@@ -39,8 +40,15 @@ export function resolveRunConfig(flags: RunFlags): Config {
   return config;
 }
 
+function rulesPaths(config: Config): string[] {
+  return config.rulesFiles.length > 0 ? config.rulesFiles : [DEFAULT_RULES_DIR];
+}
+
 async function loadRuleset(config: Config): Promise<Ruleset> {
-  const files = config.rulesFiles.length > 0 ? config.rulesFiles : [DEFAULT_RULES_DIR];
+  return loadRulesFrom(rulesPaths(config));
+}
+
+async function loadRulesFrom(files: readonly string[]): Promise<Ruleset> {
   const ruleset = await loadRules(files);
   for (const warning of ruleset.warnings) log(`warning: ${warning.message}`);
   log(`loaded ${ruleset.rules.length} rules from ${files.join(", ")}`);
@@ -150,6 +158,33 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     );
   server?.setReady(true);
 
+  // Hot reload (SIGHUP or a rules file changing): the new set replaces the old only if it compiles.
+  const reloader = new RulesReloader({
+    paths: rulesPaths(config),
+    current: ruleset,
+    load: loadRulesFrom,
+    apply: (next) => {
+      pipeline.replaceRuleset(next);
+      metrics.setRules(next.rules);
+      const filter = sensor.setEventTypes(next.eventTypes);
+      log(`kernel sends ${filter.eventTypes.size} event types after the reload`);
+    },
+    onResult: (result: ReloadResult) => {
+      metrics.rulesReloaded(result.ok);
+      if (result.ok) log(`rules reloaded (${result.trigger}): ${result.ruleset.rules.length} rules`);
+      else
+        log(
+          `error: rules reload (${result.trigger}) failed, the previous rules keep running: ${result.error.message}`,
+        );
+    },
+  });
+  await reloader.watch().catch((err: Error) => log(`warning: not watching the rules files: ${err.message}`));
+  const onHangup = (): void => {
+    log("SIGHUP: reloading the rules");
+    void reloader.reload("signal");
+  };
+  process.on("SIGHUP", onHangup);
+
   const reportDecoderErrors = decoderErrorReporter(metrics);
   const statsTimer = setInterval(() => {
     reportDecoderErrors(sensor.decoderStats);
@@ -168,6 +203,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   stopping = true;
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+  process.off("SIGHUP", onHangup);
+  reloader.stop();
   server?.setReady(false);
   clearInterval(statsTimer);
   await sensor.stop();
