@@ -1,7 +1,11 @@
 /**
  * deploy/: every manifest (and the ConfigMaps kustomize generates) passes the
  * Kubernetes OpenAPI schema validators of `kubernetes-models`; `kubectl
- * kustomize` renders the whole set when kubectl is installed; the DaemonSet
+ * kustomize` renders the whole set when kubectl is installed; no manifest has
+ * a field the API does not know (the schema validators let unknown fields
+ * pass, as the API server does without strict validation; the TypeScript
+ * compiler's excess-property check against the same models' interfaces
+ * catches them); the DaemonSet
  * keeps the security and operational properties the README promises; the
  * agent's config file in the ConfigMap is valid and its rules load.
  */
@@ -13,6 +17,7 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { applyConfigFile, defaultConfig } from "../../src/config/config.js";
@@ -40,6 +45,58 @@ function validate(m: Manifest, where: string): void {
   const validator = VALIDATORS[`${m.apiVersion}/${m.kind}`];
   if (validator === undefined) throw new Error(`${where}: no validator for ${m.apiVersion} ${m.kind}`);
   validator(m);
+}
+
+/** apiVersion/kind → the kubernetes-models interface and module declaring it. */
+const INTERFACES: Readonly<Record<string, readonly [string, string]>> = {
+  "apps/v1/DaemonSet": ["IDaemonSet", "kubernetes-models/apps/v1/DaemonSet"],
+  "v1/ConfigMap": ["IConfigMap", "kubernetes-models/v1/ConfigMap"],
+  "v1/Namespace": ["INamespace", "kubernetes-models/v1/Namespace"],
+  "v1/Service": ["IService", "kubernetes-models/v1/Service"],
+  "v1/ServiceAccount": ["IServiceAccount", "kubernetes-models/v1/ServiceAccount"],
+};
+
+/**
+ * Type-checks each manifest as an object literal of its kubernetes-models
+ * interface: returns the compiler's messages (an unknown or misspelt field is
+ * "Object literal may only specify known properties").
+ */
+function typeCheck(manifests: readonly { where: string; m: Manifest }[]): string[] {
+  const file = join(PACKAGE_ROOT, "test/assets/__manifests__.ts");
+  const lines: string[] = [];
+  manifests.forEach(({ where, m }, i) => {
+    const entry = INTERFACES[`${m.apiVersion}/${m.kind}`];
+    if (entry === undefined) throw new Error(`${where}: no interface for ${m.apiVersion} ${m.kind}`);
+    lines.push(`import type { ${entry[0]} as T${i} } from "${entry[1]}";`);
+    lines.push(`// ${where}\nexport const m${i}: T${i} = ${JSON.stringify(m, null, 1)};`);
+  });
+  const source = lines.join("\n");
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    skipLibCheck: true,
+    types: [],
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  host.getSourceFile = (name, language, ...rest) =>
+    name === file ? ts.createSourceFile(name, source, language) : getSourceFile(name, language, ...rest);
+  host.fileExists = (name) => name === file || fileExists(name);
+  const program = ts.createProgram([file], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const line = d.file?.getLineAndCharacterOfPosition(d.start ?? 0).line ?? 0;
+    const where =
+      source
+        .split("\n")
+        .slice(0, line + 1)
+        .reverse()
+        .find((l) => l.startsWith("// ")) ?? "";
+    return `${where.slice(3)}: ${ts.flattenDiagnosticMessageText(d.messageText, " ")}`;
+  });
 }
 
 function manifestsIn(text: string): Manifest[] {
@@ -104,6 +161,23 @@ describe("deploy/", () => {
       expect(() => validate(m, where)).not.toThrow();
     },
   );
+
+  it("has no field the Kubernetes API does not know", () => {
+    const all = [
+      ...resources.map((r) => ({ where: `${r.file}: ${r.m.kind} ${r.m.metadata.name}`, m: r.m })),
+      ...generatedConfigMaps().map((m) => ({ where: `generated ${m.metadata.name}`, m })),
+    ];
+    expect(typeCheck(all)).toEqual([]);
+  });
+
+  it("the unknown-field check can fail", () => {
+    const broken = structuredClone(daemonSet) as unknown as {
+      spec: { template: { spec: Record<string, unknown> } };
+    };
+    broken.spec.template.spec.hostPid = true;
+    const messages = typeCheck([{ where: "broken", m: broken as unknown as Manifest }]);
+    expect(messages.join("\n")).toMatch(/broken: .*'"?hostPid"?' does not exist/);
+  });
 
   it.skipIf(!existsSync("/usr/bin/kubectl"))(
     "kubectl kustomize renders a valid set with hashed ConfigMaps",
