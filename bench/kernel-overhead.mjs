@@ -134,7 +134,8 @@ async function attached(rulesArgs, parallel = 1) {
   const a = await startAgent(rulesArgs);
   const sent0 = await metric(a.url, "peregrine_kernel_events_total");
   const drops0 = await metric(a.url, "peregrine_kernel_drops_total");
-  const cpu0 = cpuTicks(a.agent.pid) + cpuTicks(a.loaderPid);
+  const agent0 = cpuTicks(a.agent.pid);
+  const loader0 = cpuTicks(a.loaderPid);
   const ns = await runLoops(parallel);
   // The agent catches up on what the loop produced (stats every second).
   let sent = 0;
@@ -145,12 +146,14 @@ async function attached(rulesArgs, parallel = 1) {
     sent = now;
   }
   const events = (await metric(a.url, "peregrine_events_total")) || 0;
-  const cpu = (cpuTicks(a.agent.pid) + cpuTicks(a.loaderPid) - cpu0) / CLK_TCK;
+  const agentCpu = (cpuTicks(a.agent.pid) - agent0) / CLK_TCK;
+  const loaderCpu = (cpuTicks(a.loaderPid) - loader0) / CLK_TCK;
+  const cpu = agentCpu + loaderCpu;
   const drops = (await metric(a.url, "peregrine_kernel_drops_total")) - drops0;
   const filtered = await metric(a.url, "peregrine_kernel_events_filtered_total");
   const rss = rssBytes(a.agent.pid);
   await stopAgent(a);
-  return { ns, sent: sent - sent0, drops, cpu, rss, events, filtered };
+  return { ns, sent: sent - sent0, drops, cpu, agentCpu, loaderCpu, rss, events, filtered };
 }
 
 const DEFAULT_RULES = [];
@@ -175,7 +178,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const f = row.filtered;
   console.log(
     `round ${round}: untraced ${fmt(row.untraced)} ns/pair | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
-      `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader+agent ${d.cpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
+      `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(2)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
 }

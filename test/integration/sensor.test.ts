@@ -332,6 +332,12 @@ describe.skipIf(skipReason !== undefined)("live sensor", () => {
     expect(last?.eventsEmitted).toBeLessThan(last?.eventsSeen ?? 0);
     const delivered = small.events().filter((r) => r.tgid === burst.pid).length;
     expect(delivered).toBeLessThan(20000);
+    // The burst is openat + close: file and network families lose records, and the families add up.
+    const fam = last?.ringbufFullByFamily;
+    expect(fam?.file).toBeGreaterThan(0);
+    expect((fam?.file ?? 0) + (fam?.process ?? 0) + (fam?.network ?? 0) + (fam?.other ?? 0)).toBe(
+      last?.ringbufFull,
+    );
   });
 
   it("stop() ends the loader cleanly, after a final stats record", async () => {
@@ -377,9 +383,21 @@ describe.skipIf(skipReason !== undefined)("loader process contract", () => {
     );
   });
 
+  it("rejects a syscall id outside enum pg_syscall", () => {
+    expect(() => execFileSync(defaultLoaderPath(), ["--syscalls", "2,999"], { stdio: "pipe" })).toThrow(
+      /--syscalls: '999' is not a syscall id \(1\.\.127\)/,
+    );
+  });
+
   it("documents its options and exit codes in --help", () => {
     const help = execFileSync(defaultLoaderPath(), ["--help"], { encoding: "utf8" });
-    for (const word of ["--ignore-pid", "--ringbuf-bytes", "--stats-interval-ms", "Exit status"]) {
+    for (const word of [
+      "--ignore-pid",
+      "--ringbuf-bytes",
+      "--stats-interval-ms",
+      "--syscalls",
+      "Exit status",
+    ]) {
       expect(help).toContain(word);
     }
     expect(existsSync(defaultLoaderPath())).toBe(true);
