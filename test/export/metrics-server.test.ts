@@ -142,3 +142,18 @@ describe("metrics server", () => {
     ).rejects.toThrow(/EADDRINUSE/);
   });
 });
+
+describe("OpenMetrics negotiation", () => {
+  it("gives OpenMetrics to a scraper that accepts it, the text format otherwise", async () => {
+    const { wantsOpenMetrics } = await import("../../src/export/metrics-server.js");
+    // What Prometheus 2.x/3.x sends.
+    expect(
+      wantsOpenMetrics(
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+      ),
+    ).toBe(true);
+    expect(wantsOpenMetrics("text/plain;version=0.0.4")).toBe(false);
+    expect(wantsOpenMetrics("application/openmetrics-text;q=0")).toBe(false);
+    expect(wantsOpenMetrics(undefined)).toBe(false);
+  });
+});
