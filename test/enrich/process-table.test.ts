@@ -236,6 +236,39 @@ describe("ProcessTable", () => {
     expect(table.ancestors(52).map((p) => p.name)).toEqual(["bash", "sshd"]);
   });
 
+  it("takes the exec record's own facts over /proc's (they hold after the process is gone)", () => {
+    fakeProc(root, 70, { comm: "app", ppid: 1, argv: ["app"], exe: "/usr/bin/app", cwd: "/srv" });
+    const table = new ProcessTable({ bootTimeNs: BOOT, procRoot: root });
+    const info = table.onExec({
+      ...exec(70, 1, "/usr/bin/app", ["app"]),
+      comm: "app",
+      tty: 34816,
+      sid: 70,
+      pgid: 70,
+      vpid: 1,
+      capEffective: 0x20n,
+      capPermitted: 0x20n,
+      capInheritable: 0n,
+      exeIno: 4242,
+      exeCtimeNs: 5n,
+      exeMtimeNs: 6n,
+      exeUpperLayer: true,
+      exeFromMemfd: false,
+    });
+    expect(info).toMatchObject({
+      tty: 34816,
+      sid: 70,
+      vpid: 1,
+      capEffective: 0x20n,
+      exeIno: 4242,
+      exeCtimeNs: 5n,
+      exeMtimeNs: 6n,
+      exeUpperLayer: true,
+    });
+    // What only /proc has: the exe path with links resolved and the cwd.
+    expect(info).toMatchObject({ exePath: "/usr/bin/app", cwd: "/srv" });
+  });
+
   it("follows chdir and credential changes", () => {
     const table = new ProcessTable({ bootTimeNs: BOOT, readProc: false });
     table.onExec(exec(60, 1, "/bin/sh", ["sh"]));
