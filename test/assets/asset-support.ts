@@ -24,6 +24,8 @@ export interface DashboardQuery {
   readonly datasource: "loki" | "prometheus";
   readonly expr: string;
   readonly instant: boolean;
+  /** Grafana legend template ("{{rule}}"), if any. */
+  readonly legend: string | undefined;
 }
 
 interface DashboardJson {
@@ -32,7 +34,7 @@ interface DashboardJson {
   panels: {
     title: string;
     datasource?: { type: string; uid: string };
-    targets?: { expr: string; instant?: boolean; queryType?: string }[];
+    targets?: { expr: string; instant?: boolean; queryType?: string; legendFormat?: string }[];
   }[];
 }
 
@@ -56,6 +58,7 @@ export function dashboardQueries(): DashboardQuery[] {
           datasource: type,
           expr: t.expr,
           instant: t.instant === true || t.queryType === "instant",
+          legend: t.legendFormat,
         });
       }
     }
@@ -104,6 +107,8 @@ export function interpolate(
 export interface SyntaxNodeInfo {
   readonly name: string;
   readonly text: string;
+  readonly from: number;
+  readonly to: number;
   /** Names of the enclosing nodes, outermost first. */
   readonly ancestors: readonly string[];
 }
@@ -116,7 +121,13 @@ export function parseTree(parser: LRParser, text: string): { nodes: SyntaxNodeIn
   parser.parse(text).iterate({
     enter(n) {
       if (n.type.isError) errors.push(n.from);
-      nodes.push({ name: n.name, text: text.slice(n.from, n.to), ancestors: [...stack] });
+      nodes.push({
+        name: n.name,
+        text: text.slice(n.from, n.to),
+        from: n.from,
+        to: n.to,
+        ancestors: [...stack],
+      });
       stack.push(n.name);
     },
     leave() {

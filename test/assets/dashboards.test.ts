@@ -128,6 +128,39 @@ describe("dashboards/", () => {
       },
     );
 
+    it.each(promql.map((q) => [label(q), q] as const))(
+      "%s groups by labels its series have, and its legend names them",
+      (_name, q) => {
+        const expr = interpolate(q.expr);
+        const { nodes } = parseTree(promqlParser, expr);
+        const available = new Set([...SCRAPE_LABELS]);
+        for (const s of promSelectors(expr))
+          for (const l of series.get(s.metric)?.labels ?? []) available.add(l);
+        const grouping = nodes.filter(
+          (n) => n.name === "LabelName" && n.ancestors.includes("GroupingLabels"),
+        );
+        for (const n of grouping) expect(available, `by (${n.text})`).toContain(n.text);
+        // The outermost aggregation decides which labels the result keeps.
+        const outer = nodes.find((n) => n.name === "AggregateExpr");
+        const kept =
+          outer === undefined
+            ? available
+            : new Set(
+                parseTree(promqlParser, outer.text)
+                  .nodes.filter(
+                    (n) =>
+                      n.name === "LabelName" &&
+                      n.ancestors.at(-1) === "GroupingLabels" &&
+                      n.ancestors.length === 4,
+                  )
+                  .map((n) => n.text),
+              );
+        for (const m of (q.legend ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)) {
+          expect(kept, `legend {{${m[1]}}}`).toContain(m[1]);
+        }
+      },
+    );
+
     it("variable queries name registered series and labels", () => {
       for (const file of DASHBOARD_FILES) {
         for (const v of readDashboard(file).templating.list) {
@@ -198,6 +231,22 @@ describe("dashboards/", () => {
         }
         // Every detection query keeps to detections: the rule name must be set.
         expect(expr).toContain('security_rule_name != ""');
+      },
+    );
+
+    it.each(logql.filter((q) => q.legend !== undefined).map((q) => [label(q), q] as const))(
+      "%s has a legend naming the labels it groups by",
+      (_name, q) => {
+        const { nodes } = parseTree(logqlParser, interpolate(q.expr));
+        // The first Grouping in document order belongs to the outermost aggregation.
+        const first = nodes.find((n) => n.name === "Grouping");
+        const grouped = nodes
+          .filter((n) => n.name === "Identifier" && first !== undefined)
+          .filter((n) => n.from >= (first?.from ?? 0) && n.to <= (first?.to ?? 0))
+          .map((n) => n.text);
+        const used = [...(q.legend ?? "").matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]);
+        expect(used.length).toBeGreaterThan(0);
+        for (const l of used) expect(grouped, `legend {{${l}}}`).toContain(l);
       },
     );
 
