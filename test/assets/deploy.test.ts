@@ -254,6 +254,11 @@ describe("deploy/", () => {
     it("sends detections to the collector beside it, which runs the node agent's config", () => {
       const args = sensor?.args ?? [];
       expect(args[args.indexOf("--otlp-endpoint") + 1]).toBe("http://127.0.0.1:4317");
+      // …where the node agent's OTLP/gRPC receiver listens by default.
+      const agentConfig = readFileSync(join(DEPLOY, "config/otel-agent.yaml"), "utf8");
+      expect(agentConfig).toMatch(
+        /grpc:\n\s+(#.*\n\s+)*endpoint: \$\{env:OTLP_GRPC_ENDPOINT:-127\.0\.0\.1:4317\}/,
+      );
       const agent = pod?.containers.find((c) => c.name === "otel-agent");
       expect(agent?.args).toEqual(["--config=/etc/otelcol/agent.yaml"]);
       expect(volumes.get("otel-agent-config")?.configMap?.name).toBe("peregrine-otel-agent");
