@@ -11,6 +11,7 @@
  * capture never needed) gets the nearest recorded answer, or none.
  */
 import type { FdInfo } from "../enrich/fd-info.js";
+import type { ExecProcFacts } from "../enrich/proc-reader.js";
 import type { FdListing, ProcSource } from "../enrich/proc-source.js";
 import type { ContainerInfo, K8sInfo, ProcessInfo } from "../enrich/process-info.js";
 
@@ -47,8 +48,29 @@ interface ContainerJson extends Omit<ContainerInfo, "labels" | "k8s"> {
   k8s: (Omit<K8sInfo, "podLabels"> & { podLabels: [string, string][] }) | null;
 }
 
+interface ExecJson extends Omit<ExecProcFacts, "env" | "container"> {
+  env: [string, string][];
+  container: ContainerJson;
+}
+
+function containerToJson(c: ContainerInfo): ContainerJson {
+  return {
+    id: c.id,
+    fullId: c.fullId,
+    runtime: c.runtime,
+    name: c.name,
+    image: c.image,
+    labels: [...c.labels],
+    k8s: c.k8s === undefined ? null : { ...c.k8s, podLabels: [...c.k8s.podLabels] },
+  };
+}
+
+function containerFromJson(c: ContainerJson): ContainerInfo {
+  const k8s = c.k8s === null ? undefined : { ...c.k8s, podLabels: new Map(c.k8s.podLabels) };
+  return { ...c, labels: new Map(c.labels), k8s };
+}
+
 export function processToJson(p: ProcessInfo): ProcessJson {
-  const c = p.container;
   return {
     ...p,
     startNs: p.startNs.toString(),
@@ -59,15 +81,7 @@ export function processToJson(p: ProcessInfo): ProcessJson {
     exeCtimeNs: p.exeCtimeNs.toString(),
     exeMtimeNs: p.exeMtimeNs.toString(),
     env: [...p.env],
-    container: {
-      id: c.id,
-      fullId: c.fullId,
-      runtime: c.runtime,
-      name: c.name,
-      image: c.image,
-      labels: [...c.labels],
-      k8s: c.k8s === undefined ? null : { ...c.k8s, podLabels: [...c.k8s.podLabels] },
-    },
+    container: containerToJson(p.container),
   };
 }
 
@@ -76,8 +90,6 @@ export function processFromJson(j: ProcessJson): ProcessInfo {
   if (typeof j !== "object" || j === null || typeof j.pid !== "number" || typeof j.startNs !== "string") {
     throw new Error("not a process entry (pid/startNs missing)");
   }
-  const c = j.container;
-  const k8s = c.k8s === null ? undefined : { ...c.k8s, podLabels: new Map(c.k8s.podLabels) };
   return {
     ...j,
     argv: [...j.argv],
@@ -89,7 +101,7 @@ export function processFromJson(j: ProcessJson): ProcessInfo {
     exeCtimeNs: BigInt(j.exeCtimeNs),
     exeMtimeNs: BigInt(j.exeMtimeNs),
     env: new Map(j.env),
-    container: { ...c, labels: new Map(c.labels), k8s },
+    container: containerFromJson(j.container),
   };
 }
 
@@ -125,6 +137,17 @@ export class RecordingProcSource implements ProcSource {
     const info = this.live.readProcess(pid);
     this.note(`proc:${pid}`, info === undefined ? null : processToJson(info));
     return info;
+  }
+
+  readExec(pid: number): ExecProcFacts | undefined {
+    const facts = this.live.readExec(pid);
+    this.note(
+      `exec:${pid}`,
+      facts === undefined
+        ? null
+        : { ...facts, env: [...facts.env], container: containerToJson(facts.container) },
+    );
+    return facts;
   }
 
   tgidOf(tid: number): number | undefined {
@@ -206,6 +229,11 @@ export class ReplayProcSource implements ProcSource {
   readProcess(pid: number): ProcessInfo | undefined {
     const j = this.answer(`proc:${pid}`) as ProcessJson | null;
     return j === null ? undefined : processFromJson(j);
+  }
+
+  readExec(pid: number): ExecProcFacts | undefined {
+    const j = this.answer(`exec:${pid}`) as ExecJson | null;
+    return j === null ? undefined : { ...j, env: new Map(j.env), container: containerFromJson(j.container) };
   }
 
   tgidOf(tid: number): number | undefined {

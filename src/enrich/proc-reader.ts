@@ -328,6 +328,34 @@ export function readProcess(
   };
 }
 
+/**
+ * What an exec needs from /proc when its record already carries the rest
+ * (ids, tty/session, capabilities, exe inode and flags): five small reads
+ * instead of a whole readProcess.
+ */
+export interface ExecProcFacts {
+  /** To tell the image we read from a later one (the process may have exec'd again). */
+  readonly comm: string;
+  /** /proc/<pid>/exe: the executable with symlinks resolved. */
+  readonly exePath: string;
+  readonly cwd: string;
+  readonly env: ReadonlyMap<string, string>;
+  readonly container: ProcessInfo["container"];
+}
+
+export function readExecFacts(pid: number, procRoot = "/proc"): ExecProcFacts | undefined {
+  const dir = `${procRoot}/${pid}`;
+  const comm = readText(`${dir}/comm`);
+  if (comm === undefined) return undefined;
+  return {
+    comm: comm.endsWith("\n") ? comm.slice(0, -1) : comm,
+    exePath: readLink(`${dir}/exe`).replace(/ \(deleted\)$/, ""),
+    cwd: readLink(`${dir}/cwd`),
+    env: envOfInterest(readText(`${dir}/environ`) ?? ""),
+    container: new ContainerRegistry(1).intern(containerFromCgroupFile(readText(`${dir}/cgroup`) ?? "")),
+  };
+}
+
 /** Every numeric entry of /proc: the live processes (thread groups). */
 export function listPids(procRoot = "/proc"): number[] {
   const pids: number[] = [];

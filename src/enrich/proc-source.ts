@@ -7,7 +7,15 @@
 import { readdirSync, readlinkSync, statSync } from "node:fs";
 import type { FdInfo, FdType } from "./fd-info.js";
 import { type ProcSocket, readSocketTables } from "./proc-net.js";
-import { listPids, MountCache, readProcess, readProcText, statusTgid } from "./proc-reader.js";
+import {
+  type ExecProcFacts,
+  listPids,
+  MountCache,
+  readExecFacts,
+  readProcess,
+  readProcText,
+  statusTgid,
+} from "./proc-reader.js";
 import type { ProcessInfo } from "./process-info.js";
 
 export interface ProcSource {
@@ -15,6 +23,8 @@ export interface ProcSource {
   listPids(): number[];
   /** Everything /proc/<pid> says; undefined when the process is gone. */
   readProcess(pid: number): ProcessInfo | undefined;
+  /** The few facts an exec record does not carry; undefined when the process is gone. */
+  readExec(pid: number): ExecProcFacts | undefined;
   /** The process a task id belongs to (itself for a thread-group leader); undefined when gone. */
   tgidOf(tid: number): number | undefined;
   /** One open descriptor as /proc/<pid>/fd and fdinfo describe it; undefined when not open. */
@@ -47,6 +57,7 @@ export function epochNowNs(): bigint {
 export const NO_PROC: ProcSource = {
   listPids: () => [],
   readProcess: () => undefined,
+  readExec: () => undefined,
   tgidOf: () => undefined,
   readFd: () => undefined,
   listFds: () => undefined,
@@ -237,6 +248,10 @@ export class LiveProcSource implements ProcSource {
 
   readProcess(pid: number): ProcessInfo | undefined {
     return readProcess(pid, this.bootTimeNs, this.procRoot, { mounts: this.mounts });
+  }
+
+  readExec(pid: number): ExecProcFacts | undefined {
+    return readExecFacts(pid, this.procRoot);
   }
 
   tgidOf(tid: number): number | undefined {

@@ -246,12 +246,17 @@ export class ProcessTable implements ProcessLookup {
 
   onExec(event: ExecEvent): ProcessInfo {
     const before = this.entries.get(event.tgid);
-    // /proc/<pid> has what the exec record does not carry (exe with symlinks
-    // resolved — /bin/sh → /usr/bin/dash, which is what proc.exepath means —,
-    // its inode, cwd, environment, capabilities, cgroup). The process may be
-    // gone, or already be another image: then it is not trusted.
-    const now = this.source.readProcess(event.tgid);
-    const fromProc = now !== undefined && now.name === event.comm ? now : undefined;
+    // /proc/<pid> has what the exec record does not carry: the exe with
+    // symlinks resolved (/bin/sh → /usr/bin/dash, which is what proc.exepath
+    // means), cwd, environment, cgroup — and, for a record without the
+    // kernel's exec facts (tty unset: schema 1), the inode, capabilities,
+    // session. The process may be gone, or already be another image: then
+    // /proc is not trusted.
+    const now =
+      event.tty !== undefined ? this.source.readExec(event.tgid) : this.source.readProcess(event.tgid);
+    const nowComm = now === undefined ? undefined : "comm" in now ? now.comm : now.name;
+    const fromProc = now !== undefined && nowComm === event.comm ? now : undefined;
+    const full = fromProc !== undefined && "pid" in fromProc ? fromProc : undefined;
     const container = fromProc?.container ?? this.containerOfCgroup(event.cgroupId) ?? before?.container;
     if (fromProc === undefined && container === undefined && this.source !== NO_PROC) this.containerMisses++;
     const cwd = before?.cwd || fromProc?.cwd || "";
@@ -271,18 +276,18 @@ export class ProcessTable implements ProcessLookup {
       startNs: event.startNs,
       cgroupId: event.cgroupId,
       // The record's own facts (schema >= 2) win: they hold even when the process is already gone.
-      tty: event.tty ?? fromProc?.tty ?? before?.tty ?? 0,
-      sid: event.sid ?? fromProc?.sid ?? before?.sid ?? 0,
-      pgid: event.pgid ?? fromProc?.pgid ?? before?.pgid ?? 0,
-      vpid: event.vpid ?? fromProc?.vpid ?? before?.vpid ?? event.tgid,
-      capEffective: event.capEffective ?? fromProc?.capEffective ?? before?.capEffective ?? 0n,
-      capPermitted: event.capPermitted ?? fromProc?.capPermitted ?? before?.capPermitted ?? 0n,
-      capInheritable: event.capInheritable ?? fromProc?.capInheritable ?? before?.capInheritable ?? 0n,
-      exeIno: event.exeIno ?? fromProc?.exeIno ?? 0,
-      exeCtimeNs: event.exeCtimeNs ?? fromProc?.exeCtimeNs ?? 0n,
-      exeMtimeNs: event.exeMtimeNs ?? fromProc?.exeMtimeNs ?? 0n,
-      exeUpperLayer: event.exeUpperLayer ?? fromProc?.exeUpperLayer ?? false,
-      exeFromMemfd: event.exeFromMemfd ?? fromProc?.exeFromMemfd ?? false,
+      tty: event.tty ?? full?.tty ?? before?.tty ?? 0,
+      sid: event.sid ?? full?.sid ?? before?.sid ?? 0,
+      pgid: event.pgid ?? full?.pgid ?? before?.pgid ?? 0,
+      vpid: event.vpid ?? full?.vpid ?? before?.vpid ?? event.tgid,
+      capEffective: event.capEffective ?? full?.capEffective ?? before?.capEffective ?? 0n,
+      capPermitted: event.capPermitted ?? full?.capPermitted ?? before?.capPermitted ?? 0n,
+      capInheritable: event.capInheritable ?? full?.capInheritable ?? before?.capInheritable ?? 0n,
+      exeIno: event.exeIno ?? full?.exeIno ?? 0,
+      exeCtimeNs: event.exeCtimeNs ?? full?.exeCtimeNs ?? 0n,
+      exeMtimeNs: event.exeMtimeNs ?? full?.exeMtimeNs ?? 0n,
+      exeUpperLayer: event.exeUpperLayer ?? full?.exeUpperLayer ?? false,
+      exeFromMemfd: event.exeFromMemfd ?? full?.exeFromMemfd ?? false,
       // A runtime moves its child into the container's cgroup between fork and exec.
       container: container ?? HOST_CONTAINER,
       env: fromProc?.env ?? before?.env ?? new Map(),

@@ -25,6 +25,7 @@ function fakeProc(
     `Name:\t${o.comm}\nUid:\t${uid}\t${uid}\t${uid}\t${uid}\nGid:\t100\t100\t100\t100\n`,
   );
   writeFileSync(join(dir, "cmdline"), `${o.argv.join("\0")}\0`);
+  writeFileSync(join(dir, "comm"), `${o.comm}\n`);
   writeFileSync(join(dir, "environ"), `${(o.env ?? []).join("\0")}\0`);
   writeFileSync(join(dir, "loginuid"), "1000");
   symlinkSync(o.exe, join(dir, "exe"));
