@@ -64,7 +64,7 @@ describe.skipIf(skipReason !== undefined)("default rules: privilege escalation (
     expect(agent.of(benignSudo.pid, rule)).toEqual([]);
   });
 
-  it("Setuid bit set on a file: chmod 4755, not chmod 755", async () => {
+  it("Setuid bit set on a file: chmod 4755 and 0104755, not 755 or 0100644", async () => {
     const rule = "Setuid bit set on a file";
     const file = join(work, "backdoor");
     writeFileSync(file, "#!/bin/sh\n");
@@ -77,8 +77,15 @@ describe.skipIf(skipReason !== undefined)("default rules: privilege escalation (
       output_fields: { "evt.type": "fchmodat", "evt.rawarg.mode": 0o4755, "proc.name": "chmod" },
     });
     expect(String(d.output_fields["evt.arg.filename"])).toContain("backdoor");
+    // node passes st_mode whole (file-type bits included): 0100644 is no setuid bit, 0104755 is.
+    const chmod = (mode: number) => `require("fs").chmodSync(${JSON.stringify(file)}, ${mode})`;
+    const benignTyped = await exec(process.execPath, ["-e", chmod(0o100644)]);
+    const typed = await exec(process.execPath, ["-e", chmod(0o104755)]);
+    const t = await agent.waitForRule(rule, typed.pid);
+    expect(t.output_fields).toMatchObject({ "evt.rawarg.mode": 0o104755, "proc.name": "node" });
     await agent.settle();
     expect(agent.of(benign.pid, rule)).toEqual([]);
+    expect(agent.of(benignTyped.pid, rule)).toEqual([]);
   });
 
   it("Ptrace attach to another process: PTRACE_ATTACH by a script, not PTRACE_TRACEME or strace", async () => {
