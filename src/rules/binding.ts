@@ -9,4 +9,10 @@ export interface BindingOptions {
   readonly bind: BindContext;
   /** Receives caveats of the fields used. */
   readonly warn: (message: string, pos: SourcePosition) => void;
+  /**
+   * When set, a comparison on a field the sensor cannot answer compiles to
+   * "false" (libsinsp's rule for a missing value) and is reported here,
+   * instead of failing the load.
+   */
+  readonly onUnsupported?: (field: string, reason: string, pos: SourcePosition) => void;
 }

@@ -33,6 +33,10 @@ export function compileFieldExpr(f: FieldExpr, opts: BindingOptions): Access {
     const bound = opts.fields.bind(f.name, f.arg, opts.bind);
     if (typeof bound === "string") throw new FieldError(bound, f.pos);
     if (bound.warning !== undefined) opts.warn(bound.warning, f.pos);
+    if (bound.unsupported !== undefined) {
+      if (opts.onUnsupported === undefined) throw new FieldError(bound.unsupported, f.pos);
+      opts.onUnsupported(bound.name, bound.unsupported, f.pos);
+    }
     const get = bound.costly ? opts.cache.cached(bound.name, bound.extract) : bound.extract;
     return { name: bound.name, type: bound.type, get, anyOf: bound.anyOf };
   }
@@ -123,7 +127,27 @@ function compileFieldComparison(c: CheckNode, access: Access, opts: BindingOptio
   };
 }
 
+/** The field under any transformers: `tolower(proc.name)` → proc.name. */
+function baseField(f: FieldExpr): Extract<FieldExpr, { kind: "field" }> {
+  return f.kind === "field" ? f : baseField(f.operand);
+}
+
+const NEVER: Predicate = () => false;
+
 function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
+  if (opts.onUnsupported !== undefined) {
+    for (const f of [
+      c.left,
+      ...(c.right?.kind === "val" ? [c.right.field] : c.right?.kind === "transform" ? [c.right] : []),
+    ]) {
+      const base = baseField(f);
+      const reason = opts.fields.unsupportedReason(base.name);
+      if (reason !== undefined) {
+        opts.onUnsupported(base.name, reason, base.pos);
+        return NEVER;
+      }
+    }
+  }
   const access = compileFieldExpr(c.left, opts);
   const def = OPERATORS.get(c.op);
   if (def === undefined) throw new RulesError(`unknown operator '${c.op}'`, c.opPos);

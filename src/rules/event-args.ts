@@ -220,12 +220,14 @@ export interface ResolvedArg {
   readonly extract: (e: EnrichedEvent) => RuntimeValue | undefined;
   /** Set when no captured event type has this argument (it is then always missing). */
   readonly warning: string | undefined;
+  /** Set when some event type the rule can match has the argument but we cannot answer it there. */
+  readonly unsupported: string | undefined;
 }
 
 /**
  * Resolves `evt.arg.<name>` / `evt.rawarg.<name>` for the event types a rule
- * can match; returns an error message when one of them has the argument but
- * we cannot answer it.
+ * can match; `unsupported` names the event types that have the argument
+ * when we cannot answer it for them (it is missing on those events).
  */
 export function resolveEventArg(
   name: string,
@@ -234,15 +236,21 @@ export function resolveEventArg(
 ): ResolvedArg | string {
   const field = form === "raw" ? "evt.rawarg" : "evt.arg";
   let type: FieldType | undefined;
+  const unanswered: string[] = [];
   for (const [evtType, table] of Object.entries(ARGS_BY_TYPE)) {
     const def = table[name];
     if (def === undefined || !eventTypes(evtType)) continue;
     const answer = form === "raw" ? def.raw : def.rendered;
     if (answer === undefined) {
-      return `${field}.${name} of ${evtType} events is not available yet (not collected or not rendered like Falco does)`;
+      unanswered.push(evtType);
+      continue;
     }
     type ??= form === "raw" ? (def.raw?.type ?? "string") : "string";
   }
+  const unsupported =
+    unanswered.length === 0
+      ? undefined
+      : `${field}.${name} of ${unanswered.join("/")} events is not available yet (not collected or not rendered like Falco does)`;
   const extract = (e: EnrichedEvent): RuntimeValue | undefined => {
     const def = argTableOf(e.event)[name];
     if (def === undefined) return undefined;
@@ -252,8 +260,12 @@ export function resolveEventArg(
     return {
       type: "string",
       extract: () => undefined,
-      warning: `${field}.${name} is not an argument of any event type this rule can match that the sensor captures; it is always missing`,
+      warning:
+        unsupported === undefined
+          ? `${field}.${name} is not an argument of any event type this rule can match that the sensor captures; it is always missing`
+          : undefined,
+      unsupported,
     };
   }
-  return { type, extract, warning: undefined };
+  return { type, extract, warning: undefined, unsupported };
 }

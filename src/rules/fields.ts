@@ -13,7 +13,7 @@ import type { ProcessInfo } from "../enrich/process-info.js";
 import { resultName } from "./errno-names.js";
 import { type ArgForm, resolveEventArg } from "./event-args.js";
 import { CAPTURED, type EventTypeSet, setContains } from "./event-types.js";
-import { openedPath, openIsDirectory, socketEnds } from "./fd-info.js";
+import { FD_TYPECHAR, type FdView, fdView } from "./fd-view.js";
 import { EXEC_MODE_BITS, mayCreate, opensForRead, opensForWrite } from "./open-flags.js";
 import { ancestorAt, parentOf, someAncestor } from "./process-ancestry.js";
 import type { FieldType, RuntimeValue } from "./values.js";
@@ -36,6 +36,12 @@ export interface BoundField {
   readonly render: ((v: RuntimeValue) => string) | undefined;
   /** A caveat to report once per rule that uses the field. */
   readonly warning: string | undefined;
+  /**
+   * Why some events this rule can match cannot answer the field (it is
+   * missing there): a load error, or a report when the caller asked for
+   * reports (BindingOptions.onUnsupported).
+   */
+  readonly unsupported?: string;
 }
 
 /** What a field binding may depend on besides its argument. */
@@ -157,6 +163,7 @@ function eventArgEntry(name: string, form: ArgForm, description: string): FieldE
         costly: false,
         render: undefined,
         warning: resolved.warning,
+        ...(resolved.unsupported !== undefined && { unsupported: resolved.unsupported }),
       };
     },
   };
@@ -217,28 +224,6 @@ export function renderEventTime(v: RuntimeValue): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${frac}`;
 }
 
-function fdKind(e: EnrichedEvent): "file" | "directory" | "ipv4" | "ipv6" | "unix" | undefined {
-  const ev = e.event;
-  if (ev.kind === "open") {
-    // A failed open creates no fd: libsinsp then answers only fd.name/directory/filename.
-    if (ev.ret < 0) return undefined;
-    return openIsDirectory(ev) ? "directory" : "file";
-  }
-  return socketEnds(e)?.kind;
-}
-
-const TYPECHAR: Readonly<Record<string, string>> = {
-  file: "f",
-  directory: "d",
-  ipv4: "4",
-  ipv6: "6",
-  unix: "u",
-};
-
-function fdFilePath(e: EnrichedEvent): string | undefined {
-  return openedPath(e);
-}
-
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? "/" : path.slice(0, i);
@@ -248,10 +233,313 @@ function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-function isIp(e: EnrichedEvent): boolean {
-  const k = socketEnds(e)?.kind;
-  return k === "ipv4" || k === "ipv6";
+/** An fd.* field answered from the event's fd view (fd table, or the event itself). */
+function fdField(
+  name: string,
+  type: FieldType,
+  description: string,
+  pick: (v: FdView, e: EnrichedEvent) => RuntimeValue | undefined,
+): FieldEntry {
+  return plain({ name, type, description, extract: (e) => pick(fdView(e), e) });
 }
+
+/** Linux capability names by bit, as Falco prints them in thread.cap_*. */
+const CAPABILITIES: readonly string[] = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_LINUX_IMMUTABLE",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_NET_BROADCAST",
+  "CAP_NET_ADMIN",
+  "CAP_NET_RAW",
+  "CAP_IPC_LOCK",
+  "CAP_IPC_OWNER",
+  "CAP_SYS_MODULE",
+  "CAP_SYS_RAWIO",
+  "CAP_SYS_CHROOT",
+  "CAP_SYS_PTRACE",
+  "CAP_SYS_PACCT",
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_BOOT",
+  "CAP_SYS_NICE",
+  "CAP_SYS_RESOURCE",
+  "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG",
+  "CAP_MKNOD",
+  "CAP_LEASE",
+  "CAP_AUDIT_WRITE",
+  "CAP_AUDIT_CONTROL",
+  "CAP_SETFCAP",
+  "CAP_MAC_OVERRIDE",
+  "CAP_MAC_ADMIN",
+  "CAP_SYSLOG",
+  "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND",
+  "CAP_AUDIT_READ",
+  "CAP_PERFMON",
+  "CAP_BPF",
+  "CAP_CHECKPOINT_RESTORE",
+];
+
+/** A capability mask as Falco renders it: the set capabilities' names, space-separated. */
+export function capabilityNames(mask: bigint): string {
+  const names: string[] = [];
+  for (let bit = 0; bit < CAPABILITIES.length; bit++) {
+    if ((mask >> BigInt(bit)) & 1n) names.push(CAPABILITIES[bit] as string);
+  }
+  return names.join(" ");
+}
+
+/** Memoized per mask: most processes share a handful of capability sets. */
+const capNameCache = new Map<bigint, string>();
+function capabilities(mask: bigint | undefined): string | undefined {
+  if (mask === undefined) return undefined;
+  let s = capNameCache.get(mask);
+  if (s === undefined) {
+    s = capabilityNames(mask);
+    if (capNameCache.size < 1024) capNameCache.set(mask, s);
+  }
+  return s;
+}
+
+/** The session leader: the nearest ancestor (or the process) whose pid is the session id. */
+function sessionLeader(e: EnrichedEvent): ProcessInfo | undefined {
+  const p = e.process;
+  if (p === undefined || p.sid <= 0) return undefined;
+  let cur: ProcessInfo | undefined = p;
+  for (let depth = 0; cur !== undefined && depth < 64; depth++) {
+    if (cur.pid === p.sid) return cur;
+    cur = parentOf(cur, e.processes);
+  }
+  return e.processes.get(p.sid);
+}
+
+const positiveNs = (v: bigint | undefined): bigint | undefined =>
+  v === undefined || v <= 0n ? undefined : v;
+
+const PROCESS_STATE_FIELDS: readonly FieldEntry[] = [
+  plain({
+    name: "proc.tty",
+    type: "number",
+    description: "Controlling terminal device number; 0 when the process has none.",
+    extract: (e) => e.process?.tty,
+  }),
+  plain({
+    name: "proc.sid",
+    type: "number",
+    description: "Session id.",
+    extract: (e) => (e.process === undefined || e.process.sid <= 0 ? undefined : e.process.sid),
+  }),
+  plain({
+    name: "proc.sname",
+    type: "string",
+    description: "proc.name of the session leader.",
+    extract: (e) => sessionLeader(e)?.name,
+    costly: true,
+  }),
+  plain({
+    name: "proc.is_sid_leader",
+    type: "boolean",
+    description: "True when the process leads its session (proc.sid = proc.pid).",
+    extract: (e) =>
+      e.process === undefined || e.process.sid <= 0 ? undefined : e.process.sid === e.process.pid,
+  }),
+  plain({
+    name: "proc.vpgid",
+    type: "number",
+    description: "Process group id.",
+    extract: (e) => (e.process === undefined || e.process.pgid <= 0 ? undefined : e.process.pgid),
+  }),
+  plain({
+    name: "proc.is_vpgid_leader",
+    type: "boolean",
+    description: "True when the process leads its process group.",
+    extract: (e) =>
+      e.process === undefined || e.process.pgid <= 0 ? undefined : e.process.pgid === e.process.pid,
+  }),
+  plain({
+    name: "proc.vpid",
+    type: "number",
+    description: "pid as seen in the process's own pid namespace (1 for a container's init).",
+    extract: (e) => (e.process === undefined || e.process.vpid <= 0 ? undefined : e.process.vpid),
+  }),
+  plain({
+    name: "proc.pvpid",
+    type: "number",
+    description: "Parent's proc.vpid.",
+    extract: (e) => {
+      const p = parent(e);
+      return p === undefined || p.vpid <= 0 ? undefined : p.vpid;
+    },
+    costly: true,
+  }),
+  plain({
+    name: "proc.exe_ino",
+    type: "number",
+    description: "Inode number of the executable.",
+    extract: (e) => (e.process === undefined || e.process.exeIno === 0 ? undefined : e.process.exeIno),
+  }),
+  plain({
+    name: "proc.exe_ino.ctime",
+    type: "bigint",
+    description: "Inode change time of the executable, epoch ns.",
+    extract: (e) => positiveNs(e.process?.exeCtimeNs),
+  }),
+  plain({
+    name: "proc.exe_ino.mtime",
+    type: "bigint",
+    description: "Modification time of the executable, epoch ns.",
+    extract: (e) => positiveNs(e.process?.exeMtimeNs),
+  }),
+  plain({
+    name: "proc.exe_ino.ctime_duration_proc_start",
+    type: "bigint",
+    description:
+      "Nanoseconds from the executable's inode change to the process start (small: a freshly dropped binary).",
+    extract: (e) => {
+      const p = e.process;
+      if (p === undefined || p.exeCtimeNs <= 0n || p.startNs <= 0n) return undefined;
+      return p.startNs - p.exeCtimeNs;
+    },
+  }),
+  plain({
+    name: "proc.is_exe_upper_layer",
+    type: "boolean",
+    description:
+      "True when the executable lives in an overlayfs upper layer (written after the container started).",
+    extract: (e) => e.process?.exeUpperLayer,
+  }),
+  plain({
+    name: "proc.is_exe_from_memfd",
+    type: "boolean",
+    description: "True when the executable is a memfd (fileless execution).",
+    extract: (e) => e.process?.exeFromMemfd,
+  }),
+  plain({
+    name: "thread.cap_effective",
+    type: "string",
+    description: "Effective capabilities, names separated by spaces (CAP_SYS_ADMIN …).",
+    extract: (e) => capabilities(e.process?.capEffective),
+  }),
+  plain({
+    name: "thread.cap_permitted",
+    type: "string",
+    description: "Permitted capabilities, names separated by spaces.",
+    extract: (e) => capabilities(e.process?.capPermitted),
+  }),
+  plain({
+    name: "thread.cap_inheritable",
+    type: "string",
+    description: "Inheritable capabilities, names separated by spaces.",
+    extract: (e) => capabilities(e.process?.capInheritable),
+  }),
+  plain({
+    name: "evt.hostname",
+    type: "string",
+    description: "Name of the host the sensor runs on.",
+    extract: (e) => nonEmpty(e.hostname),
+  }),
+];
+
+/** Image reference → repository (no tag, no digest): "docker.io/library/nginx:1.25" → "docker.io/library/nginx". */
+export function imageRepository(image: string): string {
+  const at = image.indexOf("@");
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = noDigest.lastIndexOf(":");
+  return colon > noDigest.lastIndexOf("/") ? noDigest.slice(0, colon) : noDigest;
+}
+
+function imageTag(image: string): string | undefined {
+  const at = image.indexOf("@");
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = noDigest.lastIndexOf(":");
+  return colon > noDigest.lastIndexOf("/") ? noDigest.slice(colon + 1) : undefined;
+}
+
+const container = (e: EnrichedEvent) => e.process?.container;
+const k8s = (e: EnrichedEvent) => e.process?.container.k8s;
+
+const CONTAINER_FIELDS: readonly FieldEntry[] = [
+  plain({
+    name: "container.id",
+    type: "string",
+    description: "Container id (12 hex characters), 'host' outside containers.",
+    extract: (e) => container(e)?.id,
+  }),
+  plain({
+    name: "container.full_id",
+    type: "string",
+    description: "The container's full id (64 hex characters); empty on the host.",
+    extract: (e) => nonEmpty(container(e)?.fullId),
+  }),
+  plain({
+    name: "container.name",
+    type: "string",
+    description: "Container name from the runtime, 'host' outside containers.",
+    extract: (e) => nonEmpty(container(e)?.name),
+  }),
+  plain({
+    name: "container.type",
+    type: "string",
+    description: "Container runtime: docker, containerd, cri-o, podman, or host.",
+    extract: (e) => nonEmpty(container(e)?.runtime),
+  }),
+  plain({
+    name: "container.image",
+    type: "string",
+    description: "Container image as the runtime names it (repository:tag).",
+    extract: (e) => nonEmpty(container(e)?.image),
+  }),
+  plain({
+    name: "container.image.repository",
+    type: "string",
+    description: "Container image repository, without tag or digest.",
+    extract: (e) => {
+      const image = container(e)?.image;
+      return image === undefined || image === "" ? undefined : imageRepository(image);
+    },
+  }),
+  plain({
+    name: "container.image.tag",
+    type: "string",
+    description: "Container image tag.",
+    extract: (e) => {
+      const image = container(e)?.image;
+      return image === undefined || image === "" ? undefined : imageTag(image);
+    },
+  }),
+  plain({
+    name: "k8s.ns.name",
+    type: "string",
+    description: "Kubernetes namespace of the pod.",
+    extract: (e) => nonEmpty(k8s(e)?.namespace),
+  }),
+  plain({
+    name: "k8s.pod.name",
+    type: "string",
+    description: "Kubernetes pod name.",
+    extract: (e) => nonEmpty(k8s(e)?.podName),
+  }),
+  plain({
+    name: "k8s.pod.uid",
+    type: "string",
+    description: "Kubernetes pod uid.",
+    extract: (e) => nonEmpty(k8s(e)?.podUid),
+  }),
+  plain({
+    name: "k8s.pod.id",
+    type: "string",
+    description: "Kubernetes pod uid (older name of k8s.pod.uid).",
+    extract: (e) => nonEmpty(k8s(e)?.podUid),
+  }),
+];
 
 // ---------------------------------------------------------------------------
 // The table
@@ -520,36 +808,30 @@ const FIELD_TABLE: readonly FieldEntry[] = [
   plain({
     name: "group.gid",
     type: "number",
-    description: "Group id of the process (the process table's gid; Falco reports the effective gid).",
-    extract: (e) => e.process?.gid,
+    description: "Effective group id of the process (as Falco's group.gid).",
+    extract: (e) => e.process?.egid,
   }),
   plain({
     name: "group.name",
     type: "string",
     description: "Name of group.gid.",
-    extract: (e) => (e.process === undefined ? undefined : e.users.groupName(e.process.gid)),
+    extract: (e) => (e.process === undefined ? undefined : e.users.groupName(e.process.egid)),
     costly: true,
   }),
 
-  // fd.*
-  plain({
-    name: "fd.num",
-    type: "number",
-    description:
-      "File descriptor number: the fd an open returned (negative when it failed), or the fd a connect used.",
-    extract: (e) => {
-      const ev = e.event;
-      if (ev.kind === "open") return ev.ret;
-      if (ev.kind === "connect") return ev.fd;
-      return undefined;
-    },
-  }),
+  // fd.* (the fd table's view of the event's fd, or what the event itself says)
+  fdField(
+    "fd.num",
+    "number",
+    "File descriptor number: the fd an open returned (negative when it failed), or the fd the syscall used.",
+    (v) => v.num,
+  ),
   plain({
     name: "fd.name",
     type: "string",
     description:
-      "For files the absolute path (relative paths resolved against proc.cwd); for IP sockets 'lip:lport->rip:rport'; for unix sockets the path.",
-    extract: (e) => (e.event.kind === "open" ? fdFilePath(e) : socketEnds(e)?.name),
+      "For files the absolute path; for IP sockets 'clientip:port->serverip:port'; for unix sockets the path.",
+    extract: (e) => fdView(e).name,
     costly: true,
   }),
   plain({
@@ -558,141 +840,48 @@ const FIELD_TABLE: readonly FieldEntry[] = [
     description: "The path exactly as the open call passed it.",
     extract: (e) => (e.event.kind === "open" ? e.event.path : undefined),
   }),
-  plain({
-    name: "fd.directory",
-    type: "string",
-    description: "Directory of a file fd.name.",
-    extract: (e) => {
-      const p = fdFilePath(e);
-      return p === undefined ? undefined : dirname(p);
-    },
-    costly: true,
-  }),
-  plain({
-    name: "fd.filename",
-    type: "string",
-    description: "File name of a file fd.name, without its directory.",
-    extract: (e) => {
-      const p = fdFilePath(e);
-      return p === undefined ? undefined : basename(p);
-    },
-    costly: true,
-  }),
-  plain({
-    name: "fd.typechar",
-    type: "string",
-    description:
-      "fd type as one character: 'f' file, 'd' directory, '4' IPv4 socket, '6' IPv6 socket, 'u' unix socket.",
-    extract: (e) => {
-      const k = fdKind(e);
-      return k === undefined ? undefined : TYPECHAR[k];
-    },
-  }),
-  plain({
-    name: "fd.type",
-    type: "string",
-    description: "fd type: 'file', 'directory', 'ipv4', 'ipv6' or 'unix'.",
-    extract: fdKind,
-  }),
-  plain({
-    name: "fd.sockfamily",
-    type: "string",
-    description: "Socket family: 'ip' or 'unix'.",
-    extract: (e) => {
-      const k = socketEnds(e)?.kind;
-      return k === undefined ? undefined : k === "unix" ? "unix" : "ip";
-    },
-  }),
-  plain({
-    name: "fd.l4proto",
-    type: "string",
-    description: "Transport protocol: 'tcp', 'udp', 'icmp' or 'raw'.",
-    extract: (e) => socketEnds(e)?.l4proto,
-  }),
-  plain({
-    name: "fd.cip",
-    type: "ipaddr",
-    description: "Client IP: the local end of a connect.",
-    extract: (e) => socketEnds(e)?.localIp,
-  }),
-  plain({
-    name: "fd.sip",
-    type: "ipaddr",
-    description: "Server IP: the remote end of a connect.",
-    extract: (e) => socketEnds(e)?.remoteIp,
-  }),
-  plain({
-    name: "fd.lip",
-    type: "ipaddr",
-    description: "Local IP of the socket.",
-    extract: (e) => socketEnds(e)?.localIp,
-  }),
-  plain({
-    name: "fd.rip",
-    type: "ipaddr",
-    description: "Remote IP of the socket.",
-    extract: (e) => socketEnds(e)?.remoteIp,
-  }),
-  plain({
-    name: "fd.cport",
-    type: "number",
-    description: "Client port: the local port of a connect.",
-    extract: (e) => (isIp(e) ? socketEnds(e)?.localPort : undefined),
-  }),
-  plain({
-    name: "fd.sport",
-    type: "number",
-    description: "Server port: the remote port of a connect.",
-    extract: (e) => (isIp(e) ? socketEnds(e)?.remotePort : undefined),
-  }),
-  plain({
-    name: "fd.lport",
-    type: "number",
-    description: "Local port of the socket.",
-    extract: (e) => (isIp(e) ? socketEnds(e)?.localPort : undefined),
-  }),
-  plain({
-    name: "fd.rport",
-    type: "number",
-    description: "Remote port of the socket.",
-    extract: (e) => (isIp(e) ? socketEnds(e)?.remotePort : undefined),
-  }),
-  plain({
-    name: "fd.cnet",
-    type: "ipnet",
-    description: "fd.cip, compared against networks (fd.cnet = 10.0.0.0/8).",
-    extract: (e) => socketEnds(e)?.localIp,
-  }),
-  plain({
-    name: "fd.snet",
-    type: "ipnet",
-    description: "fd.sip, compared against networks.",
-    extract: (e) => socketEnds(e)?.remoteIp,
-  }),
-  plain({
-    name: "fd.lnet",
-    type: "ipnet",
-    description: "fd.lip, compared against networks.",
-    extract: (e) => socketEnds(e)?.localIp,
-  }),
-  plain({
-    name: "fd.rnet",
-    type: "ipnet",
-    description: "fd.rip, compared against networks.",
-    extract: (e) => socketEnds(e)?.remoteIp,
-  }),
+  fdField("fd.directory", "string", "Directory of a file fd.name.", (v) =>
+    v.path === undefined ? undefined : dirname(v.path),
+  ),
+  fdField("fd.filename", "string", "File name of a file fd.name, without its directory.", (v) =>
+    v.path === undefined ? undefined : basename(v.path),
+  ),
+  fdField(
+    "fd.typechar",
+    "string",
+    "fd type as one character: f file, d directory, 4 IPv4, 6 IPv6, u unix, p pipe, e eventfd, s signalfd, l eventpoll, i inotify, t timerfd, n netlink, b bpf, r io_uring, m memfd, P pidfd, o other.",
+    (v) => (v.type === undefined ? undefined : FD_TYPECHAR[v.type]),
+  ),
+  fdField(
+    "fd.type",
+    "string",
+    "fd type: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd.",
+    (v) => v.type,
+  ),
+  fdField("fd.sockfamily", "string", "Socket family: 'ip' or 'unix'.", (v) =>
+    v.type === "ipv4" || v.type === "ipv6" ? "ip" : v.type === "unix" ? "unix" : undefined,
+  ),
+  fdField("fd.l4proto", "string", "Transport protocol: 'tcp', 'udp', 'icmp' or 'raw'.", (v) => v.l4proto),
+  fdField("fd.connected", "boolean", "True when the socket completed connect or accept.", (v) => v.connected),
+  fdField("fd.cip", "ipaddr", "Client IP (the connecting end).", (v) => v.clientIp),
+  fdField("fd.sip", "ipaddr", "Server IP (the accepting end).", (v) => v.serverIp),
+  fdField("fd.lip", "ipaddr", "Local IP of the socket.", (v) => v.localIp),
+  fdField("fd.rip", "ipaddr", "Remote IP of the socket.", (v) => v.remoteIp),
+  fdField("fd.cport", "number", "Client port.", (v) => v.clientPort),
+  fdField("fd.sport", "number", "Server port.", (v) => v.serverPort),
+  fdField("fd.lport", "number", "Local port of the socket.", (v) => v.localPort),
+  fdField("fd.rport", "number", "Remote port of the socket.", (v) => v.remotePort),
+  fdField("fd.cnet", "ipnet", "fd.cip, compared against networks (fd.cnet = 10.0.0.0/8).", (v) => v.clientIp),
+  fdField("fd.snet", "ipnet", "fd.sip, compared against networks.", (v) => v.serverIp),
+  fdField("fd.lnet", "ipnet", "fd.lip, compared against networks.", (v) => v.localIp),
+  fdField("fd.rnet", "ipnet", "fd.rip, compared against networks.", (v) => v.remoteIp),
+  fdField("fd.ino", "number", "Inode number of the file, when the fd table knows it.", (_v, e) =>
+    e.fd === undefined || e.fd.ino === 0 ? undefined : e.fd.ino,
+  ),
 
-  // container.*
-  plain({
-    name: "container.id",
-    type: "string",
-    description:
-      "Container id. Always 'host' for now: container detection from cgroups is a later piece of work, so container rules cannot tell containers apart yet.",
-    extract: () => "host",
-    warning: "container.id is always 'host' until container detection lands; container rules do not fire yet",
-  }),
+  ...PROCESS_STATE_FIELDS,
+  ...CONTAINER_FIELDS,
 ];
-
 /** Multi-valued fd fields: fd.ip/fd.port/fd.net match either end (conditions only, as in Falco). */
 function eitherEnd(name: string, type: FieldType, description: string, pick: "ip" | "port"): FieldEntry {
   const bound: BoundField = {
@@ -700,10 +889,14 @@ function eitherEnd(name: string, type: FieldType, description: string, pick: "ip
     type,
     extract: () => undefined,
     anyOf: (e, test) => {
-      const s = socketEnds(e);
-      if (s === undefined || (s.kind !== "ipv4" && s.kind !== "ipv6")) return false;
-      if (pick === "port") return test(s.localPort) || test(s.remotePort);
-      return (s.localIp !== undefined && test(s.localIp)) || (s.remoteIp !== undefined && test(s.remoteIp));
+      const v = fdView(e);
+      if (v.type !== "ipv4" && v.type !== "ipv6") return false;
+      if (pick === "port")
+        return (
+          (v.localPort !== undefined && test(v.localPort)) ||
+          (v.remotePort !== undefined && test(v.remotePort))
+        );
+      return (v.localIp !== undefined && test(v.localIp)) || (v.remoteIp !== undefined && test(v.remoteIp));
     },
     filterOnly: true,
     costly: false,
@@ -756,22 +949,8 @@ const UNSUPPORTED: readonly UnsupportedField[] = [
   ...[
     "proc.env",
     "proc.aenv",
-    "proc.exe_ino",
-    "proc.exe_ino.ctime",
-    "proc.exe_ino.mtime",
-    "proc.exe_ino.ctime_duration_proc_start",
     "proc.exe_ino.ctime_duration_pidns_start",
-    "proc.is_exe_from_memfd",
-    "proc.is_exe_upper_layer",
     "proc.is_exe_writable",
-    "proc.is_vpgid_leader",
-    "proc.is_sid_leader",
-    "proc.sname",
-    "proc.sid",
-    "proc.tty",
-    "proc.vpid",
-    "proc.pvpid",
-    "proc.vpgid",
     "proc.pgid",
     "proc.loginshellid",
     "proc.nthreads",
@@ -796,9 +975,6 @@ const UNSUPPORTED: readonly UnsupportedField[] = [
     "proc.stdin.name",
     "proc.stdout.name",
     "proc.stderr.name",
-    "thread.cap_effective",
-    "thread.cap_permitted",
-    "thread.cap_inheritable",
     "thread.vtid",
     "thread.ismain",
     "thread.exectime",
@@ -807,17 +983,11 @@ const UNSUPPORTED: readonly UnsupportedField[] = [
     "user.homedir",
   ].map((name) => ({ name, reason: NOT_COLLECTED })),
   ...[
-    "fd.cip.name",
-    "fd.sip.name",
-    "fd.lip.name",
-    "fd.rip.name",
-    "fd.connected",
     "fd.name_changed",
     "fd.oldname",
     "fd.dev",
     "fd.dev.major",
     "fd.dev.minor",
-    "fd.ino",
     "fd.uid",
     "fd.containername",
     "fd.containerdirectory",
@@ -829,16 +999,23 @@ const UNSUPPORTED: readonly UnsupportedField[] = [
     "fd.openflags",
     "fd.types",
     "fd.nameraw.name",
-  ].map((name) => ({ name, reason: "needs an fd table, which the sensor does not keep yet" })),
+  ].map((name) => ({ name, reason: "not tracked by the fd table yet" })),
+  ...["fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name"].map((name) => ({
+    name,
+    reason: "needs DNS names of addresses, which the sensor does not resolve",
+  })),
 ];
 
 /** Whole namespaces we have no data for yet. */
 const UNSUPPORTED_PREFIXES: readonly UnsupportedField[] = [
   {
     name: "container.",
-    reason: "container metadata is not collected yet (only container.id exists, always 'host')",
+    reason: "not collected: the container table knows id, name, image, runtime and labels only",
   },
-  { name: "k8s.", reason: "Kubernetes metadata is not collected yet" },
+  {
+    name: "k8s.",
+    reason: "not collected: the container table knows pod uid, name, namespace and labels only",
+  },
   { name: "k8smeta.", reason: "Kubernetes metadata is not collected yet" },
   { name: "mesos.", reason: "Mesos metadata is not collected" },
   { name: "span.", reason: "tracer spans are not collected" },
@@ -914,6 +1091,12 @@ export class FieldRegistry {
     const byPrefix = this.#unsupportedPrefixes.find((p) => name.startsWith(p.name));
     if (byPrefix !== undefined) return { kind: "unsupported", reason: byPrefix.reason };
     return { kind: "unknown", suggestion: this.#suggest(name) };
+  }
+
+  /** Why the sensor cannot answer this field, or undefined when it can (or does not know it). */
+  unsupportedReason(name: string): string | undefined {
+    const found = this.lookup(name, undefined);
+    return found.kind === "unsupported" ? found.reason : undefined;
   }
 
   #suggest(name: string): string | undefined {

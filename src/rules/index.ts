@@ -35,6 +35,7 @@ export {
   type RulesetOptions,
   type RulesSource,
   SYSCALL_SOURCE,
+  type UnsupportedFieldUse,
 } from "./ruleset.js";
 export { plainSourceText, type SourceText } from "./source-text.js";
 export { TRANSFORMERS, type TransformerDef } from "./transformers.js";

@@ -97,8 +97,21 @@ export function compileOutput(source: SourceText, opts: BindingOptions): Compile
     const key = match.arg === undefined ? match.name : `${match.name}[${match.arg}]`;
     i = match.end;
     if (DROPPED_TOKENS.has(key)) continue;
+    const unsupported =
+      opts.onUnsupported === undefined ? undefined : opts.fields.unsupportedReason(match.name);
+    if (unsupported !== undefined) {
+      // Rendered as Falco renders a field without a value.
+      opts.onUnsupported?.(key, unsupported, source.positionAt(tokenStart + 1));
+      parts.push({ kind: "field", key, get: () => undefined, render: undefined, width });
+      continue;
+    }
     const bound = opts.fields.bind(match.name, match.arg, opts.bind);
     if (typeof bound === "string") throw new FieldError(bound, source.positionAt(tokenStart + 1));
+    if (bound.unsupported !== undefined) {
+      if (opts.onUnsupported === undefined)
+        throw new FieldError(bound.unsupported, source.positionAt(tokenStart + 1));
+      opts.onUnsupported(key, bound.unsupported, source.positionAt(tokenStart + 1));
+    }
     if (bound.filterOnly) {
       throw new RulesError(
         `field '${key}' can be used in conditions only, not in outputs${bound.anyOf !== undefined ? " (give it an index)" : ""}`,

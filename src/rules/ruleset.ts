@@ -55,6 +55,22 @@ export interface RulesetOptions {
    * data); the rule is skipped for that event and the others still run.
    */
   readonly onEvaluationError?: (rule: RuleInfo, error: unknown) => void;
+  /**
+   * A field the sensor cannot answer (known to Falco, not collected here):
+   * "report" (default) loads the rule, the comparisons on that field are
+   * false (libsinsp's rule for a missing value) and the use is listed in
+   * Ruleset.unsupportedFields; "error" fails the load. Rules marked
+   * `skip-if-unknown-filter: true` are skipped with a warning either way.
+   */
+  readonly unsupportedFields?: "report" | "error";
+}
+
+/** One use of a field the sensor cannot answer, in an enabled rule that was loaded. */
+export interface UnsupportedFieldUse {
+  readonly field: string;
+  readonly reason: string;
+  readonly rule: string;
+  readonly position: SourcePosition;
 }
 
 /** A rules file's name (used as its file name in positions) and content. */
@@ -76,6 +92,8 @@ export class Ruleset {
   /** The evt.type values the enabled rules can match. */
   readonly eventTypes: ReadonlySet<string>;
   readonly warnings: readonly RulesWarning[];
+  /** Uses of fields the sensor cannot answer (see RulesetOptions.unsupportedFields). */
+  readonly unsupportedFields: readonly UnsupportedFieldUse[];
   /** The highest `required_engine_version` of the files, as written. */
   readonly requiredEngineVersion: string | undefined;
   readonly requiredPluginVersions: readonly PluginRequirement[];
@@ -91,9 +109,11 @@ export class Ruleset {
     collected: CollectedRules,
     warnings: readonly RulesWarning[],
     options: RulesetOptions,
+    unsupported: readonly UnsupportedFieldUse[] = [],
   ) {
     this.rules = compiled.map((r) => r.info);
     this.warnings = warnings;
+    this.unsupportedFields = unsupported;
     this.requiredEngineVersion = collected.requiredEngineVersion;
     this.requiredPluginVersions = collected.requiredPluginVersions;
     this.#firstOnly = options.ruleMatching === "first";
@@ -174,10 +194,13 @@ class RuleCompiler {
   readonly #expander: Expander;
   readonly #cache = new FieldCache();
   readonly #warnings: WarningSink;
+  readonly #report: boolean;
+  readonly unsupported: UnsupportedFieldUse[] = [];
 
-  constructor(collected: CollectedRules, fields: FieldRegistry, warnings: WarningSink) {
+  constructor(collected: CollectedRules, fields: FieldRegistry, warnings: WarningSink, report: boolean) {
     this.#fields = fields;
     this.#warnings = warnings;
+    this.#report = report;
     this.#expander = new Expander(collected.macros, collected.lists);
     this.#expander.parseAllMacros();
   }
@@ -192,14 +215,22 @@ class RuleCompiler {
       if (checkOnly) return undefined;
       const eventTypes = matchingEventTypes(condition);
       this.#checkEventTypes(rule, condition, eventTypes, item);
+      const uses: UnsupportedFieldUse[] = [];
       const opts: BindingOptions = {
         fields: this.#fields,
         cache: this.#cache,
         bind: { eventTypes },
         warn: (message, pos) => this.#warnings.add(message, pos, item),
+        // skip-if-unknown-filter rules are skipped on such a field instead (below), as Falco does.
+        ...(this.#report &&
+          !rule.skipIfUnknownFilter && {
+            onUnsupported: (field: string, reason: string, position: SourcePosition) =>
+              uses.push({ field, reason, rule: rule.name, position }),
+          }),
       };
       const predicate = compileCondition(condition, opts);
       const output = compileOutput(rule.output, opts);
+      this.unsupported.push(...uses);
       const info: RuleInfo = {
         name: rule.name,
         desc: rule.desc,
@@ -266,7 +297,12 @@ export function loadRulesFromText(sources: readonly RulesSource[], options: Rule
   const collected = collector.result();
   for (const w of collected.warnings) sink.add(w.message, w, w.item);
 
-  const compiler = new RuleCompiler(collected, options.fields ?? DEFAULT_FIELDS, sink);
+  const compiler = new RuleCompiler(
+    collected,
+    options.fields ?? DEFAULT_FIELDS,
+    sink,
+    (options.unsupportedFields ?? "report") === "report",
+  );
   const compiled: CompiledRule[] = [];
   for (const rule of collected.rules) {
     const item: RulesItemRef = { kind: "rule", name: rule.name };
@@ -280,7 +316,7 @@ export function loadRulesFromText(sources: readonly RulesSource[], options: Rule
     const c = compiler.compile(rule, skip);
     if (c !== undefined) compiled.push(c);
   }
-  return new Ruleset(compiled, collected, sink.list, options);
+  return new Ruleset(compiled, collected, sink.list, options, compiler.unsupported);
 }
 
 async function expandPath(path: string): Promise<string[]> {

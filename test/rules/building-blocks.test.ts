@@ -8,7 +8,7 @@ import {
   parseIpNetwork,
 } from "../../src/rules/ip-address.js";
 import { PathPrefixSet } from "../../src/rules/path-prefix.js";
-import { connectEvent, enriched, forkEvent, load, matches, openEvent, ruleText } from "./helpers.js";
+import { connectEvent, enriched, fire, forkEvent, load, matches, openEvent, ruleText } from "./helpers.js";
 
 describe("IP addresses", () => {
   it.each([
@@ -79,11 +79,18 @@ describe("pmatch path sets", () => {
 });
 
 describe("event arguments depend on the rule's event types", () => {
-  it("rejects an argument the rule's event type has in Falco but we cannot answer", () => {
-    expect(() => load(ruleText("evt.type = clone and evt.arg.flags contains CLONE_NEWNS"))).toThrow(
+  it("reports an argument the rule's event type has in Falco but we cannot answer (an error when asked)", () => {
+    const strict = { unsupportedFields: "error" } as const;
+    expect(() => load(ruleText("evt.type = clone and evt.arg.flags contains CLONE_NEWNS"), strict)).toThrow(
       "evt.arg.flags of clone events is not available yet",
     );
-    expect(() => load(ruleText("evt.type = openat and evt.arg.fd = 3"))).toThrow(RulesError);
+    expect(() => load(ruleText("evt.type = openat and evt.arg.fd = 3"), strict)).toThrow(RulesError);
+    const rs = load(ruleText("evt.type = clone and evt.arg.flags contains CLONE_NEWNS"));
+    expect(rs.rules.map((r) => r.name)).toEqual(["r"]);
+    expect(rs.unsupportedFields.map((u) => [u.field, u.rule, u.position.line])).toEqual([
+      ["evt.arg.flags", "r", 3],
+    ]);
+    expect(fire(rs, enriched(forkEvent()))).toEqual([]);
   });
 
   it("accepts it for event types that have it, and warns about arguments no captured event has", () => {

@@ -107,7 +107,6 @@ describe("malformed outputs", () => {
       "proc",
     ],
     ["%fd.ip", "field 'fd.ip' can be used in conditions only", "fd.ip"],
-    ["pod=%k8s.pod.name", "field 'k8s.pod.name' is not supported yet", "k8s"],
   ])("%j → %s", (output, message, token) => {
     const err = outputError(output);
     expect(err.reason).toContain(message);

@@ -599,15 +599,31 @@ describe("malformed files point at the exact place", () => {
     expect([err.line, err.column]).toEqual([3, 36]);
   });
 
-  it("names unsupported fields with the reason, and skips the rule when skip-if-unknown-filter is set", () => {
+  it("reports unsupported fields with the reason, and skips the rule when skip-if-unknown-filter is set", () => {
     const text =
-      "- rule: K\n  desc: d\n  condition: evt.type = connect and k8s.ns.name = default\n  output: o\n  priority: INFO\n";
-    const err = loadError(text);
-    expect(err.reason).toBe(
-      "field 'k8s.ns.name' is not supported yet: Kubernetes metadata is not collected yet",
-    );
+      "- rule: K\n  desc: d\n  condition: evt.type = connect and container.privileged = true\n  output: o\n  priority: INFO\n";
+    const reported = load(text);
+    expect(reported.rules.map((r) => r.name)).toEqual(["K"]);
+    expect(reported.unsupportedFields).toEqual([
+      {
+        field: "container.privileged",
+        reason: expect.stringContaining("not collected"),
+        rule: "K",
+        position: { file: "test_rules.yaml", line: 3, column: 37 },
+      },
+    ]);
+    const err = (() => {
+      try {
+        load(text, { unsupportedFields: "error" });
+      } catch (e) {
+        return e as RulesError;
+      }
+      throw new Error("expected the rules not to load");
+    })();
+    expect(err.reason).toContain("field 'container.privileged' is not supported yet: not collected");
     expect([err.line, err.column]).toEqual([3, 37]);
     const rs = load(`${text}  skip-if-unknown-filter: true\n`);
+    expect(rs.unsupportedFields).toEqual([]);
     expect(rs.rules).toEqual([]);
     expect(rs.warnings[0]?.message).toContain("rule skipped (skip-if-unknown-filter)");
     expect(fire(rs, enriched(connectEvent()))).toEqual([]);
