@@ -51,6 +51,11 @@ async function loadRuleset(config: Config): Promise<Ruleset> {
 async function loadRulesFrom(files: readonly string[]): Promise<Ruleset> {
   const ruleset = await loadRules(files);
   for (const warning of ruleset.warnings) log(`warning: ${warning.message}`);
+  // Loaded, but comparisons on these fields are false: say so, never silently wrong.
+  for (const u of ruleset.unsupportedFields)
+    log(
+      `warning: ${u.position.file}:${u.position.line}:${u.position.column}: rule '${u.rule}': field '${u.field}' cannot be answered (${u.reason}); comparisons on it are false`,
+    );
   log(`loaded ${ruleset.rules.length} rules from ${files.join(", ")}`);
   return ruleset;
 }
@@ -100,6 +105,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const host = config.hostname || osHostname();
   const metrics = new PeregrineMetrics({ version: VERSION });
   metrics.initRules(ruleset.rules);
+  metrics.rulesUnsupportedFields(new Set(ruleset.unsupportedFields.map((u) => u.field)).size);
   const sink = new FanOutSink(buildSinks(config, metrics, host), {
     countersFor: (name) => metrics.exportCounters(name),
     onError: (name, error) => log(`exporter ${name} failed: ${(error as Error).message ?? String(error)}`),
@@ -166,6 +172,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     apply: (next) => {
       pipeline.replaceRuleset(next);
       metrics.setRules(next.rules);
+      metrics.rulesUnsupportedFields(new Set(next.unsupportedFields.map((u) => u.field)).size);
       const filter = sensor.setEventTypes(next.eventTypes);
       log(`kernel sends ${filter.eventTypes.size} event types after the reload`);
     },

@@ -255,7 +255,7 @@ export class PeregrineMetrics {
     });
     this.rulesUnsupportedGauge = new Gauge({
       name: `${p}rules_unsupported_fields`,
-      help: "Rules skipped at the last load because they use a field the sensor cannot answer.",
+      help: "Distinct fields the loaded rules use that the sensor cannot answer (comparisons on them are false).",
       registers: [r],
     });
     this.enrichmentMisses = new BufferedCounter(
@@ -451,7 +451,7 @@ export class PeregrineMetrics {
     this.rulesLoadedGauge.set(n);
   }
 
-  /** Rules skipped at the last load because they use a field we cannot answer. */
+  /** Distinct fields the loaded rules use that the sensor cannot answer. */
   rulesUnsupportedFields(n: number): void {
     this.rulesUnsupportedGauge.set(n);
   }
