@@ -1,0 +1,255 @@
+/**
+ * The OpenTelemetry SDK's OTLP log exporters, built from our resolved
+ * settings (otlp-settings.ts: config file over OTEL_EXPORTER_OTLP_LOGS_*
+ * over OTEL_EXPORTER_OTLP_*), and what one export() call came to in the
+ * terms the delivery layer needs: delivered, transient (retry, with the
+ * server's hint when it gave one) or permanent (resending cannot help).
+ *
+ * The exporters bring the wire: protobuf serialization, TLS, headers or
+ * metadata, gzip, deadlines. What they do not do, and we do on top:
+ * - @opentelemetry/exporter-logs-otlp-grpc 0.223 reports every gRPC error
+ *   as a plain failure and never retries, so the status code decides here
+ *   (OTLP's transient codes; RESOURCE_EXHAUSTED only with RetryInfo), and
+ *   the RetryInfo delay is read from the error's grpc-status-details-bin.
+ * - exporter-logs-otlp-proto retries 429/502/503/504 and connection errors
+ *   itself (honouring Retry-After) within its timeout; when it still fails
+ *   it says so without the status, so that failure is transient here.
+ */
+import { readFileSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
+import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
+import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
+
+export interface TransportOptions {
+  /** grpc: "http(s)://host:port" or "host:port"; http: the full URL of the logs path. */
+  readonly endpoint: string;
+  readonly protocol: "grpc" | "http/protobuf";
+  readonly headers: Readonly<Record<string, string>>;
+  readonly compression: "gzip" | "none";
+  /** Deadline of one export (for HTTP: all of the exporter's own attempts together). */
+  readonly timeoutMillis: number;
+  /** PEM files; "" when unset. */
+  readonly certificateFile: string;
+  readonly clientKeyFile: string;
+  readonly clientCertificateFile: string;
+  /** gRPC without a scheme: plaintext when true. */
+  readonly insecure: boolean;
+}
+
+export type SendOutcome =
+  | { readonly kind: "ok" }
+  | { readonly kind: "retry"; readonly retryAfterMs: number | undefined; readonly error: string }
+  | { readonly kind: "fail"; readonly error: string };
+
+/** An SDK exporter plus what our messages say about it. */
+export interface OtlpExporter {
+  /** "grpc" | "http/protobuf". */
+  readonly protocol: string;
+  readonly endpoint: string;
+  readonly exporter: LogRecordExporter;
+}
+
+function readPem(path: string, what: string): Buffer | undefined {
+  if (path === "") return undefined;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read the OTLP ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** "http://h:p" → plaintext; "https://h:p" → TLS; "h:p" → TLS unless insecure. */
+export function grpcUsesTls(endpoint: string, insecure: boolean): boolean {
+  const m = /^(https?):\/\//i.exec(endpoint);
+  if (m !== null) return (m[1] as string).toLowerCase() === "https";
+  return !insecure;
+}
+
+type GrpcConfig = NonNullable<ConstructorParameters<typeof GrpcLogExporter>[0]>;
+type ProtoConfig = NonNullable<ConstructorParameters<typeof ProtoLogExporter>[0]>;
+
+/**
+ * The SDK exporter for these settings. Requests in flight are bounded by
+ * the delivery layer; `concurrencyLimit` only needs to be above it.
+ */
+export function createOtlpExporter(options: TransportOptions, concurrencyLimit = 8): OtlpExporter {
+  const ca = readPem(options.certificateFile, "certificate");
+  const key = readPem(options.clientKeyFile, "client key");
+  const cert = readPem(options.clientCertificateFile, "client certificate");
+  let exporter: LogRecordExporter;
+  if (options.protocol === "grpc") {
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(options.headers)) metadata.set(k.toLowerCase(), v);
+    const config: GrpcConfig = {
+      url: options.endpoint,
+      credentials: grpcUsesTls(options.endpoint, options.insecure)
+        ? grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null)
+        : grpc.credentials.createInsecure(),
+      metadata,
+      compression: options.compression as NonNullable<GrpcConfig["compression"]>,
+      timeoutMillis: options.timeoutMillis,
+      concurrencyLimit,
+    };
+    exporter = new GrpcLogExporter(config);
+  } else {
+    const config: ProtoConfig = {
+      url: options.endpoint,
+      headers: { ...options.headers },
+      compression: options.compression as NonNullable<ProtoConfig["compression"]>,
+      timeoutMillis: options.timeoutMillis,
+      concurrencyLimit,
+      httpAgentOptions: {
+        keepAlive: true,
+        ...(ca !== undefined && { ca }),
+        ...(key !== undefined && { key }),
+        ...(cert !== undefined && { cert }),
+      },
+    };
+    exporter = new ProtoLogExporter(config);
+  }
+  return { protocol: options.protocol, endpoint: options.endpoint, exporter };
+}
+
+// --- what an export came to -----------------------------------------------------------------
+
+/** OTLP/gRPC transient codes: CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS. */
+const RETRYABLE_GRPC: ReadonlySet<number> = new Set([1, 4, 10, 11, 14, 15]);
+const RESOURCE_EXHAUSTED = 8;
+const RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo";
+
+/** Reads a varint at `at`; returns [value, next offset]. */
+function readVarint(buf: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  let i = at;
+  for (;;) {
+    if (i >= buf.length) throw new Error("truncated varint");
+    const b = buf[i++] as number;
+    value += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) return [value, i];
+    scale *= 128;
+    if (scale > 2 ** 63) throw new Error("varint too long");
+  }
+}
+
+/** The fields of a protobuf message: [field number, wire type, value (number, or the bytes of a length-delimited one)]. */
+function* readFields(buf: Uint8Array): Generator<[number, number, number | Uint8Array]> {
+  let at = 0;
+  while (at < buf.length) {
+    const [key, afterKey] = readVarint(buf, at);
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    at = afterKey;
+    if (wire === 0) {
+      const [v, next] = readVarint(buf, at);
+      at = next;
+      yield [field, wire, v];
+    } else if (wire === 2) {
+      const [len, next] = readVarint(buf, at);
+      if (next + len > buf.length) throw new Error("truncated field");
+      yield [field, wire, buf.subarray(next, next + len)];
+      at = next + len;
+    } else if (wire === 1) {
+      at += 8;
+    } else if (wire === 5) {
+      at += 4;
+    } else {
+      throw new Error(`unsupported wire type ${wire}`);
+    }
+  }
+}
+
+/**
+ * The delay of a google.rpc.RetryInfo in a google.rpc.Status (the
+ * grpc-status-details-bin trailer): details (3) are Any{type_url 1, value 2};
+ * RetryInfo.retry_delay (1) is a Duration{seconds 1, nanos 2}.
+ */
+export function retryDelayFromStatusDetails(details: Uint8Array): number | undefined {
+  for (const [field, wire, any] of readFields(details)) {
+    if (field !== 3 || wire !== 2) continue;
+    let typeUrl = "";
+    let value: Uint8Array | undefined;
+    for (const [f, w, v] of readFields(any as Uint8Array)) {
+      if (f === 1 && w === 2) typeUrl = Buffer.from(v as Uint8Array).toString("utf8");
+      else if (f === 2 && w === 2) value = v as Uint8Array;
+    }
+    if (typeUrl !== RETRY_INFO_TYPE || value === undefined) continue;
+    for (const [f, w, duration] of readFields(value)) {
+      if (f !== 1 || w !== 2) continue;
+      let seconds = 0;
+      let nanos = 0;
+      for (const [df, dw, dv] of readFields(duration as Uint8Array)) {
+        if (df === 1 && dw === 0) seconds = dv as number;
+        else if (df === 2 && dw === 0) nanos = dv as number;
+      }
+      return seconds * 1000 + Math.round(nanos / 1e6);
+    }
+    return 0;
+  }
+  return undefined;
+}
+
+interface GrpcLikeError {
+  readonly code: number;
+  readonly details?: string;
+  readonly metadata?: { get(key: string): unknown[] };
+}
+
+function isGrpcError(error: unknown): error is GrpcLikeError {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === "number" &&
+    typeof (error as { metadata?: { get?: unknown } }).metadata?.get === "function"
+  );
+}
+
+/**
+ * Sorts a failed export. gRPC: by status code (OTLP's transient list;
+ * RESOURCE_EXHAUSTED only with a RetryInfo, whose delay is kept). HTTP: an
+ * error carrying a status code is a response the exporter did not retry
+ * (permanent); anything else (retries used up on 429/5xx, connection
+ * refused, TLS, timeout) may go away when the collector is back.
+ */
+export function classifyExportError(protocol: string, error: unknown): SendOutcome {
+  const message = error instanceof Error ? error.message : String(error);
+  if (protocol === "grpc" && isGrpcError(error)) {
+    const text = `gRPC ${grpc.status[error.code] ?? error.code}: ${error.details ?? message}`;
+    const details = error.metadata?.get("grpc-status-details-bin")[0];
+    let hint: number | undefined;
+    if (details instanceof Uint8Array) {
+      try {
+        hint = retryDelayFromStatusDetails(details);
+      } catch {
+        hint = undefined; // an unreadable trailer is no hint
+      }
+    }
+    if (RETRYABLE_GRPC.has(error.code) || (error.code === RESOURCE_EXHAUSTED && hint !== undefined)) {
+      return { kind: "retry", retryAfterMs: hint, error: text };
+    }
+    return { kind: "fail", error: text };
+  }
+  const status = (error as { code?: unknown } | undefined)?.code;
+  if (typeof status === "number" && status >= 300) {
+    const data = (error as { data?: unknown }).data;
+    const body = typeof data === "string" && data !== "" ? `: ${data.slice(0, 200)}` : "";
+    return { kind: "fail", error: `HTTP ${status} ${message}${body}` };
+  }
+  return { kind: "retry", retryAfterMs: undefined, error: message || "export failed" };
+}
+
+/** Runs one export() of the SDK exporter; never rejects. */
+export function exportRecords(target: OtlpExporter, records: ReadableLogRecord[]): Promise<SendOutcome> {
+  return new Promise((resolve) => {
+    try {
+      target.exporter.export(records, (result: ExportResult) => {
+        if (result.code === ExportResultCode.SUCCESS) resolve({ kind: "ok" });
+        else resolve(classifyExportError(target.protocol, result.error));
+      });
+    } catch (error) {
+      resolve({ kind: "retry", retryAfterMs: undefined, error: (error as Error).message });
+    }
+  });
+}
