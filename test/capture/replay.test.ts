@@ -14,6 +14,7 @@ import { CaptureWriter } from "../../src/capture/capture-format.js";
 import { processToJson } from "../../src/capture/proc-journal.js";
 import { replayCapture } from "../../src/capture/replay.js";
 import { encodeStreamHeader } from "../../src/decode/stream-header.js";
+import { HOST_CONTAINER } from "../../src/enrich/process-info.js";
 import type { DetectionSink } from "../../src/export/sink.js";
 import type { Detection } from "../../src/rules/detection.js";
 import { loadRulesFromText } from "../../src/rules/ruleset.js";
@@ -80,6 +81,18 @@ describe("replayCapture", () => {
     w.stream([header, exec, open]);
     w.proc([
       [1, "proc:60", processToJson(cat)],
+      // A schema-2 exec record carries the kernel's facts: the exec then asks /proc only for these.
+      [
+        1,
+        "exec:60",
+        {
+          comm: "cat",
+          exePath: "/usr/bin/cat",
+          cwd: "/etc",
+          env: [],
+          container: { ...HOST_CONTAINER, labels: [], k8s: null },
+        },
+      ],
       [2, "fds:60", ["0", [0, 1, 2]]],
       ...[0, 1, 2].map(
         (n) =>
