@@ -3,7 +3,9 @@
  * queue → batches → transport; when the collector is unreachable or
  * refuses (a transient error), the batch and everything after it go to the
  * on-disk spool, and the spool is drained, oldest first, before anything
- * newer is sent. One request in flight at a time: order is kept.
+ * newer is sent. From memory, up to maxConcurrentExports requests are in
+ * flight (outcomes handled in launch order); the spool drains one request
+ * at a time, strictly in order.
  *
  * enqueue() never blocks and never waits on I/O except the spool's
  * page-cache write when the memory queue is full. Every record ends up
