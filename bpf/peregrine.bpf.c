@@ -676,10 +676,13 @@ static __always_inline struct sock *sock__from_fd(long fd)
 	struct socket *sock;
 	unsigned int max_fds;
 
+	struct fdtable *fdt;
+
 	if (fd < 0)
 		return NULL;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
-	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	fdt = task->files->fdt;
+	fds = fdt->fd;
+	max_fds = fdt->max_fds;
 	if ((unsigned long)fd >= max_fds)
 		return NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
@@ -994,10 +997,13 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
 	if (fd < 0)
 		return 0;
 	{
+		/* Direct (BTF) loads rather than probe-read helper calls: this
+		 * runs on every close of a traced system. */
 		struct task_struct *task = bpf_get_current_task_btf();
+		struct fdtable *fdt = task->files->fdt;
 
-		fds = BPF_CORE_READ(task, files, fdt, fd);
-		max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+		fds = fdt->fd;
+		max_fds = fdt->max_fds;
 	}
 	if ((unsigned long)fd >= max_fds ||
 	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
