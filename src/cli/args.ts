@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { type CaptureFlags, parseCaptureFlags } from "./capture-args.js";
 import { parseReplayFlags, type ReplayFlags } from "./replay-args.js";
+import { parseFieldsTool, parseRulesTool, type RulesToolCommand } from "./rules-args.js";
 
 /** What the command line asked for; pure data, no I/O. */
 export type Command =
@@ -8,6 +9,7 @@ export type Command =
   | { readonly kind: "capture"; readonly flags: CaptureFlags }
   | { readonly kind: "replay"; readonly flags: ReplayFlags }
   | { readonly kind: "help"; readonly topic: "run" | "main" | "capture" | "replay" }
+  | { readonly kind: "rules-tool"; readonly command: RulesToolCommand }
   | { readonly kind: "version" };
 
 export interface RunFlags {
@@ -33,6 +35,8 @@ Commands:
   run        watch this machine and report detections (the default)
   capture    record events and the state they need to a file
   replay     run a capture through the rules, as live
+  rules      validate, list and test rules files ("peregrine rules --help")
+  fields     list every field rules can use, with type and description
   version    print the version
   help       print this text; "peregrine run --help" lists run's options
 `;
@@ -121,6 +125,10 @@ export function parseCommand(argv: readonly string[]): Command {
         const flags = parseReplayFlags(rest);
         return flags === undefined ? { kind: "help", topic: "replay" } : { kind: "replay", flags };
       }
+      case "rules":
+        return { kind: "rules-tool", command: parseRulesTool(rest) };
+      case "fields":
+        return { kind: "rules-tool", command: parseFieldsTool(rest) };
       case "version":
         return { kind: "version" };
       case "help":

@@ -28,6 +28,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return (await import("./capture.js")).captureCommand(command.flags);
     case "replay":
       return (await import("./replay.js")).replayCommand(command.flags);
+    case "rules-tool":
+      return (await import("./rules-tools.js")).rulesToolCommand(command.command);
   }
 }
 

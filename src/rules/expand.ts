@@ -21,8 +21,10 @@ export class Expander {
   readonly #parsed = new Map<string, Expr>();
   readonly #expanded = new Map<string, Expr>();
   readonly #stack: string[] = [];
-  /** Macros some enabled rule used. */
+  /** Macros some rule used. */
   readonly used = new Set<string>();
+  /** Lists some rule or macro named after `in`/`pmatch`. */
+  readonly usedLists = new Set<string>();
 
   constructor(macros: ReadonlyMap<string, MacroDef>, lists: ReadonlyMap<string, readonly string[]>) {
     this.#macros = macros;
@@ -30,8 +32,20 @@ export class Expander {
   }
 
   /** Parses every macro once, so a syntax error in one is reported even if no rule uses it (as Falco does). */
-  parseAllMacros(): void {
-    for (const m of this.#macros.values()) this.#parse(m);
+  parseAllMacros(onError?: (err: RulesError) => void): void {
+    for (const m of this.#macros.values()) {
+      try {
+        this.#parse(m);
+      } catch (err) {
+        if (onError === undefined || !(err instanceof RulesError)) throw err;
+        onError(err);
+      }
+    }
+  }
+
+  /** Macros parsed without error (the others were reported by parseAllMacros). */
+  parsed(name: string): boolean {
+    return this.#parsed.has(name);
   }
 
   #parse(m: MacroDef): Expr {
@@ -104,6 +118,7 @@ export class Expander {
         }
         items.push(item);
       } else {
+        this.usedLists.add(item.text);
         for (const text of list) items.push({ kind: "value", text, quoted: true, pos: item.pos });
       }
     }

@@ -74,6 +74,9 @@ export interface CollectedRules {
   readonly requiredEngineVersion: string | undefined;
   readonly requiredPluginVersions: readonly PluginRequirement[];
   readonly warnings: readonly RulesWarning[];
+  /** Where each list was first defined, and the lists some other list's items name (for unused-list reports). */
+  readonly listPositions: ReadonlyMap<string, SourcePosition>;
+  readonly listsNamedByLists: ReadonlySet<string>;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -307,8 +310,10 @@ export class RuleCollector {
       const items: string[] = [];
       for (const item of list.items) {
         const ref = this.#lists.get(item.value);
-        if (ref !== undefined && ref !== list && ref.index < list.visibility) items.push(...flatten(ref));
-        else items.push(item.value);
+        if (ref !== undefined && ref !== list && ref.index < list.visibility) {
+          this.#namedByLists.add(ref.name);
+          items.push(...flatten(ref));
+        } else items.push(item.value);
       }
       visiting.delete(list.name);
       out.set(list.name, items);
@@ -318,8 +323,12 @@ export class RuleCollector {
     return out;
   }
 
+  readonly #namedByLists = new Set<string>();
+
   result(): CollectedRules {
     return {
+      listPositions: new Map([...this.#lists.values()].map((l) => [l.name, l.pos])),
+      listsNamedByLists: this.#namedByLists,
       lists: this.#flattenLists(),
       macros: this.#macros,
       rules: [...this.#rules.values()],

@@ -63,6 +63,14 @@ export interface RulesetOptions {
    * `skip-if-unknown-filter: true` are skipped with a warning either way.
    */
   readonly unsupportedFields?: "report" | "error";
+  /**
+   * For validation: collect every error here and go on (each file, item,
+   * macro and rule on its own) instead of throwing the first. The Ruleset
+   * returned then holds the rules that did compile.
+   */
+  readonly collectErrors?: RulesError[];
+  /** Warn about macros and lists no rule uses (Falco's LOAD_UNUSED_MACRO/LIST); for validation. */
+  readonly warnUnused?: boolean;
 }
 
 /** One use of a field the sensor cannot answer, in an enabled rule that was loaded. */
@@ -197,12 +205,30 @@ class RuleCompiler {
   readonly #report: boolean;
   readonly unsupported: UnsupportedFieldUse[] = [];
 
-  constructor(collected: CollectedRules, fields: FieldRegistry, warnings: WarningSink, report: boolean) {
+  constructor(
+    collected: CollectedRules,
+    fields: FieldRegistry,
+    warnings: WarningSink,
+    report: boolean,
+    onMacroError?: (err: RulesError) => void,
+  ) {
     this.#fields = fields;
     this.#warnings = warnings;
     this.#report = report;
     this.#expander = new Expander(collected.macros, collected.lists);
-    this.#expander.parseAllMacros();
+    this.#expander.parseAllMacros(onMacroError);
+  }
+
+  /** Warnings for macros and lists that no rule (enabled or not) uses. */
+  warnUnused(collected: CollectedRules): void {
+    for (const m of collected.macros.values()) {
+      if (!this.#expander.used.has(m.name) && this.#expander.parsed(m.name))
+        this.#warnings.add("macro not used by any rule", m.pos, { kind: "macro", name: m.name });
+    }
+    for (const [name, pos] of collected.listPositions) {
+      if (!this.#expander.usedLists.has(name) && !collected.listsNamedByLists.has(name))
+        this.#warnings.add("list not used by any rule, macro or list", pos, { kind: "list", name });
+    }
   }
 
   /** Compiles one rule; undefined when it is skipped (with a warning saying why). */
@@ -289,10 +315,23 @@ function isBelow(priority: Priority, minimum: Priority | undefined): boolean {
 export function loadRulesFromText(sources: readonly RulesSource[], options: RulesetOptions = {}): Ruleset {
   const sink = new WarningSink();
   const collector = new RuleCollector();
+  const errors = options.collectErrors;
+  /** Runs one step; with collectErrors, a RulesError is recorded and the load goes on. */
+  const step = <T>(f: () => T): T | undefined => {
+    if (errors === undefined) return f();
+    try {
+      return f();
+    } catch (err) {
+      if (!(err instanceof RulesError)) throw err;
+      errors.push(err);
+      return undefined;
+    }
+  };
   for (const src of sources) {
-    const content = readRulesFile(src.text, src.name);
+    const content = step(() => readRulesFile(src.text, src.name));
+    if (content === undefined) continue;
     for (const w of content.warnings) sink.add(w.message, w, w.item);
-    for (const item of content.items) collector.add(item, basename(src.name));
+    for (const item of content.items) step(() => collector.add(item, basename(src.name)));
   }
   const collected = collector.result();
   for (const w of collected.warnings) sink.add(w.message, w, w.item);
@@ -302,6 +341,7 @@ export function loadRulesFromText(sources: readonly RulesSource[], options: Rule
     options.fields ?? DEFAULT_FIELDS,
     sink,
     (options.unsupportedFields ?? "report") === "report",
+    errors === undefined ? undefined : (err) => errors.push(err),
   );
   const compiled: CompiledRule[] = [];
   for (const rule of collected.rules) {
@@ -313,9 +353,10 @@ export function loadRulesFromText(sources: readonly RulesSource[], options: Rule
     // Disabled rules are still checked for syntax and macros (as Falco does), but
     // not bound to fields: a disabled rule may use fields we cannot answer.
     const skip = !rule.enabled || isBelow(rule.priority, options.minimumPriority);
-    const c = compiler.compile(rule, skip);
+    const c = step(() => compiler.compile(rule, skip));
     if (c !== undefined) compiled.push(c);
   }
+  if (options.warnUnused) compiler.warnUnused(collected);
   return new Ruleset(compiled, collected, sink.list, options, compiler.unsupported);
 }
 
@@ -331,9 +372,14 @@ async function expandPath(path: string): Promise<string[]> {
  * ones. Throws RulesError on the first problem, or the file system's error.
  */
 export async function loadRules(paths: readonly string[], options: RulesetOptions = {}): Promise<Ruleset> {
+  return loadRulesFromText(await readRulesSources(paths), options);
+}
+
+/** The rules files behind these paths (a folder: its *.yaml/*.yml, sorted), read, in load order. */
+export async function readRulesSources(paths: readonly string[]): Promise<RulesSource[]> {
   const sources: RulesSource[] = [];
   for (const p of paths) {
     for (const file of await expandPath(p)) sources.push({ name: file, text: await readFile(file, "utf8") });
   }
-  return loadRulesFromText(sources, options);
+  return sources;
 }
