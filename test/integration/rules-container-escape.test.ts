@@ -5,11 +5,11 @@
  * core_pattern for writing (closed without writing: nothing changes).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exec, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
+import { exec, fakeContainer, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
 
 const skipReason = rulesLiveSkipReason();
 if (skipReason) console.warn(`test/integration/rules-container-escape.test.ts skipped: ${skipReason}`);
@@ -89,5 +89,44 @@ describe.skipIf(skipReason !== undefined)("default rules: container escape (live
     await agent.settle();
     expect(agent.of(benignRead.pid, rule)).toEqual([]);
     expect(agent.of(benignName.pid, rule)).toEqual([]);
+  });
+
+  it("Filesystem mounted in a container: a tmpfs mount from a container cgroup, not the same mount on the host", async (ctx) => {
+    const rule = "Filesystem mounted in a container";
+    const target = join(work, "mnt");
+    mkdirSync(target);
+    // Mounted and unmounted at once, on a directory of this test.
+    const mountTmpfs = `/bin/sh -c 'mount -t tmpfs peregrine-test ${target} && umount ${target}'`;
+    const benign = await exec("/bin/sh", [
+      "-c",
+      `mount -t tmpfs peregrine-test ${target} && umount ${target}`,
+    ]);
+    expect(benign.code).toBe(0);
+    const container = fakeContainer("b7d1".repeat(16));
+    if (container === undefined) return ctx.skip();
+    try {
+      const attack = await container.run(mountTmpfs);
+      expect(attack.code).toBe(0);
+      const d = await agent.waitFor(
+        (x) => x.rule === rule && x.output_fields["container.id"] === container.id,
+        rule,
+      );
+      expect(d).toMatchObject({
+        priority: "Warning",
+        tags: expect.arrayContaining(["T1611"]),
+        output_fields: {
+          "proc.name": "mount",
+          "evt.arg.dir": target,
+          "evt.arg.type": "tmpfs",
+          "evt.res": "SUCCESS",
+        },
+      });
+      await agent.settle();
+      expect(
+        agent.detections.filter((x) => x.rule === rule && x.output_fields["container.id"] === "host"),
+      ).toEqual([]);
+    } finally {
+      container.remove();
+    }
   });
 });

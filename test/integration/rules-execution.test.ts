@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, unlinkSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exec, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
+import { exec, fakeContainer, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
 
 const skipReason = rulesLiveSkipReason();
 if (skipReason) console.warn(`test/integration/rules-execution.test.ts skipped: ${skipReason}`);
@@ -106,6 +106,53 @@ describe.skipIf(skipReason !== undefined)("default rules: execution (live)", () 
     const p = await agent.waitForRule(rule, byPool.pid);
     expect(p.output_fields["proc.cmdline"]).toBe("worker -o stratum+tcp://pool.example:3333 -u wallet");
     await agent.settle();
+    expect(agent.of(benign.pid, rule)).toEqual([]);
+  });
+
+  it("Fileless execution from memory: /bin/true run from a memfd, not from its file", async () => {
+    const rule = "Fileless execution from memory";
+    // memfd_create (319), copy /bin/true into it, exec it through /proc/self/fd.
+    const script = [
+      'my $name = "payload"; my $fd = syscall(319, $name, 0); $fd >= 0 or die "memfd_create: $!";',
+      'open(my $out, ">&=", $fd) or die; open(my $in, "<", "/bin/true") or die; binmode $in; binmode $out;',
+      "local $/; my $bytes = <$in>; print {$out} $bytes; close $in; $out->flush;",
+      'exec { "/proc/self/fd/$fd" } "payload", "--from-memory" or die "exec: $!";',
+    ].join(" ");
+    const benign = await exec("/usr/bin/perl", [
+      "-e",
+      'exec { "/bin/true" } "payload", "--from-disk" or die;',
+    ]);
+    const attack = await exec("/usr/bin/perl", ["-e", script]);
+    expect(attack.stderr).toBe("");
+    expect(attack.code).toBe(0);
+    const d = await agent.waitForRule(rule, attack.pid);
+    expect(d).toMatchObject({
+      priority: "Critical",
+      tags: expect.arrayContaining(["T1620"]),
+      output_fields: { "proc.cmdline": expect.stringContaining("--from-memory") },
+    });
+    await agent.settle();
+    expect(agent.of(benign.pid, rule)).toEqual([]);
+  });
+
+  it("Package manager started in a container: apt-get in a container cgroup, not on the host", async (ctx) => {
+    const rule = "Package manager started in a container";
+    const aptGet = program("apt-get");
+    const benign = await exec(aptGet, ["install", "-y", "nmap"]);
+    const container = fakeContainer("a9e7".repeat(16));
+    if (container === undefined) return ctx.skip();
+    try {
+      const attack = await container.run(`${aptGet} install -y nmap`);
+      const d = await agent.waitForRule(rule, attack.pid);
+      expect(d).toMatchObject({
+        priority: "Notice",
+        tags: expect.arrayContaining(["T1072"]),
+        output_fields: { "proc.name": "apt-get", "container.id": container.id },
+      });
+      await agent.settle();
+    } finally {
+      container.remove();
+    }
     expect(agent.of(benign.pid, rule)).toEqual([]);
   });
 });

