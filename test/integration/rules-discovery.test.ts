@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exec, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
+import { exec, fakeContainer, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
 
 const skipReason = rulesLiveSkipReason();
 if (skipReason) console.warn(`test/integration/rules-discovery.test.ts skipped: ${skipReason}`);
@@ -59,6 +59,33 @@ describe.skipIf(skipReason !== undefined)("default rules: discovery (live)", () 
     });
     await agent.waitForRule(rule, find.pid);
     await agent.settle();
+    expect(agent.of(benign.pid, rule)).toEqual([]);
+  });
+
+  it("System discovery command in a container: whoami and netstat in a container cgroup, not on the host", async (ctx) => {
+    const rule = "System discovery command in a container";
+    const whoami = join(work, "whoami");
+    const netstat = join(work, "netstat");
+    copyFileSync("/bin/true", whoami);
+    copyFileSync("/bin/true", netstat);
+    const benign = await exec(whoami, []);
+    const container = fakeContainer("d15c".repeat(16));
+    if (container === undefined) return ctx.skip();
+    try {
+      const who = await container.run(whoami);
+      const net = await container.run(`${netstat} -tlnp`);
+      const d = await agent.waitForRule(rule, who.pid);
+      expect(d).toMatchObject({
+        priority: "Notice",
+        tags: expect.arrayContaining(["T1033", "mitre_discovery"]),
+        output_fields: { "proc.name": "whoami", "container.id": container.id },
+      });
+      const n = await agent.waitForRule(rule, net.pid);
+      expect(n.output_fields["proc.cmdline"]).toBe("netstat -tlnp");
+      await agent.settle();
+    } finally {
+      container.remove();
+    }
     expect(agent.of(benign.pid, rule)).toEqual([]);
   });
 });
