@@ -3,7 +3,8 @@
  * the file they run from: copies of /bin/true called nc or xmrig are real
  * execs of processes with those names and arguments.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,5 +155,34 @@ describe.skipIf(skipReason !== undefined)("default rules: execution (live)", () 
       container.remove();
     }
     expect(agent.of(benign.pid, rule)).toEqual([]);
+  });
+
+  it("Program added to a running container started: a file of the overlay's upper layer, not one of the image", async (ctx) => {
+    const rule = "Program added to a running container started";
+    // An overlay like a container's root: the image below, the container's writes above.
+    const layers = join(work, "overlay");
+    for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(layers, d), { recursive: true });
+    copyFileSync("/bin/true", join(layers, "lower", "from-image"));
+    const merged = join(layers, "merged");
+    const options = `lowerdir=${join(layers, "lower")},upperdir=${join(layers, "upper")},workdir=${join(layers, "work")}`;
+    execFileSync("mount", ["-t", "overlay", "overlay", "-o", options, merged]);
+    const container = fakeContainer("d41f".repeat(16));
+    try {
+      if (container === undefined) return ctx.skip();
+      copyFileSync("/bin/true", join(merged, "dropped"));
+      const benign = await container.run(join(merged, "from-image"));
+      const attack = await container.run(join(merged, "dropped"));
+      const d = await agent.waitForRule(rule, attack.pid);
+      expect(d).toMatchObject({
+        priority: "Critical",
+        tags: expect.arrayContaining(["T1105"]),
+        output_fields: { "proc.name": "dropped", "container.id": container.id },
+      });
+      await agent.settle();
+      expect(agent.of(benign.pid, rule)).toEqual([]);
+    } finally {
+      container?.remove();
+      execFileSync("umount", ["-l", merged]);
+    }
   });
 });
