@@ -1,0 +1,165 @@
+/**
+ * The durable processor and the export-outcome rules on their own, with an
+ * SDK LogRecordExporter of the test's (what the real OTLP exporters hand
+ * back is covered over the wire in otlp-logs.test.ts and otlp-tls.test.ts).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { LoggerProvider, type LogRecordExporter, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
+import { afterEach, describe, expect, it } from "vitest";
+import { classifyExportError, type OtlpExporter } from "../../src/export/otlp-exporter.js";
+import { DurableLogRecordProcessor } from "../../src/export/sdk-delivery.js";
+import { Spool } from "../../src/export/spool.js";
+import { statusWithRetryInfo } from "../support/otlp-receiver.js";
+import { recordingCounters } from "../support/recording-counters.js";
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+function grpcError(code: number, trailer?: Buffer): Error {
+  const metadata = new grpc.Metadata();
+  if (trailer !== undefined) metadata.set("grpc-status-details-bin", trailer);
+  return Object.assign(new Error(`${code}`), { code, details: "from the test", metadata });
+}
+
+describe("what a failed export comes to", () => {
+  it("gRPC: OTLP's transient codes retry, RESOURCE_EXHAUSTED only with RetryInfo (its delay kept), the rest fail", () => {
+    expect(classifyExportError("grpc", grpcError(14))).toMatchObject({
+      kind: "retry",
+      retryAfterMs: undefined,
+    });
+    expect(classifyExportError("grpc", grpcError(4))).toMatchObject({ kind: "retry" });
+    expect(classifyExportError("grpc", grpcError(3))).toMatchObject({ kind: "fail" });
+    expect(classifyExportError("grpc", grpcError(8))).toMatchObject({ kind: "fail" });
+    expect(classifyExportError("grpc", grpcError(8, statusWithRetryInfo(8, "slow down", 1500)))).toEqual({
+      kind: "retry",
+      retryAfterMs: 1500,
+      error: "gRPC RESOURCE_EXHAUSTED: from the test",
+    });
+    // A trailer that is not a google.rpc.Status is no hint.
+    expect(classifyExportError("grpc", grpcError(8, Buffer.from([0xff, 0xff])))).toMatchObject({
+      kind: "fail",
+    });
+  });
+
+  it("HTTP: a status the exporter did not retry fails; retries used up, refused or TLS-failed connections retry", () => {
+    const rejected = Object.assign(new Error("Bad Request"), { code: 400, data: "bad protobuf" });
+    expect(classifyExportError("http/protobuf", rejected)).toEqual({
+      kind: "fail",
+      error: "HTTP 400 Bad Request: bad protobuf",
+    });
+    expect(
+      classifyExportError("http/protobuf", new Error("Export failed with retryable status")),
+    ).toMatchObject({
+      kind: "retry",
+    });
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    expect(classifyExportError("http/protobuf", refused)).toMatchObject({ kind: "retry" });
+  });
+});
+
+/** An SDK exporter whose answers the test decides; it remembers every record it was given. */
+class ScriptedExporter implements LogRecordExporter {
+  readonly received: string[] = [];
+  calls = 0;
+  constructor(private readonly answer: (call: number) => ExportResult | "hang") {}
+  export(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
+    const answer = this.answer(this.calls++);
+    if (answer === "hang") return;
+    if (answer.code === ExportResultCode.SUCCESS) for (const r of records) this.received.push(String(r.body));
+    setTimeout(() => done(answer), 1);
+  }
+  async shutdown(): Promise<void> {}
+  async forceFlush(): Promise<void> {}
+}
+
+const OK: ExportResult = { code: ExportResultCode.SUCCESS };
+const UNAVAILABLE: ExportResult = { code: ExportResultCode.FAILED, error: grpcError(14) };
+
+function setup(
+  exporter: LogRecordExporter,
+  options: { spoolDir?: string; shutdownTimeoutMillis?: number } = {},
+) {
+  const counters = recordingCounters();
+  const target: OtlpExporter = { protocol: "grpc", endpoint: "test", exporter };
+  const spool =
+    options.spoolDir === undefined ? undefined : Spool.open({ dir: options.spoolDir, maxBytes: 1 << 20 });
+  const processor = new DurableLogRecordProcessor({
+    exporter: target,
+    spool,
+    counters,
+    maxQueueSize: 8,
+    maxBatchSize: 4,
+    scheduledDelayMillis: 5,
+    backoff: { initialMs: 10, maxMs: 20 },
+    shutdownTimeoutMillis: options.shutdownTimeoutMillis ?? 500,
+  });
+  cleanups.push(() => processor.shutdown());
+  const logger = new LoggerProvider({
+    resource: resourceFromAttributes({ "service.name": "t" }),
+    processors: [processor],
+  }).getLogger("peregrine", "1");
+  const emit = (n: number) => {
+    for (let i = 0; i < n; i++) logger.emit({ body: `r${i}`, severityNumber: 13 });
+  };
+  return { processor, counters, emit, spool };
+}
+
+describe("DurableLogRecordProcessor", () => {
+  it("delivers in order through the SDK exporter, retrying transient failures", async () => {
+    const exporter = new ScriptedExporter((call) => (call < 2 ? UNAVAILABLE : OK));
+    const { processor, counters, emit } = setup(exporter);
+    emit(6);
+    await new Promise((r) => setTimeout(r, 300));
+    await processor.forceFlush();
+    expect(exporter.received).toEqual(["r0", "r1", "r2", "r3", "r4", "r5"]);
+    expect(counters.totals).toEqual({ sent: 6, failed: 0, spooled: 0, dropped: 0 });
+  });
+
+  it("counts a batch the collector refused for good as failed, and goes on", async () => {
+    const exporter = new ScriptedExporter((call) =>
+      call === 0 ? { code: ExportResultCode.FAILED, error: grpcError(3) } : OK,
+    );
+    const { processor, counters, emit } = setup(exporter);
+    emit(4);
+    await processor.forceFlush();
+    emit(2);
+    await processor.forceFlush();
+    expect(counters.totals).toEqual({ sent: 2, failed: 4, spooled: 0, dropped: 0 });
+    expect(exporter.received).toEqual(["r0", "r1"]);
+  });
+
+  it("at shutdown, spools what a collector that never answers still holds, and a restart delivers it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-sdk-delivery-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const first = setup(new ScriptedExporter(() => "hang"), { spoolDir: dir, shutdownTimeoutMillis: 100 });
+    first.emit(6);
+    await new Promise((r) => setTimeout(r, 50));
+    await first.processor.shutdown();
+    expect(first.counters.totals).toEqual({ sent: 0, failed: 0, spooled: 6, dropped: 0 });
+    const exporter = new ScriptedExporter(() => OK);
+    const second = setup(exporter, { spoolDir: dir });
+    await new Promise((r) => setTimeout(r, 100));
+    await second.processor.forceFlush();
+    expect(exporter.received).toEqual(["r0", "r1", "r2", "r3", "r4", "r5"]);
+    expect(second.counters.totals).toEqual({ sent: 6, failed: 0, spooled: 0, dropped: 0 });
+    expect(second.spool?.records).toBe(0);
+  });
+
+  it("without a spool, counts as dropped what is left when shutdown times out, and what arrives after it", async () => {
+    const { processor, counters, emit } = setup(new ScriptedExporter(() => "hang"), {
+      shutdownTimeoutMillis: 50,
+    });
+    emit(10); // 8 fit in memory, 2 over the bound
+    await new Promise((r) => setTimeout(r, 30));
+    await processor.shutdown();
+    emit(1);
+    expect(counters.totals).toEqual({ sent: 0, failed: 0, spooled: 0, dropped: 11 });
+  });
+});
