@@ -124,6 +124,11 @@ describe.skipIf(skipReason !== undefined)(
           tree.has(d.output_fields["proc.pid"] as number) &&
           !SEVERE.has(d.priority),
       );
+      const events = agent.detections.filter((d) => d.rule === TRACKER_RULE).length;
+      console.log(
+        `false-positive check: ${tree.size} tasks (processes and threads) in the workload (${root.stdout.trim().replace(/\n/g, " ")}), ` +
+          `${severe.length} WARNING+ and ${notices.length} lower detections in it; ${events} tracker reports`,
+      );
       if (notices.length > 0)
         console.warn(`below WARNING, for the record:\n${notices.map((d) => d.output).join("\n")}`);
     });
