@@ -133,6 +133,32 @@ function baseField(f: FieldExpr): Extract<FieldExpr, { kind: "field" }> {
 }
 
 const NEVER: Predicate = () => false;
+const ALWAYS: Predicate = () => true;
+
+/**
+ * `evt.type = x` / `in (…)` / `!=` decided at compile time: the ruleset
+ * index hands a rule only events of its own types, so when every one of
+ * them is (or none is) among the constants, the check's answer is known.
+ */
+function foldEventTypeCheck(c: CheckNode, opts: BindingOptions): Predicate | undefined {
+  const types = opts.bind.eventTypes;
+  if (types.negated || types.names.size === 0) return undefined;
+  if (c.left.kind !== "field" || c.left.name !== "evt.type" || c.left.arg !== undefined) return undefined;
+  const right = c.right;
+  if (right === undefined || (right.kind !== "value" && right.kind !== "list")) return undefined;
+  const positive = c.op === "=" || c.op === "==" || c.op === "in";
+  if (!positive && c.op !== "!=") return undefined;
+  const constants = new Set(right.kind === "list" ? right.items.map((i) => i.text) : [right.text]);
+  let all = true;
+  let none = true;
+  for (const t of types.names) {
+    if (constants.has(t)) none = false;
+    else all = false;
+  }
+  if (all) return positive ? ALWAYS : NEVER;
+  if (none) return positive ? NEVER : ALWAYS;
+  return undefined;
+}
 
 function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
   if (opts.onUnsupported !== undefined) {
@@ -149,6 +175,8 @@ function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
     }
   }
   const access = compileFieldExpr(c.left, opts);
+  const folded = foldEventTypeCheck(c, opts);
+  if (folded !== undefined) return folded;
   const def = OPERATORS.get(c.op);
   if (def === undefined) throw new RulesError(`unknown operator '${c.op}'`, c.opPos);
   if (!def.types.has(access.type)) {
@@ -178,26 +206,35 @@ function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
   };
 }
 
-function allOf(parts: Predicate[]): Predicate {
+function allOf(all: Predicate[]): Predicate {
+  if (all.includes(NEVER)) return NEVER;
+  const parts = all.filter((p) => p !== ALWAYS);
+  if (parts.length === 0) return ALWAYS;
   const [a, b, c] = parts;
   if (parts.length === 1 && a !== undefined) return a;
   if (parts.length === 2 && a !== undefined && b !== undefined) return (e) => a(e) && b(e);
   if (parts.length === 3 && a !== undefined && b !== undefined && c !== undefined)
     return (e) => a(e) && b(e) && c(e);
+  const n = parts.length;
   return (e) => {
-    for (const p of parts) if (!p(e)) return false;
+    // Indexed loop: for…of would allocate an iterator per event.
+    for (let i = 0; i < n; i++) if (!(parts[i] as Predicate)(e)) return false;
     return true;
   };
 }
 
-function anyOfPredicates(parts: Predicate[]): Predicate {
+function anyOfPredicates(all: Predicate[]): Predicate {
+  if (all.includes(ALWAYS)) return ALWAYS;
+  const parts = all.filter((p) => p !== NEVER);
+  if (parts.length === 0) return NEVER;
   const [a, b, c] = parts;
   if (parts.length === 1 && a !== undefined) return a;
   if (parts.length === 2 && a !== undefined && b !== undefined) return (e) => a(e) || b(e);
   if (parts.length === 3 && a !== undefined && b !== undefined && c !== undefined)
     return (e) => a(e) || b(e) || c(e);
+  const n = parts.length;
   return (e) => {
-    for (const p of parts) if (p(e)) return true;
+    for (let i = 0; i < n; i++) if ((parts[i] as Predicate)(e)) return true;
     return false;
   };
 }
@@ -211,6 +248,8 @@ export function compileCondition(e: Expr, opts: BindingOptions): Predicate {
       return anyOfPredicates(e.children.map((c) => compileCondition(c, opts)));
     case "not": {
       const child = compileCondition(e.child, opts);
+      if (child === ALWAYS) return NEVER;
+      if (child === NEVER) return ALWAYS;
       return (ev) => !child(ev);
     }
     case "check":

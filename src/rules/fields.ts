@@ -239,8 +239,9 @@ function fdField(
   type: FieldType,
   description: string,
   pick: (v: FdView, e: EnrichedEvent) => RuntimeValue | undefined,
+  costly = false,
 ): FieldEntry {
-  return plain({ name, type, description, extract: (e) => pick(fdView(e), e) });
+  return plain({ name, type, description, extract: (e) => pick(fdView(e), e), costly });
 }
 
 /** Linux capability names by bit, as Falco prints them in thread.cap_*. */
@@ -840,11 +841,19 @@ const FIELD_TABLE: readonly FieldEntry[] = [
     description: "The path exactly as the open call passed it.",
     extract: (e) => (e.event.kind === "open" ? e.event.path : undefined),
   }),
-  fdField("fd.directory", "string", "Directory of a file fd.name.", (v) =>
-    v.path === undefined ? undefined : dirname(v.path),
+  fdField(
+    "fd.directory",
+    "string",
+    "Directory of a file fd.name.",
+    (v) => (v.path === undefined ? undefined : dirname(v.path)),
+    true,
   ),
-  fdField("fd.filename", "string", "File name of a file fd.name, without its directory.", (v) =>
-    v.path === undefined ? undefined : basename(v.path),
+  fdField(
+    "fd.filename",
+    "string",
+    "File name of a file fd.name, without its directory.",
+    (v) => (v.path === undefined ? undefined : basename(v.path)),
+    true,
   ),
   fdField(
     "fd.typechar",
