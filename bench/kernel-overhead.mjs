@@ -8,6 +8,8 @@
 //   filtered   `peregrine run` with a rule that needs only unlinkat: the
 //              kernel filter drops every openat, and the closes of files
 //              (the fd table needs closes of sockets only)
+//   bpftrace   peer reference: bpftrace counting sys_enter_openat in the
+//              kernel (if bpftrace is installed)
 //   kernel     the loader alone sending every openat and close to
 //              /dev/null: the kernel-side cost without the agent's CPU
 //              competing with the loop for the machine's cores
@@ -196,6 +198,33 @@ async function kernelOnly() {
   return { ns, bytes, cpu };
 }
 
+const HAS_BPFTRACE = (() => {
+  try {
+    execFileSync("bpftrace", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** bpftrace counting the openat tracepoint in the kernel, as a peer reference. */
+async function bpftrace() {
+  const bt = spawn("bpftrace", ["-e", "tracepoint:syscalls:sys_enter_openat { @n = count(); }"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const attachedOk = await new Promise((resolve) => {
+    bt.stdout.setEncoding("utf8").on("data", (t) => {
+      if (t.includes("Attaching")) setTimeout(() => resolve(true), 300);
+    });
+    bt.once("exit", () => resolve(false));
+  });
+  if (!attachedOk) return Number.NaN; // e.g. tracefs not mounted
+  const ns = (await runLoops(1))[0];
+  bt.kill("SIGINT");
+  await new Promise((r) => bt.once("exit", r));
+  return ns;
+}
+
 const DEFAULT_RULES = [];
 const FILTER_RULES = ["--rules", filterRules];
 const fmt = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });
@@ -208,19 +237,20 @@ for (let round = 1; round <= ROUNDS; round++) {
   // Alternate the order so drift (other jobs on the machine) hits every scenario.
   const order =
     round % 2 === 1
-      ? ["untraced", "kernel", "delivered", "filtered"]
-      : ["filtered", "delivered", "kernel", "untraced"];
+      ? ["untraced", "bpftrace", "kernel", "delivered", "filtered"]
+      : ["filtered", "delivered", "kernel", "bpftrace", "untraced"];
   const row = { round };
   for (const s of order) {
     if (s === "untraced") row.untraced = (await runLoops(1))[0];
     else if (s === "kernel") row.kernel = await kernelOnly();
+    else if (s === "bpftrace") row.bpftrace = HAS_BPFTRACE ? await bpftrace() : Number.NaN;
     else row[s] = await attached(s === "delivered" ? DEFAULT_RULES : FILTER_RULES);
   }
   rows.push(row);
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(2)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -229,10 +259,11 @@ const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dRatio = med(rows.map((r) => r.delivered.ns[0] / r.untraced));
 const fRatio = med(rows.map((r) => r.filtered.ns[0] / r.untraced));
 const kRatio = med(rows.map((r) => r.kernel.ns / r.untraced));
+const btRatio = med(rows.map((r) => r.bpftrace / r.untraced));
 const added = (pick) => fmt(med(rows.map((r) => pick(r) - r.untraced)));
 const perCpu = med(rows.map((r) => r.delivered.sent / r.delivered.cpu));
 console.log(
-  `median: kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
+  `median: bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
     `${fmt(perCpu)} events per CPU-second (loader+agent); drops ${rows.reduce((n, r) => n + r.delivered.drops, 0)}; ` +
     `max agent RSS ${(Math.max(...rows.map((r) => r.delivered.rss)) / 2 ** 20).toFixed(0)} MB`,
 );

@@ -1032,6 +1032,11 @@ static __always_inline bool close__skipped(struct pt_regs *regs)
 	if (!skip || skip->pid_tgid != bpf_get_current_pid_tgid() ||
 	    skip->fd != (long)regs->di)
 		return false;
+	/* A note left from before opens were switched on is stale. */
+	if (filter__on(PG_FILTER_FILE_CLOSES)) {
+		skip->pid_tgid = 0;
+		return false;
+	}
 	skip->pid_tgid = 0;
 	return true;
 }

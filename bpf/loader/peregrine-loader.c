@@ -399,6 +399,34 @@ static const char *bpf__hint(int err)
 	return "";
 }
 
+/*
+ * pg_sys_enter only marks closes of files to drop, which matters only when
+ * closes are wanted and opens are not. Otherwise it stays detached: a
+ * program on sys_enter runs for every syscall of the machine.
+ */
+static struct bpf_link *enter_link;
+
+static int enter__sync(struct peregrine_bpf *skel, bool needed)
+{
+	if (needed && !enter_link) {
+		enter_link = bpf_program__attach(skel->progs.pg_sys_enter);
+		if (!enter_link)
+			return -errno;
+	} else if (!needed && enter_link) {
+		bpf_link__destroy(enter_link);
+		enter_link = NULL;
+	}
+	return 0;
+}
+
+static void bpf__teardown(struct peregrine_bpf *skel)
+{
+	if (enter_link)
+		bpf_link__destroy(enter_link);
+	enter_link = NULL;
+	peregrine_bpf__destroy(skel);
+}
+
 /* Writes the whole filter map from set[]. */
 static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 {
@@ -413,7 +441,7 @@ static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 		if (err)
 			return err;
 	}
-	return 0;
+	return enter__sync(skel, !opens && set[PG_SYS_CLOSE]);
 }
 
 static struct peregrine_bpf *bpf__setup(const struct options *o)
@@ -443,6 +471,7 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 			   strerror(-err));
 		goto fail;
 	}
+	bpf_program__set_autoattach(skel->progs.pg_sys_enter, false);
 	err = peregrine_bpf__load(skel);
 	if (err) {
 		log__error("failed to load BPF object: %s%s", strerror(-err),
@@ -464,7 +493,7 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 	}
 	return skel;
 fail:
-	peregrine_bpf__destroy(skel);
+	bpf__teardown(skel);
 	return NULL;
 }
 
@@ -625,7 +654,7 @@ int main(int argc, char **argv)
 	if (!rb) {
 		log__error("failed to set up the ring buffer reader: %s",
 			   strerror(errno));
-		peregrine_bpf__destroy(skel);
+		bpf__teardown(skel);
 		free(percpu);
 		return EXIT_BPF;
 	}
@@ -645,7 +674,7 @@ int main(int argc, char **argv)
 	}
 
 	ring_buffer__free(rb);
-	peregrine_bpf__destroy(skel);
+	bpf__teardown(skel);
 	free(percpu);
 	if (out.failed)
 		status = EXIT_IO;
