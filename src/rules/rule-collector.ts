@@ -79,6 +79,9 @@ export interface CollectedRules {
   readonly listsNamedByLists: ReadonlySet<string>;
 }
 
+/** Plugins whose fields Peregrine answers itself. */
+const BUILT_IN_PLUGINS: ReadonlySet<string> = new Set(["container"]);
+
 function compareVersions(a: string, b: string): number {
   const pa = a.split(".").map((x) => Number.parseInt(x, 10) || 0);
   const pb = b.split(".").map((x) => Number.parseInt(x, 10) || 0);
@@ -111,6 +114,18 @@ export class RuleCollector {
       }
       case "required_plugin_versions":
         this.#plugins.push(...item.plugins);
+        for (const plugin of item.plugins) {
+          const names = [plugin.name, ...plugin.alternatives.map((a) => a.name)];
+          // The container plugin's fields (container.*, k8s.*) are built in.
+          if (names.some((n) => BUILT_IN_PLUGINS.has(n))) continue;
+          this.#warnings.push(
+            makeWarning(
+              `requires plugin '${plugin.name}' ${plugin.version}, which Peregrine does not have: rules for its event source are skipped, its fields are unknown`,
+              item.pos,
+              { kind: "required_plugin_versions", name: plugin.name },
+            ),
+          );
+        }
         return;
       case "list": {
         const prev = this.#lists.get(item.name);

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { FdInfo } from "../../src/enrich/fd-info.js";
 import { HOST_CONTAINER } from "../../src/enrich/process-info.js";
 import { capabilityNames, imageRepository } from "../../src/rules/fields.js";
-import { connectEvent, DEFAULT_PARENT, enriched, matches, openEvent, proc } from "./helpers.js";
+import { connectEvent, DEFAULT_PARENT, enriched, load, matches, openEvent, proc } from "./helpers.js";
 
 function fd(overrides: Partial<FdInfo> = {}): FdInfo {
   return {
@@ -163,5 +163,21 @@ describe("container.* and k8s.*", () => {
     expect(imageRepository("nginx:1.25")).toBe("nginx");
     expect(imageRepository("localhost:5000/nginx")).toBe("localhost:5000/nginx");
     expect(imageRepository("docker.io/library/nginx@sha256:ab")).toBe("docker.io/library/nginx");
+  });
+});
+
+describe("required_plugin_versions", () => {
+  const text = (name: string) =>
+    `- required_plugin_versions:\n    - name: ${name}\n      version: 0.4.0\n- rule: r\n  desc: d\n  condition: evt.type = openat and container.id != host\n  output: o\n  priority: INFO\n`;
+  it("the container plugin is met by the built-in fields", () => {
+    const rs = load(text("container"));
+    expect(rs.warnings).toEqual([]);
+    expect(rs.requiredPluginVersions.map((p) => p.name)).toEqual(["container"]);
+  });
+  it("any other plugin is reported by name", () => {
+    const rs = load(text("k8saudit"));
+    expect(rs.warnings.map((w) => w.message)).toEqual([
+      "requires plugin 'k8saudit' 0.4.0, which Peregrine does not have: rules for its event source are skipped, its fields are unknown",
+    ]);
   });
 });
