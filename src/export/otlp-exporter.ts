@@ -48,7 +48,18 @@ export interface OtlpExporter {
   /** "grpc" | "http/protobuf". */
   readonly protocol: string;
   readonly endpoint: string;
+  /** The exporter in use (renew() replaces it). */
   readonly exporter: LogRecordExporter;
+  /**
+   * Replaces the exporter with a new one of the same settings; the old one
+   * is shut down once its requests end. Why (gRPC): the SDK's client keeps
+   * grpc-js's reconnect backoff, which grows to 2 minutes while a collector
+   * stays away, and grpc-js shares a connection (and its backoff) among
+   * clients of equal settings. The new client's user agent carries a
+   * generation number, so it gets a connection of its own that tries at
+   * once.
+   */
+  renew?(): void;
 }
 
 function readPem(path: string, what: string): Buffer | undefined {
@@ -78,11 +89,10 @@ export function createOtlpExporter(options: TransportOptions, concurrencyLimit =
   const ca = readPem(options.certificateFile, "certificate");
   const key = readPem(options.clientKeyFile, "client key");
   const cert = readPem(options.clientCertificateFile, "client certificate");
-  let exporter: LogRecordExporter;
   if (options.protocol === "grpc") {
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(options.headers)) metadata.set(k.toLowerCase(), v);
-    const config: GrpcConfig = {
+    const config = (generation: number): GrpcConfig => ({
       url: options.endpoint,
       credentials: grpcUsesTls(options.endpoint, options.insecure)
         ? grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null)
@@ -91,25 +101,35 @@ export function createOtlpExporter(options: TransportOptions, concurrencyLimit =
       compression: options.compression as NonNullable<GrpcConfig["compression"]>,
       timeoutMillis: options.timeoutMillis,
       concurrencyLimit,
-    };
-    exporter = new GrpcLogExporter(config);
-  } else {
-    const config: ProtoConfig = {
-      url: options.endpoint,
-      headers: { ...options.headers },
-      compression: options.compression as NonNullable<ProtoConfig["compression"]>,
-      timeoutMillis: options.timeoutMillis,
-      concurrencyLimit,
-      httpAgentOptions: {
-        keepAlive: true,
-        ...(ca !== undefined && { ca }),
-        ...(key !== undefined && { key }),
-        ...(cert !== undefined && { cert }),
+      userAgent: `peregrine (connection ${generation})`,
+    });
+    let generation = 0;
+    const target = {
+      protocol: options.protocol,
+      endpoint: options.endpoint,
+      exporter: new GrpcLogExporter(config(generation)) as LogRecordExporter,
+      renew(): void {
+        const old = target.exporter;
+        target.exporter = new GrpcLogExporter(config(++generation));
+        old.shutdown().catch(() => {});
       },
     };
-    exporter = new ProtoLogExporter(config);
+    return target;
   }
-  return { protocol: options.protocol, endpoint: options.endpoint, exporter };
+  const config: ProtoConfig = {
+    url: options.endpoint,
+    headers: { ...options.headers },
+    compression: options.compression as NonNullable<ProtoConfig["compression"]>,
+    timeoutMillis: options.timeoutMillis,
+    concurrencyLimit,
+    httpAgentOptions: {
+      keepAlive: true,
+      ...(ca !== undefined && { ca }),
+      ...(key !== undefined && { key }),
+      ...(cert !== undefined && { cert }),
+    },
+  };
+  return { protocol: options.protocol, endpoint: options.endpoint, exporter: new ProtoLogExporter(config) };
 }
 
 // --- what an export came to -----------------------------------------------------------------

@@ -62,6 +62,12 @@ export interface DurableProcessorOptions {
   readonly backoff?: Partial<BackoffPolicy>;
   /** shutdown() delivers for at most this long, then spools (or drops) the rest. Default 10 000 ms. */
   readonly shutdownTimeoutMillis?: number;
+  /**
+   * After this long of transient failures in a row, the exporter is renewed
+   * (OtlpExporter.renew: a gRPC client with a fresh connection and no
+   * reconnect backoff), and again each time this long passes. Default 5000 ms.
+   */
+  readonly renewAfterMillis?: number;
   /** Told about export errors (rate-limited by the caller). */
   readonly onError?: (message: string) => void;
   readonly random?: () => number;
@@ -83,6 +89,9 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
   private readonly onError: (message: string) => void;
   private readonly random: () => number;
   private readonly shutdownTimeoutMillis: number;
+  private readonly renewAfterMillis: number;
+  /** When the exporter last succeeded or was renewed (epoch ms). */
+  private lastGoodOrRenewed = Date.now();
 
   /** FIFO of records in memory: items[head..]. */
   private items: ReadableLogRecord[] = [];
@@ -117,6 +126,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     this.delayMs = options.scheduledDelayMillis ?? 200;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.shutdownTimeoutMillis = options.shutdownTimeoutMillis ?? 10_000;
+    this.renewAfterMillis = options.renewAfterMillis ?? 5000;
     this.onError = options.onError ?? (() => {});
     this.random = options.random ?? Math.random;
     this.nextBackoff = this.backoff.initialMs;
@@ -271,8 +281,14 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     for (const w of waiters) w();
   }
 
-  private retryMessage(outcome: Extract<SendOutcome, { kind: "retry" }>): string {
-    return `OTLP ${this.target.protocol} to ${this.target.endpoint}: ${outcome.error}; retrying`;
+  /** A transient failure: tell, and renew the exporter when the collector has been away long enough. */
+  private transientFailure(outcome: Extract<SendOutcome, { kind: "retry" }>): void {
+    this.onError(`OTLP ${this.target.protocol} to ${this.target.endpoint}: ${outcome.error}; retrying`);
+    const now = Date.now();
+    if (this.target.renew !== undefined && now - this.lastGoodOrRenewed >= this.renewAfterMillis) {
+      this.lastGoodOrRenewed = now;
+      this.target.renew();
+    }
   }
 
   private delayAfter(outcome: Extract<SendOutcome, { kind: "retry" }>): number {
@@ -301,6 +317,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     const { batch } = oldest;
     if (outcome.kind === "ok") {
       this.nextBackoff = this.backoff.initialMs;
+      this.lastGoodOrRenewed = Date.now();
       this.counters.sent(batch.length);
       return true;
     }
@@ -309,7 +326,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
       this.onError(`OTLP export rejected for good: ${outcome.error}`);
       return true;
     }
-    this.onError(this.retryMessage(outcome));
+    this.transientFailure(outcome);
     if (this.retryAt <= Date.now()) this.retryAt = Date.now() + this.delayAfter(outcome);
     if (this.spool !== undefined) {
       // To disk, then drained from there, in order, once the collector answers.
@@ -365,7 +382,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
       const outcome: SendOutcome =
         batch.length === 0 ? { kind: "ok" } : await exportRecords(this.target, batch);
       if (outcome.kind === "retry") {
-        this.onError(this.retryMessage(outcome));
+        this.transientFailure(outcome);
         this.retryAt = Date.now() + this.delayAfter(outcome);
         // What could not be read was counted already; the rest is resent from the same place.
         return false;
@@ -373,6 +390,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
       this.nextBackoff = this.backoff.initialMs;
       if (outcome.kind === "ok") {
         if (batch.length > 0) this.counters.sent(batch.length);
+        this.lastGoodOrRenewed = Date.now();
       } else {
         this.counters.failed(batch.length);
         this.onError(`OTLP export rejected for good: ${outcome.error}`);

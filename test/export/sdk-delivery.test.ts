@@ -162,4 +162,40 @@ describe("DurableLogRecordProcessor", () => {
     emit(1);
     expect(counters.totals).toEqual({ sent: 0, failed: 0, spooled: 0, dropped: 11 });
   });
+
+  it("renews the exporter while the collector stays away (a fresh gRPC connection), not before", async () => {
+    const exporters: ScriptedExporter[] = [];
+    const make = () => {
+      const e = new ScriptedExporter(() => UNAVAILABLE);
+      exporters.push(e);
+      return e;
+    };
+    const target: OtlpExporter & { exporter: LogRecordExporter } = {
+      protocol: "grpc",
+      endpoint: "test",
+      exporter: make(),
+      renew() {
+        target.exporter = make();
+      },
+    };
+    const processor = new DurableLogRecordProcessor({
+      exporter: target,
+      spool: undefined,
+      counters: recordingCounters(),
+      scheduledDelayMillis: 1,
+      backoff: { initialMs: 10, maxMs: 10, jitter: 0 },
+      renewAfterMillis: 150,
+      shutdownTimeoutMillis: 50,
+    });
+    cleanups.push(() => processor.shutdown());
+    const logger = new LoggerProvider({ processors: [processor] }).getLogger("peregrine");
+    logger.emit({ body: "x" });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(exporters).toHaveLength(1); // failing for less than 150 ms: same exporter
+    await new Promise((r) => setTimeout(r, 400));
+    expect(exporters.length).toBeGreaterThanOrEqual(3);
+    expect(exporters.length).toBeLessThanOrEqual(5);
+    // Each renewed exporter was used: requests keep going to the current one (the newest may not have had its turn yet).
+    expect(exporters.slice(0, -1).every((e) => e.calls > 0)).toBe(true);
+  });
 });
