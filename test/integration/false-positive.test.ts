@@ -103,12 +103,13 @@ describe.skipIf(skipReason !== undefined)(
       expect(root.stdout).toMatch(/biome=\d+/);
       expect(root.stdout).toContain("git=0");
       const canary = Number(/canary=(\d+)/.exec(root.stdout)?.[1]);
-      await agent.waitForRule("Credential file read by unexpected program", canary);
+      // The agent may still be working through the build's events: give it time.
+      await agent.waitForRule("Credential file read by unexpected program", canary, 60_000);
       // Processes of the tree as the tracker saw them: the canary is one of them.
       const tree = workloadPids(agent.detections);
       expect(tree.has(canary)).toBe(true);
       expect(tree.size).toBeGreaterThan(20);
-    });
+    }, 90_000);
 
     it("raises no WARNING-or-higher detection for any process of the workload", () => {
       const tree = workloadPids(agent.detections);

@@ -125,7 +125,7 @@ export class LiveAgent {
   }
 
   /** The first detection (already seen or coming) that matches; rejects after timeoutMs. */
-  waitFor(match: (d: Detection) => boolean, what: string, timeoutMs = 10_000): Promise<Detection> {
+  waitFor(match: (d: Detection) => boolean, what: string, timeoutMs = 15_000): Promise<Detection> {
     const seen = this.detections.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
