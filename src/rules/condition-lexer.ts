@@ -18,7 +18,7 @@ function isWordChar(c: string | undefined): boolean {
   return c !== undefined && /[a-zA-Z0-9_.]/.test(c);
 }
 
-function unescapeQuoted(body: string): string {
+export function unescapeQuoted(body: string): string {
   return body.replace(/\\(.)/gs, (m, c: string) => {
     switch (c) {
       case "n":

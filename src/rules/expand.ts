@@ -5,6 +5,7 @@
  * exact and a list name inside a quoted value is never touched.
  */
 import type { CheckNode, Expr, ListNode, ValueNode } from "./ast.js";
+import { unescapeQuoted } from "./condition-lexer.js";
 import { parseCondition } from "./condition-parser.js";
 import { RulesError } from "./errors.js";
 import type { MacroDef } from "./rule-collector.js";
@@ -13,6 +14,21 @@ import type { MacroDef } from "./rule-collector.js";
 export function inMacro(err: RulesError, macro: string): RulesError {
   if (err.item !== undefined || err.reason.includes("(in macro '")) return err;
   return new RulesError(`${err.reason} (in macro '${macro}')`, err.position);
+}
+
+/**
+ * A list item as the condition sees it. Falco pastes items into the
+ * condition text, so an item written with its own quotes in YAML
+ * ('"10.0.0.0/8"', '"(systemd)"') is a quoted token: its value is inside.
+ */
+export function listItemValue(text: string): string {
+  if (text.length >= 2) {
+    const q = text[0];
+    if ((q === '"' || q === "'") && text[text.length - 1] === q) {
+      return unescapeQuoted(text.slice(1, -1));
+    }
+  }
+  return text;
 }
 
 export class Expander {
@@ -119,7 +135,8 @@ export class Expander {
         items.push(item);
       } else {
         this.usedLists.add(item.text);
-        for (const text of list) items.push({ kind: "value", text, quoted: true, pos: item.pos });
+        for (const text of list)
+          items.push({ kind: "value", text: listItemValue(text), quoted: true, pos: item.pos });
       }
     }
     const right: ListNode = { ...r, items };
