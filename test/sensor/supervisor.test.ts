@@ -62,6 +62,8 @@ describe("startSupervisedSensor", () => {
 echo "$@" >> ${starts}
 cat ${FIXTURE}
 if [ "$(wc -l < ${starts})" -eq 1 ]; then sleep 0.2; exit 1; fi
+# Like the real loader, read stdin until EOF (SIGTERM ignored so the last line is kept).
+trap '' TERM
 exec cat > ${stdin}
 `,
     );
