@@ -349,10 +349,14 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
 
   /**
    * Rebuilds a slice of the spool's head segment as SDK records. A record
-   * whose bytes are not ours (a damaged or foreign file that passed its
-   * CRC) cannot be sent: it is counted failed and left out.
+   * whose bytes are not ours (damaged, yet past its CRC) cannot be sent: it
+   * is left out, and counted failed once its slice is done with.
    */
-  private spooledRecords(entries: readonly SpoolEntry[]): ReadableLogRecord[] {
+  private spooledRecords(entries: readonly SpoolEntry[]): {
+    records: ReadableLogRecord[];
+    bad: number;
+    reason: string;
+  } {
     const records: ReadableLogRecord[] = [];
     let bad = 0;
     let reason = "";
@@ -364,11 +368,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
         reason = (error as Error).message;
       }
     }
-    if (bad > 0) {
-      this.counters.failed(bad);
-      this.onError(`${bad} spooled records could not be read back: ${reason}`);
-    }
-    return records;
+    return { records, bad, reason };
   }
 
   /** Sends the spool's head segment, batch by batch; false when the collector failed again. */
@@ -378,14 +378,17 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     const entries = head.entries;
     while (this.headDelivered < entries.length) {
       const slice = entries.slice(this.headDelivered, this.headDelivered + this.maxBatchSize);
-      const batch = this.spooledRecords(slice);
+      const { records: batch, bad, reason } = this.spooledRecords(slice);
       const outcome: SendOutcome =
         batch.length === 0 ? { kind: "ok" } : await exportRecords(this.target, batch);
       if (outcome.kind === "retry") {
         this.transientFailure(outcome);
         this.retryAt = Date.now() + this.delayAfter(outcome);
-        // What could not be read was counted already; the rest is resent from the same place.
-        return false;
+        return false; // the slice is read and sent again from the same place
+      }
+      if (bad > 0) {
+        this.counters.failed(bad);
+        this.onError(`${bad} spooled records could not be read back: ${reason}`);
       }
       this.nextBackoff = this.backoff.initialMs;
       if (outcome.kind === "ok") {

@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { classifyExportError, type OtlpExporter } from "../../src/export/otlp-exporter.js";
 import { DurableLogRecordProcessor } from "../../src/export/sdk-delivery.js";
 import { Spool } from "../../src/export/spool.js";
+import type { SpoolEntry } from "../../src/export/spool-codec.js";
 import { statusWithRetryInfo } from "../support/otlp-receiver.js";
 import { recordingCounters } from "../support/recording-counters.js";
 
@@ -197,5 +198,26 @@ describe("DurableLogRecordProcessor", () => {
     expect(exporters.length).toBeLessThanOrEqual(5);
     // Each renewed exporter was used: requests keep going to the current one (the newest may not have had its turn yet).
     expect(exporters.slice(0, -1).every((e) => e.calls > 0)).toBe(true);
+  });
+
+  it("counts a spooled record it cannot read back as failed, once, even when the collector fails in between", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-sdk-delivery-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // A run that spooled three records, one of them damaged past its CRC (not JSON).
+    const first = setup(new ScriptedExporter(() => "hang"), { spoolDir: dir, shutdownTimeoutMillis: 50 });
+    first.emit(2);
+    await first.processor.shutdown();
+    const spool = Spool.open({ dir, maxBytes: 1 << 20 });
+    const head = spool.readHead()?.entries[0];
+    spool.append([
+      { resource: head?.resource as SpoolEntry["resource"], severity: 13, record: Buffer.from("{oops") },
+    ]);
+    spool.close();
+    const exporter = new ScriptedExporter((call) => (call === 0 ? UNAVAILABLE : OK));
+    const second = setup(exporter, { spoolDir: dir });
+    await new Promise((r) => setTimeout(r, 150));
+    await second.processor.forceFlush();
+    expect(exporter.received).toEqual(["r0", "r1"]);
+    expect(second.counters.totals).toEqual({ sent: 2, failed: 1, spooled: 0, dropped: 0 });
   });
 });
