@@ -370,6 +370,25 @@ describe.skipIf(skipReason !== undefined)("loader process contract", () => {
     expect(await exit).toBe(0);
   });
 
+  it("reports a bad stdin command on stderr and keeps running, then applies a good one", async () => {
+    const child = await spawnLoader();
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (t: string) => {
+      stderr += t;
+    });
+    child.stdin?.write("bogus 1\nsyscalls 2,x\nsyscalls 2,69\n");
+    const deadline = Date.now() + 3000;
+    while (!stderr.includes("'x' is not a syscall id") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(stderr).toContain("peregrine-loader: stdin: unknown command 'bogus 1'");
+    expect(stderr).toContain("peregrine-loader: stdin: syscalls: 'x' is not a syscall id (1..127)");
+    expect(child.exitCode).toBeNull();
+    const exit = exitOf(child);
+    child.stdin?.end();
+    expect(await exit).toBe(0);
+  });
+
   it("exits 0 when its stdout is closed", async () => {
     const child = await spawnLoader();
     const exit = exitOf(child);
