@@ -135,6 +135,23 @@ function baseField(f: FieldExpr): Extract<FieldExpr, { kind: "field" }> {
 const NEVER: Predicate = () => false;
 const ALWAYS: Predicate = () => true;
 
+/** How Falco prints a field without a value; rules test for it (`not container.mount.dest[/proc*] in ("<NA>","N/A")`). */
+const NA_TEXTS = new Set(["<NA>", "N/A"]);
+
+/**
+ * A check on a field the sensor cannot answer: the field has no value, so
+ * every comparison is false — except the rules' explicit test for Falco's
+ * "no value" text, which holds (and its `!=`, which does not).
+ */
+function unsupportedCheck(c: CheckNode): Predicate {
+  const r = c.right;
+  const texts = r?.kind === "list" ? r.items.map((i) => i.text) : r?.kind === "value" ? [r.text] : [];
+  const testsForNa = c.left.kind === "field" && texts.some((t) => NA_TEXTS.has(t));
+  if (!testsForNa) return NEVER;
+  if (c.op === "=" || c.op === "==" || c.op === "in") return ALWAYS;
+  return NEVER;
+}
+
 /**
  * `evt.type = x` / `in (…)` / `!=` decided at compile time: the ruleset
  * index hands a rule only events of its own types, so when every one of
@@ -170,7 +187,7 @@ function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
       const reason = opts.fields.unsupportedReason(base.name);
       if (reason !== undefined) {
         opts.onUnsupported(base.name, reason, base.pos);
-        return NEVER;
+        return unsupportedCheck(c);
       }
     }
   }

@@ -193,3 +193,19 @@ describe("list items written with their own quotes", () => {
     ).toBe(true);
   });
 });
+
+describe("checks on fields the sensor cannot answer", () => {
+  const e = enriched(openEvent());
+  it.each([
+    ["container.privileged = true", false],
+    ["not container.privileged = true", true],
+    ["container.privileged != true", false],
+    ['container.mount.dest[/proc*] in ("<NA>","N/A")', true],
+    ['not container.mount.dest[/proc*] in ("<NA>","N/A")', false],
+    ['proc.env != "<NA>"', false],
+    ["evt.num = 0", false],
+    ["not evt.num = 0", true],
+  ])("%s → %s", (condition, expected) => {
+    expect(matches(`evt.type = openat and ${condition}`, e)).toBe(expected);
+  });
+});
