@@ -3,10 +3,11 @@
  * /usr/local/bin, /etc/cron.d and /etc are uniquely named and removed at once
  * (a name with a dot is one cron ignores).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_RULES_DIR } from "../../src/version.js";
 import { exec, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
 
 const skipReason = rulesLiveSkipReason();
@@ -25,7 +26,21 @@ describe.skipIf(skipReason !== undefined)("default rules: persistence (live)", (
     work = mkdtempSync(join(tmpdir(), "pg-rules-persist-"));
     home = join(work, "home");
     mkdirSync(join(home, ".ssh"), { recursive: true });
-    agent = await LiveAgent.start();
+    // A user's local file allows one known writer through the rule's exception, as Falco's do.
+    const local = join(work, "local-rules.yaml");
+    writeFileSync(
+      local,
+      [
+        "- rule: Write below system binary directory",
+        "  exceptions:",
+        "    - name: known_writers",
+        "      values: [[tee, /usr/local/bin]]",
+        "  override:",
+        "    exceptions: append",
+        "",
+      ].join("\n"),
+    );
+    agent = await LiveAgent.start([DEFAULT_RULES_DIR, local]);
   });
 
   afterAll(async () => {
@@ -33,7 +48,7 @@ describe.skipIf(skipReason !== undefined)("default rules: persistence (live)", (
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("Write below system binary directory: a file dropped in /usr/local/bin, not one in a temp dir", async () => {
+  it("Write below system binary directory: a file dropped in /usr/local/bin, not one in a temp dir or by an excepted writer", async () => {
     const rule = "Write below system binary directory";
     const target = `/usr/local/bin/peregrine-rules-test-${process.pid}`;
     const benign = await exec("/bin/sh", ["-c", `echo x > ${join(work, "tool")}`]);
@@ -48,8 +63,20 @@ describe.skipIf(skipReason !== undefined)("default rules: persistence (live)", (
     } finally {
       removeIfThere(target);
     }
+    // The same write by tee, which the local exception allows below /usr/local/bin.
+    const allowedTarget = `${target}-tee`;
+    let allowed: Awaited<ReturnType<typeof exec>>;
+    try {
+      allowed = await exec("/bin/sh", ["-c", `echo x | tee ${allowedTarget} > /dev/null`]);
+    } finally {
+      removeIfThere(allowedTarget);
+    }
     await agent.settle();
     expect(agent.of(benign.pid, rule)).toEqual([]);
+    expect(agent.detections.filter((d) => d.rule === rule && d.output_fields["proc.name"] === "tee")).toEqual(
+      [],
+    );
+    expect(allowed.code).toBe(0);
   });
 
   it("Scheduled task or service unit written: a cron.d entry and a user unit, not a read of crontab", async () => {
