@@ -151,7 +151,20 @@ function eventArgEntry(name: string, form: ArgForm, description: string): FieldE
     argument: "name",
     bind(arg, ctx) {
       if (arg === undefined) return `field '${name}' needs an argument name: ${name}.<name>`;
-      if (/^\d+$/.test(arg)) return `positional ${name}[${arg}] is not supported yet; use ${name}.<name>`;
+      if (/^\d+$/.test(arg)) {
+        // Positions follow Falco's own event tables, which differ from the names we decode: reported, never guessed.
+        return {
+          name: `${name}[${arg}]`,
+          type: "string",
+          extract: () => undefined,
+          anyOf: undefined,
+          filterOnly: false,
+          costly: false,
+          render: undefined,
+          warning: undefined,
+          unsupported: `positional ${name}[${arg}] is not supported (Falco numbers arguments by its own event tables); use ${name}.<name>`,
+        };
+      }
       const resolved = resolveEventArg(arg, form, (t) => CAPTURED.has(t) && setContains(ctx.eventTypes, t));
       if (typeof resolved === "string") return resolved;
       return {
