@@ -173,7 +173,8 @@ function eventArgEntry(name: string, form: ArgForm, description: string): FieldE
         extract: resolved.extract,
         anyOf: undefined,
         filterOnly: false,
-        costly: false,
+        // Rendering builds strings (O_RDONLY|O_CLOEXEC): once per event, however many rules ask.
+        costly: form === "rendered",
         render: undefined,
         warning: resolved.warning,
         ...(resolved.unsupported !== undefined && { unsupported: resolved.unsupported }),
