@@ -185,7 +185,7 @@ describe("required_plugin_versions", () => {
 describe("list items written with their own quotes", () => {
   it("are the quoted token's value, as when Falco pastes them into the condition", () => {
     const prelude = `- list: nets\n  items: ['"10.0.0.0/8"', '"192.168.0.0/16"']\n- list: names\n  items: ['"(systemd)"', "plain"]\n`;
-    const conn = enriched(connectEvent(), { fd: undefined });
+    const conn = enriched(connectEvent());
     expect(matches("evt.type = connect and fd.snet in (nets)", conn, prelude)).toBe(false);
     const p = proc({ name: "(systemd)" });
     expect(
