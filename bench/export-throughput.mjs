@@ -1,7 +1,8 @@
 // OTLP export: (1) detections/s delivered to a local OTLP/gRPC receiver with
 // nothing lost, (2) latency detection → receiver (p50/p99) at a steady
 // 1,000 detections/s with the default batch settings. Uses the built sink
-// (dist/), a real gRPC server on loopback, and counts every record by
+// (dist/: SDK log records, the SDK OTLP/gRPC exporter behind our processor),
+// a real gRPC server on loopback, and counts every record by
 // decoding the request bytes. Run: npm run build:ts && node bench/export-throughput.mjs
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -51,7 +52,7 @@ server.addService({ Export: { path: "/opentelemetry.proto.collector.logs.v1.Logs
     fields(call.request, (f1, rl) => { if (f1 !== 1) return;
       fields(rl, (f2, sl) => { if (f2 !== 2) return;
         fields(sl, (f3, rec) => { if (f3 !== 2) return; records++;
-          // Our encoder writes time_unix_nano (field 1, fixed64) first: tag 0x09 + 8 bytes.
+          // The SDK serializer writes time_unix_nano (field 1, fixed64) first: tag 0x09 + 8 bytes.
           if (measure && rec[0] === 0x09) latencies.push(Number(now - Buffer.from(rec.buffer, rec.byteOffset + 1, 8).readBigUInt64LE(0)) / 1e6);
         }); }); });
     parentPort.postMessage({ records, latencies });

@@ -87,7 +87,11 @@ export function buildExportSinks(config: Config, context: BuildSinksContext): De
       ...(config.otlpScheduleDelayMs > 0 && { scheduledDelayMillis: config.otlpScheduleDelayMs }),
     };
     try {
-      sinks.push(createOtlpLogSink({ ...options, ...(spool !== undefined && { spool }) }));
+      const sink = createOtlpLogSink({ ...options, ...(spool !== undefined && { spool }) });
+      sinks.push(sink);
+      for (const segment of sink.spool?.foreignSegments ?? []) {
+        log(`warning: spool segment ${segment} is of another version's format; left unread`);
+      }
     } catch (error) {
       if (!(error instanceof SpoolLockedError) && (error as NodeJS.ErrnoException).code === undefined)
         throw error;

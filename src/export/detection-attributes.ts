@@ -335,11 +335,12 @@ export function processAttributes(
 export function detectionOwnAttributes(
   detection: Detection,
   options: DetectionAttributeOptions = {},
+  /** Added to this object (the OTLP sink passes one already holding the rule's and process's). */
+  attrs: LogAttributes = {},
 ): LogAttributes {
   const { event: enriched } = detection;
   const { event, process } = enriched;
   const sanitizer = options.sanitizer ?? NO_SANITIZER;
-  const attrs: LogAttributes = {};
   attrs[ATTR_PEREGRINE_DETECTION_ID] = detectionId(detection);
   attrs[ATTR_PEREGRINE_EVENT_TYPE] = event.evtType;
 

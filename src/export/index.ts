@@ -21,6 +21,11 @@ export {
   startMetricsServer,
 } from "./metrics-server.js";
 export {
+  createOtlpExporter,
+  type OtlpExporter,
+  type TransportOptions,
+} from "./otlp-exporter.js";
+export {
   createOtlpLogSink,
   OTLP_LOGS_SINK_NAME,
   OtlpLogSink,
@@ -29,7 +34,6 @@ export {
   type SpoolSettings,
 } from "./otlp-logs.js";
 export { batchSettingsFromEnv, type OtlpFileSettings, resolveOtlpTransport } from "./otlp-settings.js";
-export { createTransport, type OtlpTransport, type TransportOptions } from "./otlp-transport.js";
 export { priorityName } from "./priority-name.js";
 export { Sanitizer, type SanitizerOptions } from "./sanitize.js";
 export { DETECTION_EVENT_NAME, PEREGRINE_FIELD_PREFIX } from "./semconv.js";

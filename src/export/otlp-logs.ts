@@ -1,28 +1,30 @@
+import type { LogAttributes, Logger } from "@opentelemetry/api-logs";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { LoggerProvider, type LogRecordLimits } from "@opentelemetry/sdk-logs";
 import type { ProcessInfo } from "../enrich/process-info.js";
-import type { Detection, RuleInfo } from "../rules/detection.js";
+import type { Detection } from "../rules/detection.js";
 import { severityNumber } from "../rules/priority.js";
-import { type BackoffPolicy, Delivery } from "./delivery.js";
 import {
   type DetectionAttributeOptions,
   detectionOwnAttributes,
   processAttributes,
   ruleAttributes,
 } from "./detection-attributes.js";
-import {
-  DEFAULT_ATTRIBUTE_LIMITS,
-  type EncodedAttributes,
-  encodeAttributes,
-  encodeLogRecord,
-  ProtoWriter,
-} from "./otlp-encode.js";
-import { createTransport, type OtlpTransport, type TransportOptions } from "./otlp-transport.js";
+import { createOtlpExporter, type OtlpExporter, type TransportOptions } from "./otlp-exporter.js";
 import { priorityName } from "./priority-name.js";
 import { NO_SANITIZER, type Sanitizer } from "./sanitize.js";
+import { type BackoffPolicy, DurableLogRecordProcessor } from "./sdk-delivery.js";
 import { DETECTION_EVENT_NAME } from "./semconv.js";
 import { type DetectionSink, type ExportCounters, NOOP_EXPORT_COUNTERS } from "./sink.js";
 import { Spool } from "./spool.js";
-import { nowNs } from "./time.js";
-import { type HostIdentity, hostIdentity, type ResourceMode, ResourceResolver } from "./workload-resource.js";
+import { nowNs, nsToHrTime } from "./time.js";
+import {
+  type HostIdentity,
+  hostIdentity,
+  type ResourceMode,
+  ResourceResolver,
+  SENSOR_SERVICE_NAME,
+} from "./workload-resource.js";
 
 /** The `exporter` label of this sink's metrics. */
 export const OTLP_LOGS_SINK_NAME = "otlp";
@@ -34,8 +36,8 @@ export interface SpoolSettings {
 }
 
 export interface OtlpLogSinkOptions extends Omit<DetectionAttributeOptions, "workloadOnRecord"> {
-  /** Where and how to send (see resolveOtlpTransport), or a ready transport (tests, benchmarks). */
-  transport: TransportOptions | OtlpTransport;
+  /** Where and how to send (see resolveOtlpTransport), or a ready SDK exporter (tests, benchmarks). */
+  transport: TransportOptions | OtlpExporter;
   /** The sensor's version: the instrumentation scope version (and service.version of the sensor resource). */
   version: string;
   /** host.name (default os.hostname()). */
@@ -64,53 +66,55 @@ export interface OtlpLogSinkOptions extends Omit<DetectionAttributeOptions, "wor
   onError?: (message: string) => void;
 }
 
-function isTransport(t: TransportOptions | OtlpTransport): t is OtlpTransport {
-  return typeof (t as OtlpTransport).send === "function";
+/**
+ * Loki keeps at most 128 structured-metadata entries per record, so more
+ * would be cut there anyway; 8 Ki characters per value. The SDK applies
+ * them and counts what it drops in dropped_attributes_count.
+ */
+export const LOG_RECORD_LIMITS: Required<LogRecordLimits> = {
+  attributeCountLimit: 128,
+  attributeValueLengthLimit: 8192,
+};
+
+function isExporter(t: TransportOptions | OtlpExporter): t is OtlpExporter {
+  return typeof (t as OtlpExporter).exporter === "object";
 }
 
 /**
- * Detections as OTLP log records: one record per detection, body = the
- * rendered output (sanitized), EventName "peregrine.detection", severity
- * from the rule priority, timestamp = the kernel's event time, resource =
- * the workload. emit() encodes the record straight to protobuf and queues
- * it; Delivery batches, sends, spools and counts.
+ * Detections as OTLP log records, made with the OpenTelemetry logs SDK:
+ * one record per detection, body = the rendered output (sanitized),
+ * EventName "peregrine.detection", severity from the rule priority,
+ * timestamp = the kernel's event time, resource = the workload.
+ *
+ * One LoggerProvider per workload resource (made once, at most 1024, see
+ * ResourceResolver), all feeding one DurableLogRecordProcessor, which
+ * batches, sends through the SDK's OTLP exporter (gRPC or HTTP/protobuf),
+ * spools and counts. The exporter's serializer groups a batch by resource,
+ * so records of different workloads travel in one request, each under its
+ * own resource.
  */
 export class OtlpLogSink implements DetectionSink {
   readonly name = OTLP_LOGS_SINK_NAME;
   readonly spool: Spool | undefined;
-  private readonly delivery: Delivery;
-  private readonly resources: ResourceResolver;
-  private readonly writer = new ProtoWriter(16_384);
+  private readonly processor: DurableLogRecordProcessor;
+  private readonly loggers: ResourceResolver<Logger>;
   private readonly attributeOptions: DetectionAttributeOptions;
   private readonly ownAttributeOptions: DetectionAttributeOptions;
   private readonly sanitizer: Sanitizer;
   private readonly now: () => bigint;
-  private readonly shutdownTimeoutMillis: number;
-  private readonly counters: ExportCounters;
-  private shutdownPromise: Promise<void> | undefined;
 
   constructor(options: OtlpLogSinkOptions) {
-    this.counters = options.counters ?? NOOP_EXPORT_COUNTERS;
+    const counters = options.counters ?? NOOP_EXPORT_COUNTERS;
     this.now = options.now ?? nowNs;
-    this.shutdownTimeoutMillis = options.shutdownTimeoutMillis ?? 10_000;
     this.sanitizer = options.sanitizer ?? NO_SANITIZER;
-    this.resources = new ResourceResolver({
-      mode: options.resource ?? "workload",
-      host: options.host ?? hostIdentity(options.hostname),
-      version: options.version,
-    });
-    this.attributeOptions = {
-      sanitizer: this.sanitizer,
-      workloadOnRecord: this.resources.workloadOnRecord,
-      ...(options.includeCommandLine !== undefined && { includeCommandLine: options.includeCommandLine }),
-    };
-    this.ownAttributeOptions = { ...this.attributeOptions, skipProcess: true };
-    const transport = isTransport(options.transport) ? options.transport : createTransport(options.transport);
+    const exporter = isExporter(options.transport)
+      ? options.transport
+      : createOtlpExporter(options.transport, Math.max(2, options.maxConcurrentExports ?? 2) + 1);
     this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
-    this.delivery = new Delivery({
-      transport,
+    this.processor = new DurableLogRecordProcessor({
+      exporter,
       spool: this.spool,
-      counters: this.counters,
+      counters,
       ...(options.maxQueueSize !== undefined && { maxQueueSize: options.maxQueueSize }),
       ...(options.maxExportBatchSize !== undefined && { maxBatchSize: options.maxExportBatchSize }),
       ...(options.maxConcurrentExports !== undefined && {
@@ -120,68 +124,73 @@ export class OtlpLogSink implements DetectionSink {
         scheduledDelayMillis: options.scheduledDelayMillis,
       }),
       ...(options.backoff !== undefined && { backoff: options.backoff }),
+      ...(options.shutdownTimeoutMillis !== undefined && {
+        shutdownTimeoutMillis: options.shutdownTimeoutMillis,
+      }),
       ...(options.onError !== undefined && { onError: options.onError }),
     });
+    const processors = [this.processor];
+    const version = options.version;
+    this.loggers = new ResourceResolver<Logger>({
+      mode: options.resource ?? "workload",
+      host: options.host ?? hostIdentity(options.hostname),
+      version,
+      // Scope: the sensor (name + version), the same on every resource.
+      make: (attributes) =>
+        new LoggerProvider({
+          resource: resourceFromAttributes(attributes as Parameters<typeof resourceFromAttributes>[0]),
+          processors,
+          logRecordLimits: LOG_RECORD_LIMITS,
+        }).getLogger(SENSOR_SERVICE_NAME, version),
+    });
+    this.attributeOptions = {
+      sanitizer: this.sanitizer,
+      workloadOnRecord: this.loggers.workloadOnRecord,
+      ...(options.includeCommandLine !== undefined && { includeCommandLine: options.includeCommandLine }),
+    };
+    this.ownAttributeOptions = { ...this.attributeOptions, skipProcess: true };
   }
 
-  /** security_rule.* and the rule's tags/source, encoded once per loaded rule. */
-  private readonly encodedRules = new WeakMap<RuleInfo, EncodedAttributes>();
+  /** process.* / user.* of a process, built once per process state (a process raises detections in bursts). */
+  private readonly processCache = new WeakMap<ProcessInfo, CachedProcess>();
 
-  /** process.* / user.* of a process, encoded once per process state (a process raises detections in bursts). */
-  private readonly encodedProcesses = new WeakMap<ProcessInfo, EncodedProcess>();
-
-  private processAttributesOf(detection: Detection): EncodedAttributes | undefined {
+  private processAttributesOf(detection: Detection): LogAttributes | undefined {
     const process = detection.event.process;
     if (process === undefined) return undefined;
-    const cached = this.encodedProcesses.get(process);
-    // The table updates a process in place (exec, setuid, chdir): reuse only while what we encode is unchanged.
-    if (cached !== undefined && sameProcessState(cached, process)) return cached.encoded;
-    const encoded = encodeAttributes(
-      processAttributes(process, detection.event.users, this.attributeOptions),
-      DEFAULT_ATTRIBUTE_LIMITS,
-    );
-    this.encodedProcesses.set(process, { ...snapshot(process), encoded });
-    return encoded;
-  }
-
-  private ruleAttributesOf(rule: RuleInfo): EncodedAttributes {
-    let encoded = this.encodedRules.get(rule);
-    if (encoded === undefined) {
-      encoded = encodeAttributes(ruleAttributes(rule), DEFAULT_ATTRIBUTE_LIMITS);
-      this.encodedRules.set(rule, encoded);
-    }
-    return encoded;
+    const cached = this.processCache.get(process);
+    // The table updates a process in place (exec, setuid, chdir): reuse only while what we read is unchanged.
+    if (cached !== undefined && sameProcessState(cached, process)) return cached.attributes;
+    const attributes = processAttributes(process, detection.event.users, this.attributeOptions);
+    this.processCache.set(process, { ...snapshot(process), attributes });
+    return attributes;
   }
 
   /** Records in memory, not yet acknowledged. */
   get queueLength(): number {
-    return this.delivery.queueLength;
+    return this.processor.queueLength;
   }
 
   emit(detection: Detection): void {
     const { rule } = detection;
-    const severity = severityNumber(rule.priority);
-    const record = encodeLogRecord(
-      this.writer,
-      {
-        timeUnixNano: detection.event.event.tsNs,
-        observedTimeUnixNano: this.now(),
-        severityNumber: severity,
-        severityText: priorityName(rule.priority),
-        body: this.sanitizer.text(detection.output),
-        attributes: detectionOwnAttributes(detection, this.ownAttributeOptions),
-        eventName: DETECTION_EVENT_NAME,
-      },
-      DEFAULT_ATTRIBUTE_LIMITS,
-      this.ruleAttributesOf(rule),
-      this.processAttributesOf(detection),
+    const attributes = detectionOwnAttributes(
+      detection,
+      this.ownAttributeOptions,
+      startAttributes(ruleAttributes(rule), this.processAttributesOf(detection)),
     );
-    this.delivery.enqueue({ resource: this.resources.resourceOf(detection), severity, record });
+    this.loggers.resourceOf(detection).emit({
+      eventName: DETECTION_EVENT_NAME,
+      timestamp: nsToHrTime(detection.event.event.tsNs),
+      observedTimestamp: nsToHrTime(this.now()),
+      severityNumber: severityNumber(rule.priority),
+      severityText: priorityName(rule.priority),
+      body: this.sanitizer.text(detection.output),
+      attributes,
+    });
   }
 
   /** Sends what is queued now; resolves when delivered or when the collector is failing. */
   forceFlush(): Promise<void> {
-    return this.delivery.flush();
+    return this.processor.forceFlush();
   }
 
   /**
@@ -189,9 +198,20 @@ export class OtlpLogSink implements DetectionSink {
    * to the spool (or is counted dropped without one).
    */
   shutdown(): Promise<void> {
-    this.shutdownPromise ??= this.delivery.shutdown(this.shutdownTimeoutMillis);
-    return this.shutdownPromise;
+    return this.processor.shutdown();
   }
+}
+
+/**
+ * A record's attributes start as a copy of the rule's (security_rule.*) and
+ * the process's (process.*, user.*), both built once; the detection's own
+ * are added to it. The SDK copies the result into the record.
+ */
+function startAttributes(rule: LogAttributes, process: LogAttributes | undefined): LogAttributes {
+  const out: LogAttributes = {};
+  for (const key in rule) out[key] = rule[key];
+  if (process !== undefined) for (const key in process) out[key] = process[key];
+  return out;
 }
 
 /** The ProcessInfo fields processAttributes() reads. */
@@ -210,8 +230,8 @@ interface ProcessState {
   readonly container: ProcessInfo["container"];
 }
 
-interface EncodedProcess extends ProcessState {
-  readonly encoded: EncodedAttributes;
+interface CachedProcess extends ProcessState {
+  readonly attributes: LogAttributes;
 }
 
 function snapshot(p: ProcessInfo): ProcessState {

@@ -5,7 +5,7 @@
  * the config file / flags. As in the SDKs: a value is trimmed, an empty one
  * counts as unset.
  */
-import type { TransportOptions } from "./otlp-transport.js";
+import type { TransportOptions } from "./otlp-exporter.js";
 
 /** What the config file (and flags) may set; empty/undefined means "not set here". */
 export interface OtlpFileSettings {

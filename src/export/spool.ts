@@ -1,5 +1,5 @@
 /**
- * The on-disk spool: encoded log records waiting for a collector that is
+ * The on-disk spool: log records waiting for a collector that is
  * down or refusing. Append-only segment files in one directory, read back
  * oldest first; it survives an agent restart and `kill -9` (every append is
  * a write(2) into the page cache before append() returns; a record cut short
@@ -11,10 +11,15 @@
  * record when it is of lower priority than everything spooled. Every
  * dropped record is returned to the caller, which counts it.
  *
- * Segment file: frames of [u32 payload length][u32 CRC-32 of payload][payload].
+ * Segment file (seg-<16 digits>.v2.spool): frames of
+ * [u32 payload length][u32 CRC-32 of payload][payload].
+ * Payload type 0, first in every segment, names the format of the bytes
+ * below: SPOOL_RECORD_FORMAT (spool-codec.ts says what they are).
  * Payload type 1 declares a resource: [u8 1][u32 id][u32 n][resource n][u32 m][scope m].
- * Payload type 2 is a record: [u8 2][u32 resource id][u8 severity][LogRecord bytes].
- * Resource ids are local to a segment, declared before first use.
+ * Payload type 2 is a record: [u8 2][u32 resource id][u8 severity][record bytes].
+ * Resource ids are local to a segment, declared before first use. A segment
+ * of another format (another version's) is left where it is, unread, and
+ * named in `foreignSegments`; earlier versions' `seg-N.spool` files too.
  * Only one agent may use a directory: a lock file holds the owner's pid.
  */
 import {
@@ -34,16 +39,9 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import * as zlib from "node:zlib";
-import type { EncodedResource } from "./otlp-encode.js";
+import { SPOOL_RECORD_FORMAT, type SpoolEntry, type SpoolGroup } from "./spool-codec.js";
 
-/** One record as the delivery layer holds it. */
-export interface SpoolEntry {
-  readonly resource: EncodedResource;
-  /** OTLP severity number: higher is more important (dropped last). */
-  readonly severity: number;
-  /** The encoded LogRecord message body. */
-  readonly record: Buffer;
-}
+export type { SpoolEntry } from "./spool-codec.js";
 
 export interface SpoolOptions {
   readonly dir: string;
@@ -65,9 +63,10 @@ export class SpoolLockedError extends Error {
 }
 
 const FRAME_HEADER = 8;
+const TYPE_FORMAT = 0;
 const TYPE_RESOURCE = 1;
 const TYPE_RECORD = 2;
-const SEGMENT_RE = /^seg-(\d{16})\.spool$/;
+const SEGMENT_RE = /^seg-(\d{16})\.v2\.spool$/;
 /** Severity numbers are 1..24; index = severity. */
 const SEVERITY_SLOTS = 25;
 
@@ -97,7 +96,7 @@ interface Segment {
 function newSegment(dir: string, seq: number): Segment {
   return {
     seq,
-    path: join(dir, `seg-${String(seq).padStart(16, "0")}.spool`),
+    path: join(dir, `seg-${String(seq).padStart(16, "0")}.v2.spool`),
     bytes: 0,
     records: 0,
     bySeverity: new Array<number>(SEVERITY_SLOTS).fill(0),
@@ -112,7 +111,12 @@ function frame(payload: Buffer): Buffer {
   return out;
 }
 
-function resourcePayload(id: number, resource: EncodedResource): Buffer {
+/** The first frame of every segment: what the bytes after it are. */
+const FORMAT_FRAME = frame(
+  Buffer.concat([Buffer.from([TYPE_FORMAT]), Buffer.from(SPOOL_RECORD_FORMAT, "utf8")]),
+);
+
+function resourcePayload(id: number, resource: SpoolGroup): Buffer {
   const p = Buffer.allocUnsafe(1 + 4 + 4 + resource.resource.length + 4 + resource.scope.length);
   let at = p.writeUInt8(TYPE_RESOURCE, 0);
   at = p.writeUInt32LE(id, at);
@@ -132,12 +136,16 @@ function recordPayload(id: number, entry: SpoolEntry): Buffer {
   return p;
 }
 
-/** Reads a segment's frames; returns the entries and the length of the valid prefix. */
-function readSegment(path: string): { entries: SpoolEntry[]; validBytes: number } {
+/**
+ * Reads a segment's frames; returns the entries and the length of the valid
+ * prefix, or `foreign` when its format frame names another format.
+ */
+function readSegment(path: string): { entries: SpoolEntry[]; validBytes: number; foreign?: string } {
   const data = readFileSync(path);
-  const resources = new Map<number, EncodedResource>();
+  const resources = new Map<number, SpoolGroup>();
   const entries: SpoolEntry[] = [];
   let at = 0;
+  let formatSeen = false;
   while (at + FRAME_HEADER <= data.length) {
     const len = data.readUInt32LE(at);
     const crc = data.readUInt32LE(at + 4);
@@ -145,7 +153,13 @@ function readSegment(path: string): { entries: SpoolEntry[]; validBytes: number 
     const payload = data.subarray(at + FRAME_HEADER, at + FRAME_HEADER + len);
     if (crc32(payload) !== crc || len < 1) break;
     const type = payload[0];
-    if (type === TYPE_RESOURCE) {
+    if (!formatSeen) {
+      // A segment starts with its format; without one (a crash right after creating it) there is nothing to read.
+      if (type !== TYPE_FORMAT) break;
+      const format = payload.subarray(1).toString("utf8");
+      if (format !== SPOOL_RECORD_FORMAT) return { entries: [], validBytes: at, foreign: format };
+      formatSeen = true;
+    } else if (type === TYPE_RESOURCE) {
       const id = payload.readUInt32LE(1);
       const n = payload.readUInt32LE(5);
       const resource = Buffer.from(payload.subarray(9, 9 + n));
@@ -180,13 +194,15 @@ export class Spool {
   /** Oldest first; the last one is the one being appended to (when `fd` is open). */
   private readonly segments: Segment[] = [];
   private fd: number | undefined;
-  private activeIds = new Map<EncodedResource, number>();
+  private activeIds = new Map<SpoolGroup, number>();
   private nextSeq = 0;
   private totalBytes = 0;
   private totalRecords = 0;
   /** The head segment handed out by readHead() and not yet removed: never rewritten under the reader. */
   private reading: Segment | undefined;
   private readonly lockPath: string;
+  /** Segments of another format found at open (left untouched), for the agent to mention. */
+  readonly foreignSegments: string[] = [];
 
   private constructor(options: SpoolOptions) {
     this.dir = options.dir;
@@ -239,7 +255,13 @@ export class Spool {
     for (const name of names) {
       const seq = Number((SEGMENT_RE.exec(name) as RegExpExecArray)[1]);
       const segment = newSegment(this.dir, seq);
-      const { entries, validBytes } = readSegment(segment.path);
+      const { entries, validBytes, foreign } = readSegment(segment.path);
+      this.nextSeq = Math.max(this.nextSeq, seq + 1);
+      if (foreign !== undefined) {
+        // Another version's records: not ours to read, cut or delete.
+        this.foreignSegments.push(`${segment.path} (${foreign})`);
+        continue;
+      }
       const fd = openSync(segment.path, "r+");
       try {
         if (fstatSync(fd).size > validBytes) ftruncateSync(fd, validBytes);
@@ -267,6 +289,7 @@ export class Spool {
     let dropped = 0;
     for (const entry of entries) {
       const need =
+        FORMAT_FRAME.length + // a new segment may start here
         FRAME_HEADER * 2 +
         16 +
         entry.record.length +
@@ -303,6 +326,9 @@ export class Spool {
     this.fd = openSync(segment.path, "a", 0o600);
     this.activeIds = new Map();
     this.segments.push(segment);
+    for (let off = 0; off < FORMAT_FRAME.length; ) off += writeSync(this.fd, FORMAT_FRAME, off);
+    segment.bytes += FORMAT_FRAME.length;
+    this.totalBytes += FORMAT_FRAME.length;
     return segment;
   }
 
@@ -363,8 +389,8 @@ export class Spool {
     }
     // Rewrite the survivors next to the segment, then rename over it (a crash leaves one or the other).
     const tmp = `${victim.path}.tmp`;
-    const ids = new Map<EncodedResource, number>();
-    const parts: Buffer[] = [];
+    const ids = new Map<SpoolGroup, number>();
+    const parts: Buffer[] = [FORMAT_FRAME];
     victim.bySeverity.fill(0);
     for (const e of keep) {
       let id = ids.get(e.resource);

@@ -17,7 +17,6 @@ import { posix } from "node:path";
 import type { LogAttributes } from "@opentelemetry/api-logs";
 import type { ContainerInfo, ProcessInfo } from "../enrich/process-info.js";
 import type { Detection } from "../rules/detection.js";
-import { type EncodedResource, encodeResource } from "./otlp-encode.js";
 import {
   RESOURCE_ATTR_DEPLOYMENT_ENVIRONMENT,
   RESOURCE_ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
@@ -190,42 +189,52 @@ function hostAttributes(host: HostIdentity): LogAttributes {
 /** Distinct workload resources kept; beyond it (a fork bomb of services?) detections use the sensor's. */
 const MAX_RESOURCES = 1024;
 
-interface Cached {
+interface Cached<R> {
   readonly env: ReadonlyMap<string, string>;
   readonly container: ContainerInfo;
   readonly exePath: string;
-  readonly resource: EncodedResource;
+  readonly resource: R;
 }
 
-/** Encodes each distinct resource once; remembers per process which one it is. */
-export class ResourceResolver {
-  readonly sensor: EncodedResource;
+/** The sensor's own resource attributes: service.name "peregrine", its version, the host. */
+export function sensorAttributes(host: HostIdentity, version: string): LogAttributes {
+  return {
+    [RESOURCE_ATTR_SERVICE_NAME]: SENSOR_SERVICE_NAME,
+    [RESOURCE_ATTR_SERVICE_VERSION]: version,
+    ...hostAttributes(host),
+  };
+}
+
+/**
+ * Makes each distinct resource once (with `make`: the OTLP sink makes a
+ * LoggerProvider and its Logger per resource) and remembers per process
+ * which one it is. Bounded: beyond MAX_RESOURCES, the sensor's.
+ */
+export class ResourceResolver<R> {
+  readonly sensor: R;
   private readonly mode: ResourceMode;
   private readonly host: LogAttributes;
-  private readonly version: string;
-  private readonly byKey = new Map<string, EncodedResource>();
-  private readonly byProcess = new WeakMap<ProcessInfo, Cached>();
+  private readonly make: (attributes: LogAttributes) => R;
+  private readonly byKey = new Map<string, R>();
+  private readonly byProcess = new WeakMap<ProcessInfo, Cached<R>>();
 
-  constructor(options: { mode: ResourceMode; host: HostIdentity; version: string }) {
+  constructor(options: {
+    mode: ResourceMode;
+    host: HostIdentity;
+    version: string;
+    make: (attributes: LogAttributes) => R;
+  }) {
     this.mode = options.mode;
-    this.version = options.version;
+    this.make = options.make;
     this.host = hostAttributes(options.host);
-    this.sensor = encodeResource(
-      {
-        [RESOURCE_ATTR_SERVICE_NAME]: SENSOR_SERVICE_NAME,
-        [RESOURCE_ATTR_SERVICE_VERSION]: options.version,
-        ...this.host,
-      },
-      SENSOR_SERVICE_NAME,
-      options.version,
-    );
+    this.sensor = this.make(sensorAttributes(options.host, options.version));
   }
 
   get workloadOnRecord(): boolean {
     return this.mode === "sensor";
   }
 
-  resourceOf(detection: Detection): EncodedResource {
+  resourceOf(detection: Detection): R {
     const process = detection.event.process;
     if (this.mode === "sensor" || process === undefined) return this.sensor;
     const cached = this.byProcess.get(process);
@@ -243,7 +252,7 @@ export class ResourceResolver {
     let resource = this.byKey.get(key);
     if (resource === undefined) {
       if (this.byKey.size >= MAX_RESOURCES) return this.sensor;
-      resource = encodeResource({ ...attrs, ...this.host }, SENSOR_SERVICE_NAME, this.version);
+      resource = this.make({ ...attrs, ...this.host });
       this.byKey.set(key, resource);
     }
     this.byProcess.set(process, {

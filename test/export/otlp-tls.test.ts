@@ -1,7 +1,8 @@
 /**
- * TLS for both OTLP transports, against real servers on loopback with
- * certificates made for the test by openssl: the CA file verifies the
- * server, the client certificate and key authenticate us (mutual TLS).
+ * TLS for both SDK OTLP exporters (gRPC, HTTP/protobuf) as we configure
+ * them, against real servers on loopback with certificates made for the
+ * test by openssl: the CA file verifies the server, the client certificate
+ * and key authenticate us (mutual TLS).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,32 +11,52 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { LoggerProvider, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  encodeExportRequest,
-  encodeLogRecord,
-  encodeResource,
-  ProtoWriter,
-} from "../../src/export/otlp-encode.js";
-import { createTransport, type TransportOptions } from "../../src/export/otlp-transport.js";
+  createOtlpExporter,
+  exportRecords,
+  type OtlpExporter,
+  type TransportOptions,
+} from "../../src/export/otlp-exporter.js";
 import { decodeExportRequest } from "../support/otlp-receiver.js";
 
 const skip = existsSync("/usr/bin/openssl") ? undefined : "openssl is not installed";
 if (skip) console.warn(`test/export/otlp-tls.test.ts skipped: ${skip}`);
 
-function request(): Buffer {
-  const record = encodeLogRecord(new ProtoWriter(), {
-    timeUnixNano: 1n,
-    observedTimeUnixNano: 2n,
+/** One SDK log record, made the way the OTLP sink makes them. */
+function record(): ReadableLogRecord {
+  let made: ReadableLogRecord | undefined;
+  const provider = new LoggerProvider({
+    resource: resourceFromAttributes({ "service.name": "s" }),
+    processors: [
+      {
+        onEmit: (r) => {
+          made = r;
+        },
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      },
+    ],
+  });
+  provider.getLogger("peregrine", "1").emit({
+    timestamp: [0, 1],
+    observedTimestamp: [0, 2],
     severityNumber: 13,
     severityText: "Warning",
     body: "over TLS",
     attributes: { "security_rule.name": "tls" },
     eventName: "peregrine.detection",
   });
-  return encodeExportRequest([
-    { resource: encodeResource({ "service.name": "s" }, "peregrine", "1"), records: [record] },
-  ]);
+  return made as ReadableLogRecord;
+}
+
+/** One export through the SDK exporter; then closes it. */
+async function send(target: OtlpExporter): Promise<string> {
+  const outcome = await exportRecords(target, [record()]);
+  await target.exporter.shutdown();
+  return outcome.kind;
 }
 
 describe.skipIf(skip !== undefined)("OTLP over TLS", () => {
@@ -126,14 +147,12 @@ describe.skipIf(skip !== undefined)("OTLP over TLS", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
     try {
-      const ok = createTransport(base(url, "http/protobuf"));
-      expect(await ok.send(request())).toMatchObject({ kind: "ok" });
+      expect(await send(createOtlpExporter(base(url, "http/protobuf")))).toBe("ok");
       expect(peer).toBe("client");
-      ok.close();
-      // Without our CA the server is not trusted: a transient failure, never a silent success.
-      const untrusted = createTransport({ ...base(url, "http/protobuf"), certificateFile: "" });
-      expect((await untrusted.send(request())).kind).toBe("retry");
-      untrusted.close();
+      // Without our CA the server is not trusted: a transient failure (spooled, retried), never a silent success.
+      expect(await send(createOtlpExporter({ ...base(url, "http/protobuf"), certificateFile: "" }))).toBe(
+        "retry",
+      );
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -171,17 +190,14 @@ describe.skipIf(skip !== undefined)("OTLP over TLS", () => {
       server.bindAsync("127.0.0.1:0", creds, (e, p) => (e ? reject(e) : resolve(p))),
     );
     try {
-      const t = createTransport(base(`https://127.0.0.1:${port}`, "grpc"));
-      expect(await t.send(request())).toMatchObject({ kind: "ok", rejected: 0 });
+      expect(await send(createOtlpExporter(base(`https://127.0.0.1:${port}`, "grpc")))).toBe("ok");
       expect(received).toEqual(["over TLS"]);
-      t.close();
-      const noClientCert = createTransport({
+      const noClientCert = createOtlpExporter({
         ...base(`https://127.0.0.1:${port}`, "grpc"),
         clientKeyFile: "",
         clientCertificateFile: "",
       });
-      expect((await noClientCert.send(request())).kind).not.toBe("ok");
-      noClientCert.close();
+      expect(await send(noClientCert)).not.toBe("ok");
     } finally {
       server.forceShutdown();
     }

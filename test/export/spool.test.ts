@@ -1,9 +1,19 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { crc32 as zlibCrc32 } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeResource } from "../../src/export/otlp-encode.js";
 import { Spool, SpoolLockedError } from "../../src/export/spool.js";
+import { SPOOL_RECORD_FORMAT, type SpoolGroup } from "../../src/export/spool-codec.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -15,7 +25,11 @@ function dir(): string {
   return d;
 }
 
-const resource = encodeResource({ "service.name": "a" }, "peregrine", "1");
+// The spool stores bytes; what they mean is spool-codec's business (see spool-codec.test.ts).
+const resource: SpoolGroup = {
+  resource: Buffer.from(JSON.stringify({ attributes: { "service.name": "a" } })),
+  scope: Buffer.from(JSON.stringify({ name: "peregrine", version: "1" })),
+};
 const entry = (n: number, severity = 13) => ({
   resource,
   severity,
@@ -91,5 +105,39 @@ describe("spool", () => {
     a.close();
     appendFileSync(join(d, "spool.lock"), "1");
     expect(() => Spool.open({ dir: d, maxBytes: 1 << 20 })).toThrow(SpoolLockedError);
+  });
+
+  it("names its format at the head of every segment and leaves another format's segments alone", () => {
+    const d = dir();
+    const a = Spool.open({ dir: d, maxBytes: 1 << 20 });
+    a.append([entry(1)]);
+    a.close();
+    const [mine] = readdirSync(d).filter((n) => n.endsWith(".spool"));
+    expect(mine).toMatch(/^seg-\d{16}\.v2\.spool$/);
+    expect(
+      readFileSync(join(d, mine as string))
+        .subarray(9)
+        .toString("latin1"),
+    ).toContain(SPOOL_RECORD_FORMAT);
+    // A later version's segment (same naming, another format frame) and an earlier version's file.
+    const later = join(d, "seg-0000000000000099.v2.spool");
+    const payload = Buffer.from("\u0000peregrine-spool/3 something-else", "latin1");
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(payload.length, 0);
+    header.writeUInt32LE(zlibCrc32(payload), 4);
+    writeFileSync(later, Buffer.concat([header, payload, Buffer.from("more bytes")]));
+    writeFileSync(join(d, "seg-0000000000000001.spool"), "v1 bytes");
+    const b = Spool.open({ dir: d, maxBytes: 1 << 20 });
+    expect(b.records).toBe(1);
+    expect(b.foreignSegments).toEqual([`${later} (peregrine-spool/3 something-else)`]);
+    b.append([entry(2)]); // a new segment numbered after the foreign one
+    const h = b.readHead();
+    expect(h?.entries).toHaveLength(1);
+    b.removeHead();
+    expect(b.readHead()?.entries.map((e) => e.record.toString().replace(/\.+$/, ""))).toEqual(["record-2"]);
+    b.removeHead();
+    b.close();
+    expect(statSync(later).size).toBe(8 + payload.length + 10); // untouched
+    expect(readdirSync(d).filter((n) => n.startsWith("seg-0000000000000100"))).toEqual([]); // the head was delivered
   });
 });
