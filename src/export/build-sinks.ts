@@ -7,6 +7,7 @@ import type { Config } from "../config/config.js";
 import { ConfigError } from "../config/config.js";
 import { FalcoHttpSink } from "./falco-http.js";
 import type { PeregrineMetrics } from "./metrics.js";
+import { forwardSdkDiagnostics } from "./otlp-exporter.js";
 import { createOtlpLogSink, type SpoolSettings } from "./otlp-logs.js";
 import { batchSettingsFromEnv, OtlpSettingsError, resolveOtlpTransport } from "./otlp-settings.js";
 import { Sanitizer } from "./sanitize.js";
@@ -71,6 +72,7 @@ export function buildExportSinks(config: Config, context: BuildSinksContext): De
     throw error;
   }
   if (transport !== undefined) {
+    forwardSdkDiagnostics(rateLimited(log, "otlp"));
     const spool: SpoolSettings | undefined =
       config.spoolDir === "" ? undefined : { dir: config.spoolDir, maxBytes: config.spoolMaxBytes };
     const options = {

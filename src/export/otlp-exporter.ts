@@ -17,6 +17,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
+import { DiagLogLevel, diag } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
 import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
@@ -272,4 +273,25 @@ export function exportRecords(target: OtlpExporter, records: ReadableLogRecord[]
       resolve({ kind: "retry", retryAfterMs: undefined, error: (error as Error).message });
     }
   });
+}
+
+/**
+ * Sends the OpenTelemetry SDK's own warnings and errors (its `diag` API,
+ * silent unless a logger is set) to `log`: a collector's partial success
+ * ("Received Partial Success response: …", records it rejected while the
+ * request succeeded), attributes dropped at the record limit. Process-wide;
+ * the agent calls it once when OTLP export is on.
+ */
+export function forwardSdkDiagnostics(log: (message: string) => void): void {
+  const say =
+    (level: string) =>
+    (message: string, ...args: unknown[]): void => {
+      const rest = args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+      log(`OpenTelemetry SDK ${level}: ${message}${rest === "" ? "" : ` ${rest}`}`);
+    };
+  const ignore = (): void => {};
+  diag.setLogger(
+    { error: say("error"), warn: say("warning"), info: ignore, debug: ignore, verbose: ignore },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
 }

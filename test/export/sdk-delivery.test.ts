@@ -7,11 +7,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { diag } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { LoggerProvider, type LogRecordExporter, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { afterEach, describe, expect, it } from "vitest";
-import { classifyExportError, type OtlpExporter } from "../../src/export/otlp-exporter.js";
+import {
+  classifyExportError,
+  createOtlpExporter,
+  exportRecords,
+  forwardSdkDiagnostics,
+  type OtlpExporter,
+} from "../../src/export/otlp-exporter.js";
 import { DurableLogRecordProcessor } from "../../src/export/sdk-delivery.js";
 import { Spool } from "../../src/export/spool.js";
 import type { SpoolEntry } from "../../src/export/spool-codec.js";
@@ -219,5 +226,64 @@ describe("DurableLogRecordProcessor", () => {
     await second.processor.forceFlush();
     expect(exporter.received).toEqual(["r0", "r1"]);
     expect(second.counters.totals).toEqual({ sent: 2, failed: 1, spooled: 0, dropped: 0 });
+  });
+});
+
+describe("the SDK's own diagnostics", () => {
+  it("reach our log: a collector's partial success, which the exporter counts as success", async () => {
+    // ExportLogsServiceResponse{partial_success{rejected_log_records: 2, error_message: "too old"}}
+    const inner = Buffer.concat([Buffer.from([0x08, 0x02, 0x12, 0x07]), Buffer.from("too old")]);
+    const response = Buffer.concat([Buffer.from([0x0a, inner.length]), inner]);
+    const server = new grpc.Server();
+    server.addService(
+      {
+        Export: {
+          path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: (b: Buffer) => b,
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      { Export: (_call: unknown, cb: grpc.sendUnaryData<Buffer>) => cb(null, response) },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    cleanups.push(() => {
+      server.forceShutdown();
+    });
+    const logged: string[] = [];
+    forwardSdkDiagnostics((m) => logged.push(m));
+    cleanups.push(() => diag.disable());
+    const target = createOtlpExporter({
+      endpoint: `http://127.0.0.1:${port}`,
+      protocol: "grpc",
+      headers: {},
+      compression: "none",
+      timeoutMillis: 2000,
+      certificateFile: "",
+      clientKeyFile: "",
+      clientCertificateFile: "",
+      insecure: false,
+    });
+    cleanups.push(() => target.exporter.shutdown());
+    const [record] = (() => {
+      const made: ReadableLogRecord[] = [];
+      new LoggerProvider({
+        processors: [{ onEmit: (r) => made.push(r), forceFlush: async () => {}, shutdown: async () => {} }],
+      })
+        .getLogger("peregrine")
+        .emit({ body: "x" });
+      return made;
+    })();
+    expect(await exportRecords(target, [record as ReadableLogRecord])).toEqual({ kind: "ok" });
+    expect(logged.join("\n")).toMatch(
+      /OpenTelemetry SDK warning: Received Partial Success response:.*too old/,
+    );
   });
 });
