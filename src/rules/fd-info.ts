@@ -7,6 +7,7 @@
  */
 import type { ConnectEvent, OpenEvent } from "../decode/events.js";
 import type { EnrichedEvent } from "../enrich/enriched-event.js";
+import { resolveAgainst } from "../enrich/path.js";
 import { unmapIpv4 } from "./ip-address.js";
 import { O_DIRECTORY } from "./open-flags.js";
 
@@ -15,22 +16,6 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
-/** "//", "/./", "/../", a trailing "/", "/." or "/..". */
-const NEEDS_NORMALIZING = /\/\/|\/\.\.?(?:\/|$)|.\/$/;
-
-/** Joins and normalizes like libsinsp: "." and ".." resolved, repeated and trailing "/" dropped. */
-export function normalizePath(path: string): string {
-  // Most paths are already normal: skip the split/join (and its garbage) on the hot path.
-  if (path.startsWith("/") && !NEEDS_NORMALIZING.test(path)) return path;
-  const out: string[] = [];
-  for (const seg of path.split("/")) {
-    if (seg === "" || seg === ".") continue;
-    if (seg === "..") out.pop();
-    else out.push(seg);
-  }
-  return `/${out.join("/")}`;
-}
-
 /**
  * The absolute path an open refers to, or undefined when it cannot be known:
  * a relative path needs the cwd (AT_FDCWD) or the directory fd's path, and we
@@ -38,10 +23,8 @@ export function normalizePath(path: string): string {
  * guessed.
  */
 export function resolveOpenPath(ev: OpenEvent, cwd: string | undefined): string | undefined {
-  if (ev.path === "") return undefined;
-  if (ev.path.startsWith("/")) return normalizePath(ev.path);
-  if (ev.dirfd !== AT_FDCWD || cwd === undefined || !cwd.startsWith("/")) return undefined;
-  return normalizePath(`${cwd}/${ev.path}`);
+  if (ev.dirfd !== AT_FDCWD && !ev.path.startsWith("/")) return undefined;
+  return resolveAgainst(ev.path, cwd);
 }
 
 let lastOpen: OpenEvent | undefined;
