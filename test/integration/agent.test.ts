@@ -93,6 +93,10 @@ describe.skipIf(skipReason !== undefined)("peregrine run (live, default rules)",
         "json",
         "--otlp-endpoint",
         receiver.url,
+        // No spool: records a killed agent of another test left in the default
+        // spool would reach this receiver and break the exact counts below.
+        "-o",
+        "otlp.spool.dir=",
         "--metrics-address",
         "127.0.0.1:0",
       ],
