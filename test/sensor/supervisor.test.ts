@@ -59,11 +59,13 @@ describe("startSupervisedSensor", () => {
     writeFileSync(
       loaderPath,
       `#!/bin/sh
+# Like the real loader, read stdin until EOF; SIGTERM is ignored from the first
+# line, so a stop() that lands before the exec below cannot lose the last line
+# (the pipe keeps it until cat reads it).
+trap '' TERM
 echo "$@" >> ${starts}
 cat ${FIXTURE}
 if [ "$(wc -l < ${starts})" -eq 1 ]; then sleep 0.2; exit 1; fi
-# Like the real loader, read stdin until EOF (SIGTERM ignored so the last line is kept).
-trap '' TERM
 exec cat > ${stdin}
 `,
     );
