@@ -89,3 +89,17 @@ export function run(file: string, args: readonly string[]): Promise<RunResult> {
     child.once("close", (code) => resolve({ pid: child.pid ?? -1, code, stdout, stderr }));
   });
 }
+
+/** Polls find() every 20 ms until it returns a value; rejects naming `what` after the timeout. */
+export function waitUntil<T>(find: () => T | undefined, what: string, timeoutMs = 8000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = (): void => {
+      const found = find();
+      if (found !== undefined) resolve(found);
+      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, 20);
+    };
+    tick();
+  });
+}

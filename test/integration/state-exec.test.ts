@@ -19,7 +19,7 @@ import type { ProcessInfo } from "../../src/enrich/process-info.js";
 import { ProcessTable } from "../../src/enrich/process-table.js";
 import { UserDb } from "../../src/enrich/user-db.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason } from "./live-support.js";
+import { liveSkipReason, waitUntil } from "./live-support.js";
 
 const skipReason = liveSkipReason();
 if (skipReason) console.warn(`test/integration/state-exec.test.ts skipped: ${skipReason}`);
@@ -51,19 +51,6 @@ function run(file: string, args: string[] = []): Promise<number> {
     const child = spawn(file, args, { stdio: "ignore" });
     child.once("error", reject);
     child.once("exit", () => resolve(child.pid ?? -1));
-  });
-}
-
-function waitUntil<T>(find: () => T | undefined, what: string, timeoutMs = 8000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const found = find();
-      if (found !== undefined) resolve(found);
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 20);
-    };
-    tick();
   });
 }
 

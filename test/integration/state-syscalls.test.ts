@@ -18,7 +18,7 @@ import { procBootTimeNs } from "../../src/enrich/proc-reader.js";
 import { ProcessTable } from "../../src/enrich/process-table.js";
 import { UserDb } from "../../src/enrich/user-db.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason } from "./live-support.js";
+import { liveSkipReason, waitUntil } from "./live-support.js";
 
 const skipReason = liveSkipReason();
 if (skipReason) console.warn(`test/integration/state-syscalls.test.ts skipped: ${skipReason}`);
@@ -87,19 +87,6 @@ interface Seen {
   readonly fd: FdInfo | undefined;
   /** For exec events: the process's descriptor numbers right after the exec. */
   readonly fdNums: number[];
-}
-
-function waitUntil<T>(find: () => T | undefined, what: string, timeoutMs = 8000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const found = find();
-      if (found !== undefined) resolve(found);
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 20);
-    };
-    tick();
-  });
 }
 
 describe.skipIf(skipReason !== undefined)("fd table over dup2, close and socket syscalls (live)", () => {

@@ -20,7 +20,7 @@ import type { ProcessInfo } from "../../src/enrich/process-info.js";
 import { ProcessTable } from "../../src/enrich/process-table.js";
 import { UserDb } from "../../src/enrich/user-db.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason } from "./live-support.js";
+import { liveSkipReason, waitUntil } from "./live-support.js";
 
 const skipReason = liveSkipReason();
 if (skipReason) console.warn(`test/integration/state.test.ts skipped: ${skipReason}`);
@@ -80,19 +80,6 @@ interface Seen {
   /** The process's fds right after the event was applied. */
   readonly fds: FdInfo[];
   readonly ancestors: ProcessInfo[];
-}
-
-function waitUntil<T>(find: () => T | undefined, what: string, timeoutMs = 8000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const found = find();
-      if (found !== undefined) resolve(found);
-      else if (Date.now() - started > timeoutMs) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 20);
-    };
-    tick();
-  });
 }
 
 describe.skipIf(skipReason !== undefined)("fd and process state over the live sensor", () => {
