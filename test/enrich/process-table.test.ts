@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -286,7 +286,11 @@ describe("ProcessTable", () => {
     expect(me?.ppid).toBe(process.ppid);
     expect(me?.exePath).toBe(process.execPath);
     expect(me?.exeIno).toBe(statSync(process.execPath).ino);
-    expect(me?.sid).toBeGreaterThan(0);
+    // The session id is whatever the kernel reports for us: 0 when our session leader lives
+    // outside this PID namespace (CI runs the suite that way), so compare with /proc, not > 0.
+    const stat = readFileSync(`/proc/${process.pid}/stat`, "utf8");
+    const afterComm = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    expect(me?.sid).toBe(Number(afterComm[3]));
     expect(me?.vpid).toBe(process.pid);
   });
 });
