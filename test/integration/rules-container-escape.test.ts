@@ -5,11 +5,11 @@
  * core_pattern for writing (closed without writing: nothing changes).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exec, fakeContainer, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
+import { exec, fakeContainer, LiveAgent, linkAs, rulesLiveSkipReason } from "./rules-live-agent.js";
 
 const skipReason = rulesLiveSkipReason();
 if (skipReason) console.warn(`test/integration/rules-container-escape.test.ts skipped: ${skipReason}`);
@@ -19,12 +19,7 @@ describe.skipIf(skipReason !== undefined)("default rules: container escape (live
   let work: string;
   let sleeper: ChildProcess;
 
-  /** A link to `target` under `name`: the kernel names the process after it. */
-  function as(name: string, target: string): string {
-    const path = join(work, name);
-    symlinkSync(target, path);
-    return path;
-  }
+  const as = (name: string, target: string) => linkAs(work, name, target);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "pg-rules-escape-"));

@@ -7,12 +7,23 @@
  * something.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../src/version.js";
 import { liveSkipReason } from "./live-support.js";
 
 const MAIN_JS = join(PACKAGE_ROOT, "dist/cli/main.js");
+
+/**
+ * A link to `target` at `dir/name`, returned: the kernel names a process
+ * after the file it executed, so a look-alike (or an attacker's renamed
+ * tool) is the same binary under another name.
+ */
+export function linkAs(dir: string, name: string, target: string): string {
+  const path = join(dir, name);
+  symlinkSync(target, path);
+  return path;
+}
 
 /** Why the rules' live tests cannot run here, or undefined. */
 export function rulesLiveSkipReason(): string | undefined {

@@ -4,11 +4,11 @@
  * processes the test owns.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exec, LiveAgent, rulesLiveSkipReason } from "./rules-live-agent.js";
+import { exec, LiveAgent, linkAs, rulesLiveSkipReason } from "./rules-live-agent.js";
 
 const skipReason = rulesLiveSkipReason();
 if (skipReason) console.warn(`test/integration/rules-privilege-escalation.test.ts skipped: ${skipReason}`);
@@ -22,12 +22,7 @@ describe.skipIf(skipReason !== undefined)("default rules: privilege escalation (
   let work: string;
   let sleeper: ChildProcess;
 
-  /** A link to perl under `name`: the kernel names the process after it. */
-  function perlAs(name: string): string {
-    const path = join(work, name);
-    symlinkSync("/usr/bin/perl", path);
-    return path;
-  }
+  const perlAs = (name: string) => linkAs(work, name, "/usr/bin/perl");
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "pg-rules-privesc-"));
