@@ -11,6 +11,8 @@ import { PG_SYSCALL } from "./layout.generated.js";
 /** One record's raw parts, filled by the decoder (reused, never kept). */
 export interface RawSyscall {
   buf: Buffer;
+  /** The same bytes as a DataView (fixed-offset reads without Buffer's per-call checks). */
+  view: DataView;
   /** Offset of args[0] (u64 each) and aux[0] in buf. */
   argsAt: number;
   auxAt: number;
@@ -26,10 +28,10 @@ interface SyscallSpec {
 }
 
 /** Low 32 bits of argument register i, signed (fds, pids, signals) or unsigned (flags, modes, ids). */
-const s32 = (r: RawSyscall, i: number): number => r.buf.readInt32LE(r.argsAt + 8 * i);
-const u32 = (r: RawSyscall, i: number): number => r.buf.readUInt32LE(r.argsAt + 8 * i);
-const auxS32 = (r: RawSyscall, i: number): number => r.buf.readInt32LE(r.auxAt + 8 * i);
-const auxU64 = (r: RawSyscall, i: number): bigint => r.buf.readBigUInt64LE(r.auxAt + 8 * i);
+const s32 = (r: RawSyscall, i: number): number => r.view.getInt32(r.argsAt + 8 * i, true);
+const u32 = (r: RawSyscall, i: number): number => r.view.getUint32(r.argsAt + 8 * i, true);
+const auxS32 = (r: RawSyscall, i: number): number => r.view.getInt32(r.auxAt + 8 * i, true);
+const auxU64 = (r: RawSyscall, i: number): bigint => r.view.getBigUint64(r.auxAt + 8 * i, true);
 
 const NO_ADDR: SockAddr = { family: 0, addr: "", port: 0, path: "" };
 const addrOf = (r: RawSyscall): SockAddr => r.addr ?? NO_ADDR;
