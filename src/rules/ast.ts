@@ -53,12 +53,22 @@ export interface ListNode {
 
 export type Operand = ValueNode | ListNode | TransformNode | ValNode;
 
-/** `field op [operand]`. */
+/**
+ * Falco's list modifiers on a comparison operator (`proc.name startswith
+ * anyof (a, b)`): the check is `field op e` for each list item `e`, combined
+ * by "exactly one" (oneof), "at least one" (anyof) or "every" (allof); an
+ * empty list never matches.
+ */
+export type ListModifier = "oneof" | "anyof" | "allof";
+
+/** `field op [operand]`, or `field op modifier (list)`. */
 export interface CheckNode {
   readonly kind: "check";
   readonly left: FieldExpr;
   readonly op: string;
   readonly opPos: SourcePosition;
+  /** Set for `op oneof|anyof|allof (…)`; `right` is then a ListNode. */
+  readonly modifier?: ListModifier;
   readonly right: Operand | undefined;
   readonly pos: SourcePosition;
 }

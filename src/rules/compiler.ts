@@ -9,12 +9,12 @@
  * `exists` tests presence.
  */
 import type { EnrichedEvent } from "../enrich/enriched-event.js";
-import type { CheckNode, Expr, FieldExpr, Operand } from "./ast.js";
+import type { CheckNode, Expr, FieldExpr, ListModifier, Operand } from "./ast.js";
 import type { BindingOptions } from "./binding.js";
 import { FieldError, RulesError } from "./errors.js";
 import { inMacro } from "./expand.js";
 import type { Extractor } from "./fields.js";
-import { OPERATORS, type ValueTest } from "./operators.js";
+import { OPERATORS, type OperatorDef, type ValueTest } from "./operators.js";
 import { TRANSFORMERS } from "./transformers.js";
 import { type Constant, convertConstant, describeType, type FieldType, type RuntimeValue } from "./values.js";
 
@@ -148,6 +148,8 @@ function unsupportedCheck(c: CheckNode): Predicate {
   const texts = r?.kind === "list" ? r.items.map((i) => i.text) : r?.kind === "value" ? [r.text] : [];
   const testsForNa = c.left.kind === "field" && texts.some((t) => NA_TEXTS.has(t));
   if (!testsForNa) return NEVER;
+  // Of the modifiers only anyof reads as "the value is one of these".
+  if (c.modifier !== undefined && c.modifier !== "anyof") return NEVER;
   if (c.op === "=" || c.op === "==" || c.op === "in") return ALWAYS;
   return NEVER;
 }
@@ -161,6 +163,7 @@ function foldEventTypeCheck(c: CheckNode, opts: BindingOptions): Predicate | und
   const types = opts.bind.eventTypes;
   if (types.negated || types.names.size === 0) return undefined;
   if (c.left.kind !== "field" || c.left.name !== "evt.type" || c.left.arg !== undefined) return undefined;
+  if (c.modifier !== undefined) return undefined;
   const right = c.right;
   if (right === undefined || (right.kind !== "value" && right.kind !== "list")) return undefined;
   const positive = c.op === "=" || c.op === "==" || c.op === "in";
@@ -202,6 +205,7 @@ function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
       c.opPos,
     );
   }
+  if (c.modifier !== undefined) return compileModifierCheck(c, c.modifier, access, def);
   const anyOf = access.anyOf;
   const get = access.get;
   if (def.operand === "none") {
@@ -221,6 +225,79 @@ function compileCheck(c: CheckNode, opts: BindingOptions): Predicate {
     const v = get(e);
     return v !== undefined && test(v);
   };
+}
+
+/**
+ * `field op oneof|anyof|allof (e1, …, en)`: Falco's syntactic sugar for the
+ * checks `field op ei`, of which exactly one (oneof), at least one (anyof)
+ * or every one (allof) must hold. The field is extracted once; an empty list
+ * never matches, and neither does a missing value.
+ */
+function compileModifierCheck(
+  c: CheckNode,
+  modifier: ListModifier,
+  access: Access,
+  def: OperatorDef,
+): Predicate {
+  if (access.anyOf !== undefined) {
+    throw new RulesError(
+      `'${c.op} ${modifier}' needs a field with a single value, but '${access.name}' has several: give it an index`,
+      c.opPos,
+    );
+  }
+  const right = c.right;
+  if (right?.kind !== "list") throw new RulesError(`'${c.op} ${modifier}' needs a list '(…)'`, c.opPos);
+  const constants = convertAll(c, access);
+  if (constants.length === 0) return NEVER;
+  const get = access.get;
+  // `= anyof` is `in` and `!= allof` is `not in`: one Set lookup instead of a loop.
+  const inList = OPERATORS.get("in");
+  if (inList !== undefined && (c.op === "=" || c.op === "==") && modifier === "anyof") {
+    const member = inList.build(access.type, constants);
+    return (e) => {
+      const v = get(e);
+      return v !== undefined && member(v);
+    };
+  }
+  if (inList !== undefined && c.op === "!=" && modifier === "allof") {
+    const member = inList.build(access.type, constants);
+    return (e) => {
+      const v = get(e);
+      return v !== undefined && !member(v);
+    };
+  }
+  const tests = constants.map((k, i) => {
+    try {
+      return def.build(access.type, [k]);
+    } catch (err) {
+      throw new RulesError((err as Error).message, right.items[i]?.pos ?? right.pos);
+    }
+  });
+  const n = tests.length;
+  switch (modifier) {
+    case "anyof":
+      return (e) => {
+        const v = get(e);
+        if (v === undefined) return false;
+        for (let i = 0; i < n; i++) if ((tests[i] as ValueTest)(v)) return true;
+        return false;
+      };
+    case "allof":
+      return (e) => {
+        const v = get(e);
+        if (v === undefined) return false;
+        for (let i = 0; i < n; i++) if (!(tests[i] as ValueTest)(v)) return false;
+        return true;
+      };
+    case "oneof":
+      return (e) => {
+        const v = get(e);
+        if (v === undefined) return false;
+        let hits = 0;
+        for (let i = 0; i < n; i++) if ((tests[i] as ValueTest)(v) && ++hits > 1) return false;
+        return hits === 1;
+      };
+  }
 }
 
 function allOf(all: Predicate[]): Predicate {

@@ -9,16 +9,35 @@
  *   FieldExpr ::= Field | Transformer '(' FieldExpr ')'
  *   Field     ::= FieldName ('[' Arg ']')?
  *   Condition ::= 'exists' | NumOp (Number | RhsField) | StrOp (Value | RhsField)
- *               | ListOp ('(' Value (',' Value)* ')' | ListName | RhsField)
+ *               | StrOp Modifier List
+ *               | ListOp (List | RhsField)
+ *   List      ::= '(' Value (',' Value)* ')' | ListName
+ *   Modifier  ::= 'oneof' | 'anyof' | 'allof'   (Falco 0.44; a modifier word not followed
+ *                                                 by a list stays a plain value)
  *   RhsField  ::= 'val(' Field ')' | Transformer '(' FieldExpr ')'
  *
  * Any malformed input ends in a RulesError at the offending character;
  * nothing else is thrown.
  */
-import type { CheckNode, Expr, FieldExpr, FieldNode, ListNode, Operand, ValueNode } from "./ast.js";
+import type {
+  CheckNode,
+  Expr,
+  FieldExpr,
+  FieldNode,
+  ListModifier,
+  ListNode,
+  Operand,
+  ValueNode,
+} from "./ast.js";
 import { ConditionCursor } from "./condition-lexer.js";
 import { RulesError, type SourcePosition } from "./errors.js";
-import { OPERATOR_SPELLINGS, OPERATORS, type OperandKind } from "./operators.js";
+import {
+  LIST_MODIFIERS,
+  MODIFIABLE_OPERATORS,
+  OPERATOR_SPELLINGS,
+  OPERATORS,
+  type OperandKind,
+} from "./operators.js";
 import type { SourceText } from "./source-text.js";
 import { TRANSFORMERS } from "./transformers.js";
 
@@ -170,9 +189,43 @@ class Parser {
       this.#fail(`unknown operator '${this.#cur.excerpt()}' after '${fieldName}'`);
     }
     const def = OPERATORS.get(op);
+    const modifierStart = this.#cur.pos + (/^\s*/.exec(this.#cur.text.slice(this.#cur.pos))?.[0].length ?? 0);
+    const modifier = def?.operand === "none" ? undefined : this.#tryModifier();
+    if (modifier !== undefined && !MODIFIABLE_OPERATORS.has(op)) {
+      this.#fail(
+        `operator '${op}' takes no list modifier ('${modifier}'): oneof/anyof/allof go after ${[...MODIFIABLE_OPERATORS].join(", ")}`,
+        modifierStart,
+      );
+    }
+    if (modifier !== undefined) {
+      this.#cur.skipBlank();
+      const right = this.#parseList(`${op} ${modifier}`, this.#cur.pos);
+      return { kind: "check", left, op, opPos: this.#pos(opStart), modifier, right, pos: this.#pos(start) };
+    }
     const kind: OperandKind = def?.operand ?? "value";
     const right = kind === "none" ? undefined : this.#parseOperand(op, kind);
     return { kind: "check", left, op, opPos: this.#pos(opStart), right, pos: this.#pos(start) };
+  }
+
+  /**
+   * `oneof`/`anyof`/`allof` after a string operator, when a list ('(' or a
+   * list name) follows it; otherwise nothing is consumed, so `proc.name =
+   * anyof` still compares with the text "anyof".
+   */
+  #tryModifier(): ListModifier | undefined {
+    const save = this.#cur.pos;
+    this.#cur.skipBlank();
+    const modifier = LIST_MODIFIERS.find((m) => this.#cur.tryKeyword(m));
+    if (modifier !== undefined) {
+      this.#cur.skipBlank();
+      if (this.#cur.peek() === "(") return modifier;
+      const listStart = this.#cur.pos;
+      const word = this.#cur.tryIdentifier();
+      this.#cur.pos = listStart;
+      if (word !== undefined && !KEYWORDS.has(word)) return modifier;
+    }
+    this.#cur.pos = save;
+    return undefined;
   }
 
   #parseOperand(op: string, kind: OperandKind): Operand {

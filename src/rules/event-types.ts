@@ -10,7 +10,7 @@
  * finite or "all types except …" (co-finite).
  */
 import { SENSOR_EVENT_TYPES, type SensorEvent } from "../decode/events.js";
-import type { CheckNode, Expr } from "./ast.js";
+import type { CheckNode, Expr, ListModifier } from "./ast.js";
 
 /** `negated: false` → exactly `names`; `negated: true` → every type except `names`. */
 export interface EventTypeSet {
@@ -65,12 +65,33 @@ const ANY_SIDES: Sides = { whenTrue: ALL_EVENT_TYPES, whenFalse: ALL_EVENT_TYPES
 export function eventTypeCheck(c: CheckNode): { names: Set<string>; negated: boolean } | undefined {
   if (c.left.kind !== "field" || c.left.name !== "evt.type" || c.left.arg !== undefined) return undefined;
   const r = c.right;
+  if (c.modifier !== undefined) return modifiedEventTypeCheck(c.op, c.modifier, r);
   if ((c.op === "=" || c.op === "==" || c.op === "!=") && r?.kind === "value") {
     return { names: new Set([r.text]), negated: c.op === "!=" };
   }
   if ((c.op === "in" || c.op === "intersects") && r?.kind === "list") {
     return { names: new Set(r.items.map((i) => i.text)), negated: false };
   }
+  return undefined;
+}
+
+/**
+ * `evt.type = anyof (…)` is `in`, `evt.type != allof (…)` is `not in`, and
+ * `= oneof` is `in` when no type is listed twice; other modifier checks on
+ * evt.type (and empty lists, which never match) are not narrowed.
+ */
+function modifiedEventTypeCheck(
+  op: string,
+  modifier: ListModifier,
+  r: CheckNode["right"],
+): { names: Set<string>; negated: boolean } | undefined {
+  if (r?.kind !== "list" || r.items.length === 0) return undefined;
+  const names = new Set(r.items.map((i) => i.text));
+  const equality = op === "=" || op === "==";
+  if (equality && (modifier === "anyof" || (modifier === "oneof" && names.size === r.items.length))) {
+    return { names, negated: false };
+  }
+  if (op === "!=" && modifier === "allof") return { names, negated: true };
   return undefined;
 }
 

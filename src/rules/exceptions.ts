@@ -7,7 +7,7 @@
 import type { CheckNode, Expr, ListNode, Operand, ValueNode } from "./ast.js";
 import { parseFieldExpression } from "./condition-parser.js";
 import { RulesError } from "./errors.js";
-import { isListOperator } from "./operators.js";
+import { isListOperator, parseComparison } from "./operators.js";
 import type { ExceptionDef } from "./rule-collector.js";
 import type { ExceptionEntry } from "./rules-file.js";
 import { plainSourceText } from "./source-text.js";
@@ -25,9 +25,18 @@ function listOperand(entry: ExceptionEntry): ListNode {
   return { kind: "list", items: items.map(valueNode), parenthesized: true, pos: entry.pos };
 }
 
-function check(fieldEntry: ExceptionEntry, comp: string, value: ExceptionEntry | undefined): CheckNode {
+function check(fieldEntry: ExceptionEntry, compText: string, value: ExceptionEntry | undefined): CheckNode {
   const left = parseFieldExpression(plainSourceText(fieldEntry.item, fieldEntry.pos.file, fieldEntry.pos));
+  const parsed = parseComparison(compText);
+  const comp = parsed?.op ?? compText;
+  const modifier = parsed?.modifier;
   let right: Operand | undefined;
+  if (modifier !== undefined) {
+    if (value === undefined) throw new RulesError(`operator '${compText}' needs a value`, fieldEntry.pos);
+    // `startswith anyof`: the values form the list, as for `in`.
+    const right = listOperand(value);
+    return { kind: "check", left, op: comp, opPos: fieldEntry.pos, modifier, right, pos: fieldEntry.pos };
+  }
   if (comp !== "exists") {
     if (value === undefined) throw new RulesError(`operator '${comp}' needs a value`, fieldEntry.pos);
     if (isListOperator(comp)) right = listOperand(value);

@@ -4,6 +4,8 @@
  * matrix as libsinsp's flt_is_comparable), and how to build the per-event test
  * once the constants are converted. Adding an operator is adding an entry.
  */
+
+import type { ListModifier } from "./ast.js";
 import { globToRegExp } from "./glob.js";
 import { networkContains, parseIpAddress } from "./ip-address.js";
 import { PathPrefixSet } from "./path-prefix.js";
@@ -291,6 +293,41 @@ export const OPERATORS: ReadonlyMap<string, OperatorDef> = new Map(OPERATOR_LIST
 export const OPERATOR_SPELLINGS: readonly string[] = [...OPERATORS.keys()].sort(
   (a, b) => b.length - a.length,
 );
+
+/**
+ * The operators Falco lets take a list modifier (`startswith anyof (…)`):
+ * the string comparisons, as in Falco's rule loader (rule_loader_cmpop.h);
+ * `in`, `pmatch` and the ordering operators take none.
+ */
+export const MODIFIABLE_OPERATORS: ReadonlySet<string> = new Set([
+  "=",
+  "==",
+  "!=",
+  "contains",
+  "icontains",
+  "bcontains",
+  "startswith",
+  "bstartswith",
+  "endswith",
+  "glob",
+  "iglob",
+  "regex",
+]);
+
+export const LIST_MODIFIERS: readonly ListModifier[] = ["oneof", "anyof", "allof"];
+
+/** An exception `comps` entry: a plain operator (`startswith`) or one with a list modifier (`startswith anyof`). */
+export function parseComparison(
+  text: string,
+): { op: string; modifier: ListModifier | undefined } | undefined {
+  const words = text.trim().split(/\s+/);
+  const [op, second] = words;
+  if (op === undefined || words.length > 2 || !OPERATORS.has(op)) return undefined;
+  if (second === undefined) return { op, modifier: undefined };
+  const modifier = LIST_MODIFIERS.find((m) => m === second);
+  if (modifier === undefined || !MODIFIABLE_OPERATORS.has(op)) return undefined;
+  return { op, modifier };
+}
 
 /** Operators whose right-hand side is a list (Falco parenthesizes scalar exception values for them). */
 export function isListOperator(name: string): boolean {

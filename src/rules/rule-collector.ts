@@ -12,7 +12,7 @@ import {
   type RulesWarning,
   type SourcePosition,
 } from "./errors.js";
-import { OPERATORS } from "./operators.js";
+import { parseComparison } from "./operators.js";
 import type { Priority } from "./priority.js";
 import type {
   ExceptionEntry,
@@ -296,13 +296,21 @@ export class RuleCollector {
       }
       for (const f of fields.items) if (f.isList) fail("fields must be field names", f.pos);
       for (const c of comps.items) {
-        if (c.isList || !OPERATORS.has(c.item)) fail(`'${c.item}' is not a comparison operator`, c.pos);
+        if (c.isList || parseComparison(c.item) === undefined)
+          fail(`'${c.item}' is not a comparison operator`, c.pos);
       }
     } else {
       comps = ex.comps ?? { isList: false, item: "in", items: [], pos: ex.pos };
       if (comps.isList) fail("when fields is a single field, comps must be a single operator", comps.pos);
-      if (!["in", "pmatch", "intersects"].includes(comps.item)) {
-        fail("when fields is a single field, comps must be one of in, pmatch, intersects", comps.pos);
+      // A list operator, or (Falco 0.44) any string operator with a list modifier: `startswith anyof`.
+      if (
+        !["in", "pmatch", "intersects"].includes(comps.item) &&
+        parseComparison(comps.item)?.modifier === undefined
+      ) {
+        fail(
+          "when fields is a single field, comps must be one of in, pmatch, intersects, or an operator with oneof/anyof/allof (startswith anyof)",
+          comps.pos,
+        );
       }
     }
     return { name: ex.name, pos: ex.pos, fields, comps, values: [...(ex.values ?? [])] };
