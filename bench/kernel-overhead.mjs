@@ -13,6 +13,11 @@
 //   kernel     the loader alone sending every openat and close to
 //              /dev/null: the kernel-side cost without the agent's CPU
 //              competing with the loop for the machine's cores
+//   noop both  the floor: do-nothing tp_btf programs on sys_enter and
+//              sys_exit (bpf/bench/noop.bpf.c, never part of Peregrine):
+//              the syscall-tracepoint slow path plus one empty program call
+//              per hit; what any tp_btf syscall sensor pays on this kernel
+//   noop exit  the same with a sys_exit program only
 //
 // For the attached scenarios it also reads the loader's and the agent's CPU
 // time (/proc/<pid>/stat) over the loop, the records sent and lost (from
@@ -158,7 +163,7 @@ async function attached(rulesArgs, parallel = 1) {
   const sent0 = await metric(a.url, "peregrine_kernel_events_total");
   const drops0 = await metric(a.url, "peregrine_kernel_drops_total");
   const agent0 = cpuTicks(a.agent.pid);
-  const loader0 = cpuTicks(a.loaderPid);
+  const loader0 = cpuNs(a.loaderPid); // single-threaded: its main thread's schedstat is all of it
   const ns = await runLoops(parallel);
   // The agent catches up on what the loop produced (stats every second).
   let sent = 0;
@@ -170,7 +175,7 @@ async function attached(rulesArgs, parallel = 1) {
   }
   const events = (await metric(a.url, "peregrine_events_total")) || 0;
   const agentCpu = (cpuTicks(a.agent.pid) - agent0) / CLK_TCK;
-  const loaderCpu = (cpuTicks(a.loaderPid) - loader0) / CLK_TCK;
+  const loaderCpu = (cpuNs(a.loaderPid) - loader0) / 1e9;
   const cpu = agentCpu + loaderCpu;
   const drops = (await metric(a.url, "peregrine_kernel_drops_total")) - drops0;
   const filtered = await metric(a.url, "peregrine_kernel_events_filtered_total");
@@ -179,23 +184,58 @@ async function attached(rulesArgs, parallel = 1) {
   return { ns, sent: sent - sent0, drops, cpu, agentCpu, loaderCpu, rss, events, filtered };
 }
 
-/** The loader alone, every openat and close sent, its output discarded. */
+/** CPU time of a process in ns (/proc/<pid>/schedstat: ns resolution, unlike stat's ticks). */
+function cpuNs(pid) {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
+}
+
+// struct pg_stats: 24-byte header, then u64 counters (enum pg_counter).
+const STATS_BYTES = 24 + 8 * 16;
+const CNT_EMITTED = 1;
+const CNT_RINGBUF_FULL = 2;
+
+/**
+ * The loader alone, every openat and close sent, its output read and
+ * discarded by this process: the kernel side and the loader's own cost per
+ * record (its CPU over the records it wrote, from its final stats record).
+ */
 async function kernelOnly() {
   const ids = "2,69"; // PG_SYS_OPENAT, PG_SYS_CLOSE
-  const loader = spawn(join(root, "bpf/.output/peregrine-loader"), ["--syscalls", ids], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const loader = spawn(
+    join(root, "bpf/.output/peregrine-loader"),
+    ["--syscalls", ids, "--stats-interval-ms", "0"],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
   let bytes = 0;
+  let tail = Buffer.alloc(0);
   await new Promise((resolve) => loader.stdout.once("data", resolve));
   loader.stdout.on("data", (d) => {
     bytes += d.length;
+    tail = Buffer.concat([tail, d]).subarray(-STATS_BYTES);
   });
-  const cpu0 = cpuTicks(loader.pid);
+  const cpu0 = cpuNs(loader.pid);
   const ns = (await runLoops(1))[0];
-  const cpu = (cpuTicks(loader.pid) - cpu0) / CLK_TCK;
+  const cpu = (cpuNs(loader.pid) - cpu0) / 1e9;
   loader.stdin.end();
   await new Promise((r) => loader.once("exit", r));
-  return { ns, bytes, cpu };
+  // Totals since load, so they include the second before the loop: close enough for a per-record cost.
+  const records = Number(tail.readBigUInt64LE(24 + 8 * CNT_EMITTED));
+  const lost = Number(tail.readBigUInt64LE(24 + 8 * CNT_RINGBUF_FULL));
+  return { ns, bytes, cpu, records, lost };
+}
+
+/** The floor: do-nothing tp_btf programs ("enter,exit" or "exit"), nothing else. */
+async function noop(which) {
+  const p = spawn(join(root, "bpf/.output/noop-loader"), [which], { stdio: ["pipe", "pipe", "inherit"] });
+  const ok = await new Promise((resolve) => {
+    p.stdout.setEncoding("utf8").once("data", (t) => resolve(t.includes("ready")));
+    p.once("exit", () => resolve(false));
+  });
+  if (!ok) return Number.NaN;
+  const ns = (await runLoops(1))[0];
+  p.stdin.end();
+  await new Promise((r) => p.once("exit", r));
+  return ns;
 }
 
 const HAS_BPFTRACE = (() => {
@@ -237,25 +277,30 @@ for (let round = 1; round <= ROUNDS; round++) {
   // Alternate the order so drift (other jobs on the machine) hits every scenario.
   const order =
     round % 2 === 1
-      ? ["untraced", "bpftrace", "kernel", "delivered", "filtered"]
-      : ["filtered", "delivered", "kernel", "bpftrace", "untraced"];
+      ? ["untraced", "noopBoth", "noopExit", "bpftrace", "kernel", "delivered", "filtered"]
+      : ["filtered", "delivered", "kernel", "bpftrace", "noopExit", "noopBoth", "untraced"];
   const row = { round };
   for (const s of order) {
     if (s === "untraced") row.untraced = (await runLoops(1))[0];
     else if (s === "kernel") row.kernel = await kernelOnly();
     else if (s === "bpftrace") row.bpftrace = HAS_BPFTRACE ? await bpftrace() : Number.NaN;
+    else if (s === "noopBoth") row.noopBoth = await noop("enter,exit");
+    else if (s === "noopExit") row.noopExit = await noop("exit");
     else row[s] = await attached(s === "delivered" ? DEFAULT_RULES : FILTER_RULES);
   }
   rows.push(row);
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
-      `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(2)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
+    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+      `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const nbRatio = med(rows.map((r) => r.noopBoth / r.untraced));
+const neRatio = med(rows.map((r) => r.noopExit / r.untraced));
+const loaderNs = med(rows.map((r) => (r.kernel.cpu * 1e9) / r.kernel.records));
 const dRatio = med(rows.map((r) => r.delivered.ns[0] / r.untraced));
 const fRatio = med(rows.map((r) => r.filtered.ns[0] / r.untraced));
 const kRatio = med(rows.map((r) => r.kernel.ns / r.untraced));
@@ -263,12 +308,12 @@ const btRatio = med(rows.map((r) => r.bpftrace / r.untraced));
 const added = (pick) => fmt(med(rows.map((r) => pick(r) - r.untraced)));
 const perCpu = med(rows.map((r) => r.delivered.sent / r.delivered.cpu));
 console.log(
-  `median: bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
-    `${fmt(perCpu)} events per CPU-second (loader+agent); drops ${rows.reduce((n, r) => n + r.delivered.drops, 0)}; ` +
+  `median: noop enter+exit ${nbRatio.toFixed(2)}x, noop exit ${neRatio.toFixed(2)}x, bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
+    `${fmt(perCpu)} events per CPU-second (loader+agent); loader alone ${fmt(loaderNs)} CPU ns per record (kernel scenario); drops ${rows.reduce((n, r) => n + r.delivered.drops, 0)}; ` +
     `max agent RSS ${(Math.max(...rows.map((r) => r.delivered.rss)) / 2 ** 20).toFixed(0)} MB`,
 );
 console.log(
-  `median ns added per pair: kernel only ${added((r) => r.kernel.ns)}, delivered ${added((r) => r.delivered.ns[0])}, filtered ${added((r) => r.filtered.ns[0])}; ` +
+  `median ns added per pair: noop enter+exit ${added((r) => r.noopBoth)}, noop exit ${added((r) => r.noopExit)}, kernel only ${added((r) => r.kernel.ns)}, delivered ${added((r) => r.delivered.ns[0])}, filtered ${added((r) => r.filtered.ns[0])}; ` +
     `untraced CPU min ${fmt(Math.min(...rows.map((r) => r.untraced)))} max ${fmt(Math.max(...rows.map((r) => r.untraced)))} ns/pair; ` +
     `wall-clock ns/pair of all runs min ${fmt(Math.min(...walls))} max ${fmt(Math.max(...walls))} (machine noise)`,
 );
