@@ -10,6 +10,7 @@
 // Stages, each against the one before it in the same run:
 //   frame     StreamFramer only (records cut out of the chunks)
 //   decode    StreamDecoder with a no-op handler (framing + decode)
+//   norules   StreamDecoder → Pipeline with an empty ruleset (what enrichment and the glue cost)
 //   pipeline  StreamDecoder → Pipeline (enrich → rules → metrics), as `run` wires it
 //
 //   sudo node bench/agent-pipeline.mjs                      # records 3 s of an openat+close loop first
@@ -31,7 +32,7 @@ const { values } = parseArgs({
     baseline: { type: "string" },
     rounds: { type: "string", default: "5" },
     pairs: { type: "string", default: "400000" },
-    stages: { type: "string", default: "frame,decode,pipeline" },
+    stages: { type: "string", default: "frame,decode,norules,pipeline" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -96,6 +97,7 @@ async function loadBuild(dist) {
   return {
     dist,
     rules,
+    noRules: ruleset.loadRulesFromText([]),
     StreamDecoder: decoder.StreamDecoder,
     StreamFramer: framer.StreamFramer,
     Enricher: enricher.Enricher,
@@ -149,7 +151,8 @@ function pass(b, stage) {
   let seq = 0;
   const d = new b.StreamDecoder({
     onHeader: () => {
-      pipeline = new b.Pipeline(new b.Enricher(processes, users, "bench"), b.rules, sink, metrics);
+      const rules = stage === "norules" ? b.noRules : b.rules;
+      pipeline = new b.Pipeline(new b.Enricher(processes, users, "bench"), rules, sink, metrics);
     },
     onRecord: (r) => {
       source.seq = ++seq;

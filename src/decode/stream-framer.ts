@@ -160,9 +160,11 @@ export class StreamFramer {
       this.#carryLen = 0;
     }
 
-    // Whole records, straight from the chunk.
+    // Whole records, straight from the chunk. One DataView per chunk: its reads are plain
+    // loads, where Buffer#readUInt32LE checks its argument on every record.
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     while (end - pos >= SIZE_PREFIX_BYTES) {
-      const size = chunk.readUInt32LE(pos + PG_HDR.size);
+      const size = view.getUint32(pos + PG_HDR.size, true);
       this.#checkSize(size, this.#base + pos);
       if (end - pos < size) break;
       this.#records++;

@@ -108,9 +108,99 @@ function blankFd(num: number, type: FdType): FdInfo {
   };
 }
 
+/** Numbers below this live in an array slot (at most 16 KiB per process); the rest (rare) in a Map. */
+const DENSE_FDS = 1024;
+
+/**
+ * One process's fd number → FdInfo. Linux hands out the lowest free number,
+ * so an open+close loop churns the same small key: in a Map each set+delete
+ * pair hashes, inserts and leaves a tombstone for a later rehash (≈ 30 ns);
+ * an array slot is a load and a store. list() keeps the order a Map would
+ * iterate in (insertion order), which capture snapshots and tests rely on.
+ */
+class FdMap {
+  private readonly dense: (FdInfo | undefined)[] = [];
+  /** When each dense slot was filled (list() orders by it). */
+  private readonly stamps: number[] = [];
+  private sparse: Map<number, FdInfo> | undefined;
+  private sparseStamps: Map<number, number> | undefined;
+  private nextStamp = 0;
+  size = 0;
+
+  get(fd: number): FdInfo | undefined {
+    if (fd >= 0 && fd < DENSE_FDS) return this.dense[fd];
+    return this.sparse?.get(fd);
+  }
+
+  has(fd: number): boolean {
+    return this.get(fd) !== undefined;
+  }
+
+  set(fd: number, info: FdInfo): void {
+    if (fd >= 0 && fd < DENSE_FDS) {
+      const dense = this.dense;
+      while (dense.length <= fd) {
+        dense.push(undefined);
+        this.stamps.push(0);
+      }
+      if (dense[fd] === undefined) {
+        this.size++;
+        this.stamps[fd] = this.nextStamp++;
+      }
+      dense[fd] = info;
+      return;
+    }
+    this.sparse ??= new Map();
+    this.sparseStamps ??= new Map();
+    if (!this.sparse.has(fd)) {
+      this.size++;
+      this.sparseStamps.set(fd, this.nextStamp++);
+    }
+    this.sparse.set(fd, info);
+  }
+
+  delete(fd: number): boolean {
+    if (fd >= 0 && fd < DENSE_FDS) {
+      if (this.dense[fd] === undefined) return false;
+      this.dense[fd] = undefined;
+      this.size--;
+      return true;
+    }
+    if (this.sparse?.delete(fd) !== true) return false;
+    this.sparseStamps?.delete(fd);
+    this.size--;
+    return true;
+  }
+
+  /** Every descriptor, in the order they were added. */
+  list(): FdInfo[] {
+    const stamped: [number, FdInfo][] = [];
+    const dense = this.dense;
+    for (let fd = 0; fd < dense.length; fd++) {
+      const info = dense[fd];
+      if (info !== undefined) stamped.push([this.stamps[fd] ?? 0, info]);
+    }
+    if (this.sparse !== undefined) {
+      for (const [fd, info] of this.sparse) stamped.push([this.sparseStamps?.get(fd) ?? 0, info]);
+    }
+    return stamped.sort((a, b) => a[0] - b[0]).map((p) => p[1]);
+  }
+
+  copy(): FdMap {
+    const c = new FdMap();
+    c.dense.push(...this.dense);
+    c.stamps.push(...this.stamps);
+    if (this.sparse !== undefined) c.sparse = new Map(this.sparse);
+    if (this.sparseStamps !== undefined) c.sparseStamps = new Map(this.sparseStamps);
+    c.nextStamp = this.nextStamp;
+    c.size = this.size;
+    return c;
+  }
+}
+
 /** One process's descriptors; shared between a parent and its forked child until one writes. */
 class FdSet {
-  readonly fds: Map<number, FdInfo>;
+  readonly fds: FdMap;
   refs = 1;
   /** Shared for real (clone with CLONE_FILES, not a thread): writes go to the one set, never copied. */
   hard = false;
@@ -123,7 +213,7 @@ class FdSet {
    * replayed onto the post-exec listing, would close its stdin).
    */
   seededAtNs: bigint;
-  constructor(fds: Map<number, FdInfo>, complete: boolean, seededAtNs = 0n) {
+  constructor(fds: FdMap, complete: boolean, seededAtNs = 0n) {
     this.fds = fds;
     this.complete = complete;
     this.seededAtNs = seededAtNs;
@@ -214,7 +304,7 @@ export class FdTable implements FdLookup {
   private seed(pid: number): FdSet | undefined {
     const listing = this.source.listFds(pid);
     if (listing === undefined) return undefined;
-    const set = new FdSet(new Map(), true, listing.atNs);
+    const set = new FdSet(new FdMap(), true, listing.atNs);
     this.byPid.set(pid, set);
     for (const num of listing.nums) {
       const info = this.source.readFd(pid, num);
@@ -227,7 +317,7 @@ export class FdTable implements FdLookup {
 
   /** Copy of a process's known descriptors (tests, capture snapshots). */
   list(pid: number): FdInfo[] {
-    return [...(this.byPid.get(pid)?.fds.values() ?? [])];
+    return this.byPid.get(pid)?.fds.list() ?? [];
   }
 
   /** Whether the table holds every descriptor of pid. */
@@ -253,14 +343,15 @@ export class FdTable implements FdLookup {
   /** Stores a descriptor as given, whatever its age (what /proc says now). */
   private store(pid: number, info: FdInfo): void {
     const set = this.writable(pid);
-    if (!set.fds.has(info.num) && (set.fds.size >= this.maxPerProcess || this.total >= this.maxTotal)) {
-      // Out of room: forget that this table is whole, so misses go to /proc instead of answering "no fd".
-      set.complete = false;
-      set.fds.delete(info.num);
-      this.overflows++;
-      return;
+    if (!set.fds.has(info.num)) {
+      if (set.fds.size >= this.maxPerProcess || this.total >= this.maxTotal) {
+        // Out of room: forget that this table is whole, so misses go to /proc instead of answering "no fd".
+        set.complete = false;
+        this.overflows++;
+        return;
+      }
+      this.total++;
     }
-    if (!set.fds.has(info.num)) this.total++;
     set.fds.set(info.num, info);
   }
 
@@ -402,7 +493,7 @@ export class FdTable implements FdLookup {
       this.byPid.set(childPid, own);
     } else if (parent.hard) {
       // Copy-on-write cannot be layered on a truly shared table: copy now.
-      const copy = new FdSet(new Map(parent.fds), parent.complete, parent.seededAtNs);
+      const copy = new FdSet(parent.fds.copy(), parent.complete, parent.seededAtNs);
       this.total += copy.fds.size;
       this.byPid.set(childPid, copy);
     } else {
@@ -440,21 +531,10 @@ export class FdTable implements FdLookup {
   onExec(pid: number): void {
     const set = this.byPid.get(pid);
     if (set === undefined || set.seededAtNs > this.eventNs) return;
-    let any = false;
-    for (const info of set.fds.values()) {
-      if ((info.openFlags & O_CLOEXEC) !== 0) {
-        any = true;
-        break;
-      }
-    }
-    if (!any) return;
+    const closing = set.fds.list().filter((info) => (info.openFlags & O_CLOEXEC) !== 0);
+    if (closing.length === 0) return;
     const own = this.writable(pid);
-    for (const [num, info] of own.fds) {
-      if ((info.openFlags & O_CLOEXEC) !== 0) {
-        own.fds.delete(num);
-        this.total--;
-      }
-    }
+    for (const info of closing) if (own.fds.delete(info.num)) this.total--;
   }
 
   /** The process is gone: its descriptors are closed. */
@@ -484,13 +564,13 @@ export class FdTable implements FdLookup {
     const set = this.byPid.get(pid) ?? this.seed(pid);
     if (set === undefined) {
       // Gone from /proc already (or a replay without it): what we add is not all it had.
-      const fresh = new FdSet(new Map(), false);
+      const fresh = new FdSet(new FdMap(), false);
       this.byPid.set(pid, fresh);
       return fresh;
     }
     if (set.refs === 1 || set.hard) return set;
     set.refs--;
-    const own = new FdSet(new Map(set.fds), set.complete, set.seededAtNs);
+    const own = new FdSet(set.fds.copy(), set.complete, set.seededAtNs);
     this.total += own.fds.size;
     this.byPid.set(pid, own);
     return own;

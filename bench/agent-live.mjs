@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// The live agent under a tight openat+close loop (a C program built here):
+// `peregrine run` with the default rules, as kernel-overhead.mjs's
+// "delivered" scenario runs it, for this checkout and optionally a baseline
+// checkout, alternated round by round so drift on a shared machine hits
+// both. Per run: records sent by the kernel and lost at the ring buffer
+// (from /metrics), loader and agent CPU time over the loop (/proc/<pid>/stat),
+// events per CPU-second across both, the agent's RSS; then once per build
+// two loops in parallel for the drop percentage at double the load.
+//
+//   npm run build && sudo node bench/agent-live.mjs                 (PAIRS=500000 ROUNDS=3)
+//   sudo node bench/agent-live.mjs --baseline DIR                   DIR: a built checkout (bin/, dist/, bpf/.output/)
+//
+// Prints figures; asserts nothing.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({ options: { baseline: { type: "string" }, "no-double": { type: "boolean" } } });
+const PAIRS = Number(process.env.PAIRS ?? 500_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+const LOOP_C = String.raw`
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	for (long i = 0; i < n; i++)
+		close(open("/etc/hostname", O_RDONLY));
+	return 0;
+}
+`;
+const work = mkdtempSync(join(tmpdir(), "pg-agent-live-"));
+const loopBin = join(work, "openclose");
+writeFileSync(`${loopBin}.c`, LOOP_C);
+execFileSync("cc", ["-O2", "-o", loopBin, `${loopBin}.c`]);
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[11]) + Number(f[12]); // utime + stime
+}
+
+function maxRssBytes(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+async function metric(url, name) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+function runLoops(parallel) {
+  return Promise.all(
+    Array.from(
+      { length: parallel },
+      () => new Promise((r) => spawn(loopBin, [String(PAIRS)], { stdio: "ignore" }).once("close", r)),
+    ),
+  );
+}
+
+async function measure(checkout, parallel) {
+  const agent = spawn(
+    process.execPath,
+    [join(checkout, "bin/peregrine.js"), "run", "--output", "json", "--metrics-address", "127.0.0.1:0"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  await new Promise((ok, fail) => {
+    agent.stderr.setEncoding("utf8").on("data", (t) => {
+      stderr += t;
+      if (/ready/.test(stderr)) ok();
+    });
+    agent.once("exit", (code) => fail(new Error(`agent exited ${code}: ${stderr}`)));
+  });
+  const url = /metrics on (http:\/\/\S+)\/metrics/.exec(stderr)?.[1];
+  const loaderPid = Number(/loader pid (\d+)/.exec(stderr)?.[1]);
+  await new Promise((r) => setTimeout(r, 1000));
+  const sent0 = await metric(url, "peregrine_kernel_events_total");
+  const drops0 = await metric(url, "peregrine_kernel_drops_total");
+  const agent0 = cpuTicks(agent.pid);
+  const loader0 = cpuTicks(loaderPid);
+  await runLoops(parallel);
+  // Until the agent has caught up (the loader sends its counters every second).
+  let sent = 0;
+  for (let i = 0; i < 60; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await metric(url, "peregrine_kernel_events_total");
+    if (now === sent && now > sent0) break;
+    sent = now;
+  }
+  const agentCpu = (cpuTicks(agent.pid) - agent0) / CLK_TCK;
+  const loaderCpu = (cpuTicks(loaderPid) - loader0) / CLK_TCK;
+  const drops = (await metric(url, "peregrine_kernel_drops_total")) - drops0;
+  const rss = maxRssBytes(agent.pid);
+  agent.kill("SIGTERM");
+  await new Promise((r) => agent.once("exit", r));
+  sent -= sent0;
+  return { sent, drops, agentCpu, loaderCpu, perCpuS: sent / (agentCpu + loaderCpu), rss };
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+const show = (name, r) =>
+  `${name}: ${fmt(r.sent)} sent, ${fmt(r.drops)} lost (${((100 * r.drops) / (r.sent + r.drops)).toFixed(1)}%), ` +
+  `CPU loader ${r.loaderCpu.toFixed(2)} s + agent ${r.agentCpu.toFixed(2)} s = ${fmt(r.perCpuS)} events/CPU-s, peak RSS ${(r.rss / 2 ** 20).toFixed(0)} MB`;
+
+const checkouts = [["this", root]];
+if (values.baseline !== undefined) checkouts.push(["baseline", resolve(values.baseline)]);
+console.log(`openat+close pairs per loop: ${fmt(PAIRS)}, rounds: ${ROUNDS}`);
+const all = new Map(checkouts.map(([n]) => [n, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  const order = round % 2 === 1 ? checkouts : [...checkouts].reverse();
+  for (const [name, dir] of order) {
+    const r = await measure(dir, 1);
+    all.get(name).push(r);
+    console.log(`round ${round} ${show(name, r)}`);
+  }
+}
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const [name, rs] of all) {
+  console.log(
+    `${name} median: ${fmt(med(rs.map((r) => r.perCpuS)))} events/CPU-s, ${med(rs.map((r) => (100 * r.drops) / (r.sent + r.drops))).toFixed(1)}% lost, peak RSS max ${(Math.max(...rs.map((r) => r.rss)) / 2 ** 20).toFixed(0)} MB`,
+  );
+}
+if (!values["no-double"]) {
+  for (const [name, dir] of checkouts) console.log(`two loops ${show(name, await measure(dir, 2))}`);
+}
+rmSync(work, { recursive: true, force: true });
