@@ -11,7 +11,7 @@
 import type { EnrichedEvent } from "../enrich/enriched-event.js";
 import type { ProcessInfo } from "../enrich/process-info.js";
 import { resultName } from "./errno-names.js";
-import { type ArgForm, resolveEventArg } from "./event-args.js";
+import { type ArgForm, resolveEventArg, resolvePositionalArg } from "./event-args.js";
 import { CAPTURED, type EventTypeSet, setContains } from "./event-types.js";
 import { FD_TYPECHAR, type FdView, fdView } from "./fd-view.js";
 import { EXEC_MODE_BITS, mayCreate, opensForRead, opensForWrite } from "./open-flags.js";
@@ -151,21 +151,24 @@ function eventArgEntry(name: string, form: ArgForm, description: string): FieldE
     argument: "name",
     bind(arg, ctx) {
       if (arg === undefined) return `field '${name}' needs an argument name: ${name}.<name>`;
+      const captured = (t: string) => CAPTURED.has(t) && setContains(ctx.eventTypes, t);
       if (/^\d+$/.test(arg)) {
-        // Positions follow Falco's own event tables, which differ from the names we decode: reported, never guessed.
+        // Positions follow Falco's parameter order for each event type (event-args.ts FALCO_PARAMS).
+        const resolved = resolvePositionalArg(Number(arg), form, captured);
+        if (typeof resolved === "string") return resolved;
         return {
           name: `${name}[${arg}]`,
-          type: "string",
-          extract: () => undefined,
+          type: resolved.type,
+          extract: resolved.extract,
           anyOf: undefined,
           filterOnly: false,
-          costly: false,
+          costly: form === "rendered",
           render: undefined,
-          warning: undefined,
-          unsupported: `positional ${name}[${arg}] is not supported (Falco numbers arguments by its own event tables); use ${name}.<name>`,
+          warning: resolved.warning,
+          ...(resolved.unsupported !== undefined && { unsupported: resolved.unsupported }),
         };
       }
-      const resolved = resolveEventArg(arg, form, (t) => CAPTURED.has(t) && setContains(ctx.eventTypes, t));
+      const resolved = resolveEventArg(arg, form, captured);
       if (typeof resolved === "string") return resolved;
       return {
         name: `${name}.${arg}`,

@@ -99,7 +99,9 @@ describe("evt.* fields", () => {
     ["evt.arg.tuple", connect, "10.0.0.5:41000->93.184.216.34:443"],
     ["evt.rawarg.fd", connect, 5],
     ["evt.arg.exe", exec, "cat"],
-    ["evt.arg.uid", enriched(execEvent({ euid: 0 })), "0"],
+    // PT_UID: the user's name when the user database knows it, the number otherwise.
+    ["evt.arg.uid", enriched(execEvent({ euid: 0 })), "root"],
+    ["evt.arg.uid", enriched(execEvent({ euid: 4242 })), "4242"],
     ["evt.arg.flags", connect, undefined],
     ["evt.arg.path", open, undefined],
   ])("%s", (field, e, expected) => {

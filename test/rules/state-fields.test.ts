@@ -209,14 +209,3 @@ describe("checks on fields the sensor cannot answer", () => {
     expect(matches(`evt.type = openat and ${condition}`, e)).toBe(expected);
   });
 });
-
-describe("positional evt.arg[N]", () => {
-  it("loads, is reported, and never matches (positions follow Falco's own tables)", () => {
-    const rs = load(
-      "- rule: p\n  desc: d\n  condition: evt.type = openat and evt.arg[0] contains x\n  output: o %evt.arg[1]\n  priority: INFO\n",
-    );
-    expect(rs.rules.map((r) => r.name)).toEqual(["p"]);
-    expect(rs.unsupportedFields.map((u) => u.field)).toEqual(["evt.arg[0]", "evt.arg[1]"]);
-    expect(matches("evt.type = openat and evt.arg[0] contains x", enriched(openEvent()))).toBe(false);
-  });
-});
