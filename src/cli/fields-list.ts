@@ -4,7 +4,7 @@ import { DEFAULT_FIELDS, type FieldRegistry } from "../rules/fields.js";
 export interface FieldDoc {
   readonly name: string;
   readonly type: string;
-  readonly argument: "none" | "index" | "name";
+  readonly argument: "none" | "index" | "name" | "key";
   readonly description: string;
   /** Set for Falco fields the sensor cannot answer. */
   readonly unsupported?: string;
@@ -34,6 +34,7 @@ export function fieldDocs(registry: FieldRegistry = DEFAULT_FIELDS, prefix?: str
 function displayName(d: FieldDoc): string {
   if (d.argument === "index") return `${d.name}[N]`;
   if (d.argument === "name") return `${d.name}.<name>`;
+  if (d.argument === "key") return `${d.name}[<name>]`;
   return d.name;
 }
 

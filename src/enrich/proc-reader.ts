@@ -9,7 +9,7 @@ import {
   statSync,
 } from "node:fs";
 import { ContainerRegistry, containerFromCgroupFile } from "./container.js";
-import type { ProcessInfo } from "./process-info.js";
+import type { ProcessEnviron, ProcessInfo } from "./process-info.js";
 
 /**
  * Reads what /proc says about one process. Used to seed the process table at
@@ -73,6 +73,30 @@ export function splitNul(text: string): string[] {
   const parts = text.split("\0");
   if (parts[parts.length - 1] === "") parts.pop();
   return parts;
+}
+
+/** How much of /proc/<pid>/environ proc.env keeps: enough for any real environment, bounded for a hostile one. */
+export const ENVIRON_MAX_BYTES = 32 * 1024;
+
+/**
+ * A process's whole environment for proc.env, with the comm and start time
+ * that tell which image it belongs to; undefined when the process is gone.
+ * The block is cut at `maxBytes` and a partial last entry dropped.
+ */
+export function readEnviron(
+  pid: number,
+  bootTimeNs: bigint,
+  procRoot = "/proc",
+  maxBytes = ENVIRON_MAX_BYTES,
+): ProcessEnviron | undefined {
+  const dir = `${procRoot}/${pid}`;
+  const raw = readText(`${dir}/environ`);
+  const stat = raw === undefined ? undefined : parseStat(readText(`${dir}/stat`) ?? "");
+  if (raw === undefined || stat === undefined) return undefined;
+  const cut = raw.length > maxBytes;
+  const entries = splitNul(cut ? raw.slice(0, maxBytes) : raw);
+  if (cut && raw[maxBytes - 1] !== "\0") entries.pop();
+  return { entries, comm: stat.comm, startNs: bootTimeNs + stat.startTicks * NS_PER_TICK };
 }
 
 /** Picks the variables of interest out of a NUL-separated environment block. */

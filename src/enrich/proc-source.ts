@@ -11,14 +11,15 @@ import {
   type ExecProcFacts,
   listPids,
   MountCache,
+  readEnviron,
   readExecFacts,
   readProcess,
   readProcText,
   statusTgid,
 } from "./proc-reader.js";
-import type { ProcessInfo } from "./process-info.js";
+import type { EnvironSource, ProcessEnviron, ProcessInfo } from "./process-info.js";
 
-export interface ProcSource {
+export interface ProcSource extends EnvironSource {
   /** Live processes (thread groups). */
   listPids(): number[];
   /** Everything /proc/<pid> says; undefined when the process is gone. */
@@ -200,6 +201,11 @@ export class LiveProcSource implements ProcSource {
     this.bootTimeNs = options.bootTimeNs;
     this.netTtlMs = options.netTtlMs ?? 1000;
     this.cgroup2Root = options.cgroup2Root;
+  }
+
+  /** proc.env: the whole environment, read when a rule first asks (not on every exec). */
+  readEnviron(pid: number): ProcessEnviron | undefined {
+    return readEnviron(pid, this.bootTimeNs, this.procRoot);
   }
 
   cgroupPath(id: bigint): string | undefined {

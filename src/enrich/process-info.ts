@@ -57,6 +57,22 @@ export interface ProcessInfo {
 /** Looks processes up by pid; ancestry is walked through ppid. */
 export interface ProcessLookup {
   get(pid: number): ProcessInfo | undefined;
+  /** Where /proc is read (the process table's ProcSource); proc.env reads a process's environment through it. */
+  readonly source?: EnvironSource;
+}
+
+/** A process's environment as /proc/<pid>/environ shows it, with what identifies the image it belongs to. */
+export interface ProcessEnviron {
+  /** NAME=value entries in order, cut at a size bound (a partial last entry is dropped). */
+  readonly entries: readonly string[];
+  /** /proc/<pid>/stat comm and start time (epoch ns): the caller checks they are the process it means. */
+  readonly comm: string;
+  readonly startNs: bigint;
+}
+
+export interface EnvironSource {
+  /** undefined when the process is gone, or the source must not read this machine (replays). */
+  readEnviron?(pid: number): ProcessEnviron | undefined;
 }
 
 /** uid/gid → names. */

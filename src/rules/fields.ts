@@ -16,6 +16,7 @@ import { CAPTURED, type EventTypeSet, setContains } from "./event-types.js";
 import { FD_TYPECHAR, type FdView, fdView } from "./fd-view.js";
 import { EXEC_MODE_BITS, mayCreate, opensForRead, opensForWrite } from "./open-flags.js";
 import { ancestorAt, parentOf, someAncestor } from "./process-ancestry.js";
+import { environText, environValue, processEnviron } from "./process-env.js";
 import type { FieldType, RuntimeValue } from "./values.js";
 
 export type Extractor = (e: EnrichedEvent) => RuntimeValue | undefined;
@@ -50,7 +51,8 @@ export interface BindContext {
   readonly eventTypes: EventTypeSet;
 }
 
-export type ArgumentKind = "none" | "index" | "name";
+/** none; index: `[N]`; name: `.name` (evt.arg.flags) or `[name]`; key: `[NAME]` only (proc.env[HOME]). */
+export type ArgumentKind = "none" | "index" | "name" | "key";
 
 export interface FieldEntry {
   readonly name: string;
@@ -182,6 +184,41 @@ function eventArgEntry(name: string, form: ArgForm, description: string): FieldE
         warning: resolved.warning,
         ...(resolved.unsupported !== undefined && { unsupported: resolved.unsupported }),
       };
+    },
+  };
+}
+
+/** proc.env (the whole environment, "A=1 B=2") and proc.env[NAME] (one value). */
+function procEnvEntry(): FieldEntry {
+  const description =
+    "The process's environment as 'NAME=value NAME2=value2', or with [NAME] one variable's value; read from /proc/<pid>/environ when first needed (missing once the process is gone, and in replays).";
+  const bound = (name: string, extract: Extractor): BoundField => ({
+    name,
+    type: "string",
+    extract,
+    anyOf: undefined,
+    filterOnly: false,
+    costly: true,
+    render: undefined,
+    warning: undefined,
+  });
+  return {
+    name: "proc.env",
+    type: "string",
+    description,
+    argument: "key",
+    bind(arg) {
+      if (arg === undefined) {
+        return bound("proc.env", (e) => {
+          const env = processEnviron(e);
+          return env === undefined ? undefined : environText(env);
+        });
+      }
+      if (arg === "") return "field 'proc.env' needs a variable name inside '[…]'";
+      return bound(`proc.env[${arg}]`, (e) => {
+        const env = processEnviron(e);
+        return env === undefined ? undefined : environValue(env, arg);
+      });
     },
   };
 }
@@ -752,6 +789,7 @@ const FIELD_TABLE: readonly FieldEntry[] = [
     },
     costly: true,
   }),
+  procEnvEntry(),
   indexed({
     name: "proc.aname",
     type: "string",
@@ -973,7 +1011,6 @@ const UNSUPPORTED: readonly UnsupportedField[] = [
     "evt.plugininfo",
   ].map((name) => ({ name, reason: NOT_COLLECTED })),
   ...[
-    "proc.env",
     "proc.aenv",
     "proc.exe_ino.ctime_duration_pidns_start",
     "proc.is_exe_writable",
