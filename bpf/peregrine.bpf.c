@@ -123,6 +123,7 @@ static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
 #define __O_TMPFILE 020000000
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
 #define SIGCHLD 17
@@ -734,42 +735,6 @@ static __always_inline void tuple__fill(struct pg_tuple *t, struct sock *sk)
 	}
 }
 
-static __always_inline void connect__emit(struct pt_regs *regs, long ret,
-					  __u64 pid_tgid)
-{
-	const void *uaddr = (const void *)regs->si;
-	int addrlen = regs->dx;
-	struct pg_connect rec = {};
-
-	hdr__fill(&rec, PG_REC_CONNECT, pid_tgid);
-	rec.ret = ret;
-	rec.fd = regs->di;
-	if (addrlen >= 2 && bpf_probe_read_user(&rec.family, 2, uaddr))
-		counter__inc(PG_CNT_READ_FAILED);
-
-	if (rec.family == AF_INET) {
-		struct sockaddr_in sin = {};
-
-		if (bpf_probe_read_user(&sin, 8, uaddr))
-			counter__inc(PG_CNT_READ_FAILED);
-		rec.dport = bpf_ntohs(sin.sin_port);
-		__builtin_memcpy(rec.daddr, &sin.sin_addr, 4);
-	} else if (rec.family == AF_INET6) {
-		/* sin6_scope_id (the last 4 bytes) is optional (RFC 2133
-		 * length, 24 bytes) and not needed. */
-		struct sockaddr_in6 sin6 = {};
-
-		if (bpf_probe_read_user(&sin6, 24, uaddr))
-			counter__inc(PG_CNT_READ_FAILED);
-		rec.dport = bpf_ntohs(sin6.sin6_port);
-		__builtin_memcpy(rec.daddr, &sin6.sin6_addr, 16);
-	}
-	/* AF_UNIX: the path is not recorded (yet); daddr stays zero. */
-
-	connect__local(&rec, rec.fd);
-	record__submit_fixed(&rec, sizeof(rec), PG_SYS_CONNECT);
-}
-
 /* Appends a user string at off; returns the new end. */
 static __always_inline __u32 str__append(__u8 *buf, __u32 off,
 					 const char *uptr, __u16 *len,
@@ -803,6 +768,89 @@ static __always_inline __u32 addr__append(__u8 *buf, __u32 off,
 	}
 	*len = alen;
 	return off + alen;
+}
+
+/*
+ * Appends the address a unix socket is bound to (unix_sock->addr: the
+ * struct sockaddr_un bytes the kernel keeps, addr->len of them, family
+ * first) at off; returns the new end. Nothing for an unbound socket or none.
+ * An accepted socket shares its listener's address.
+ */
+static __always_inline __u32 unix__append(__u8 *buf, __u32 off,
+					  struct sock *sk, __u16 *len)
+{
+	struct unix_address *ua;
+	long n;
+
+	*len = 0;
+	if (!sk)
+		return off;
+	/* struct sock is the first member of struct unix_sock. */
+	ua = BPF_CORE_READ((struct unix_sock *)sk, addr);
+	if (!ua)
+		return off;
+	n = BPF_CORE_READ(ua, len);
+	if (n <= 2) /* the family alone: no name */
+		return off;
+	if (n > PG_SOCKADDR_MAX)
+		n = PG_SOCKADDR_MAX;
+	n &= 0xff;
+	if (bpf_probe_read_kernel(buf + (off & LEN_MASK), n,
+				  (void *)ua + bpf_core_field_offset(
+						       struct unix_address, name))) {
+		counter__inc(PG_CNT_READ_FAILED);
+		return off;
+	}
+	*len = n;
+	return off + n;
+}
+
+static __always_inline void connect__emit(struct pt_regs *regs, long ret,
+					  __u64 pid_tgid)
+{
+	const void *uaddr = (const void *)regs->si;
+	int addrlen = regs->dx;
+	struct pg_connect rec = {};
+
+	hdr__fill(&rec, PG_REC_CONNECT, pid_tgid);
+	rec.ret = ret;
+	rec.fd = regs->di;
+	if (addrlen >= 2 && bpf_probe_read_user(&rec.family, 2, uaddr))
+		counter__inc(PG_CNT_READ_FAILED);
+
+	if (rec.family == AF_INET) {
+		struct sockaddr_in sin = {};
+
+		if (bpf_probe_read_user(&sin, 8, uaddr))
+			counter__inc(PG_CNT_READ_FAILED);
+		rec.dport = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(rec.daddr, &sin.sin_addr, 4);
+	} else if (rec.family == AF_INET6) {
+		/* sin6_scope_id (the last 4 bytes) is optional (RFC 2133
+		 * length, 24 bytes) and not needed. */
+		struct sockaddr_in6 sin6 = {};
+
+		if (bpf_probe_read_user(&sin6, 24, uaddr))
+			counter__inc(PG_CNT_READ_FAILED);
+		rec.dport = bpf_ntohs(sin6.sin6_port);
+		__builtin_memcpy(rec.daddr, &sin6.sin6_addr, 16);
+	}
+
+	connect__local(&rec, rec.fd);
+	if (rec.family == AF_UNIX && addrlen > 2) {
+		/* The path follows the fixed part: built in the scratch buffer. */
+		__u8 *buf = scratch__get();
+		__u32 off;
+
+		if (!buf)
+			return;
+		__builtin_memcpy(buf, &rec, sizeof(rec));
+		off = addr__append(buf, sizeof(rec), uaddr, addrlen,
+				   &((struct pg_connect *)buf)->addr_len);
+		record__submit(buf, off, PG_SYS_CONNECT);
+		return;
+	}
+	record__submit_fixed(&rec, sizeof(rec), PG_SYS_CONNECT);
 }
 
 /* A socklen_t the kernel wrote back to user memory (accept, recvfrom). */
@@ -854,7 +902,8 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	rec->egid = cred->egid.val;
 	rec->syscall = id;
 	rec->tuple_len = 0;
-	rec->_pad = 0;
+	rec->unix_local_len = 0;
+	rec->unix_peer_len = 0;
 
 	switch (id) {
 	case PG_SYS_UNLINK:
@@ -956,6 +1005,7 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	}
 
 	off = sizeof(*rec);
+	sk = NULL;
 	if (sockfd >= 0) {
 		sk = sock__from_fd(sockfd);
 		if (sk) {
@@ -965,12 +1015,20 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 			tuple__fill(t, sk);
 			rec->tuple_len = sizeof(*t);
 			off += sizeof(*t);
+			if (t->family != AF_UNIX)
+				sk = NULL;
 		}
 	}
 	off = str__append(buf, off, p1, &rec->path_len, &rec->hdr.flags);
 	off = str__append(buf, off, p2, &rec->path2_len, &rec->hdr.flags);
 	off = str__append(buf, off, p3, &rec->path3_len, &rec->hdr.flags);
 	off = addr__append(buf, off, uaddr, alen, &rec->addr_len);
+	if (sk) { /* AF_UNIX: the paths live in the socket, not the tuple */
+		off = unix__append(buf, off, sk, &rec->unix_local_len);
+		off = unix__append(buf, off,
+				   BPF_CORE_READ((struct unix_sock *)sk, peer),
+				   &rec->unix_peer_len);
+	}
 	record__submit(buf, off, id);
 }
 
@@ -981,6 +1039,16 @@ static __always_inline bool filter__on(__u32 id)
 	return on && *on;
 }
 
+/* Turns a kernel address read as a number into a pointer the verifier lets
+ * us load through (each load still fault-safe). Kernel 6.2+. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/*
+ * Attached only while the filter wants closes and no opens (the loader
+ * attaches and detaches it with the filter), so it does not look at the
+ * filter itself: a note written just before opens were switched on is
+ * discarded by close__skipped.
+ */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
 {
@@ -998,8 +1066,6 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
 	if (!skip)
 		return 0;
 	skip->pid_tgid = 0;
-	if (filter__on(PG_FILTER_FILE_CLOSES) || !filter__on(PG_SYS_CLOSE))
-		return 0;
 	fd = regs->di;
 	if (fd < 0)
 		return 0;
@@ -1015,7 +1081,10 @@ int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
 	if ((unsigned long)fd >= max_fds ||
 	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFSOCK)
+	/* Plain loads through the cast pointer rather than two more
+	 * probe-read helper calls: this runs on every close. */
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	if ((file->f_inode->i_mode & S_IFMT) == S_IFSOCK)
 		return 0;
 	skip->pid_tgid = bpf_get_current_pid_tgid();
 	skip->fd = fd;

@@ -40,9 +40,14 @@
 #endif
 
 /* Bump on every change to a struct or enum below. The agent refuses a stream
- * whose header carries another version. */
+ * whose header carries a version outside PG_SCHEMA_OLDEST_READABLE ..
+ * PG_SCHEMA_VERSION.
+ *   3: unix socket addresses: pg_connect.addr_len, pg_syscall_exit.unix_local_len
+ *      and unix_peer_len, in what were zeroed _pad fields in 2, so a version 2
+ *      stream (captures) decodes unchanged, with no unix addresses. */
 enum pg_schema {
-	PG_SCHEMA_VERSION = 2,
+	PG_SCHEMA_VERSION = 3,
+	PG_SCHEMA_OLDEST_READABLE = 2,
 	/* "PRGN" read as a little-endian u32 */
 	PG_STREAM_MAGIC = 0x4e475250,
 };
@@ -265,7 +270,10 @@ struct pg_open {
 
 /* PG_REC_CONNECT. Addresses are in network byte order as in sockaddr;
  * ports are host order. The local end is read from the socket at exit and is
- * zero when the kernel had not bound it yet. */
+ * zero when the kernel had not bound it yet. Variable part: for AF_UNIX, the
+ * destination sockaddr as the caller passed it (raw bytes, addr_len <=
+ * PG_SOCKADDR_MAX: family, then the path; an abstract name starts with a
+ * NUL); nothing for the IP families (daddr/dport hold them). */
 struct pg_connect {
 	struct pg_hdr hdr;
 	__s64 ret;   /* 0, or -errno (-EINPROGRESS for non-blocking sockets) */
@@ -277,13 +285,14 @@ struct pg_connect {
 	__u16 sport;
 	__u16 sock_type; /* SOCK_STREAM 1, SOCK_DGRAM 2, ... */
 	__u16 protocol;  /* IPPROTO_TCP 6, IPPROTO_UDP 17, ... */
-	__u16 _pad;
+	__u16 addr_len;  /* bytes of the variable part (AF_UNIX sockaddr) */
 };
 
 /*
  * Both ends of a socket, read from its struct sock at syscall exit. Addresses
  * in network byte order, ports in host order; zero when unbound/unconnected.
- * AF_UNIX sockets carry only family/type (their paths come from the sockaddr).
+ * AF_UNIX sockets carry only family/type here; their addresses (paths) follow
+ * in the record's variable part (pg_syscall_exit.unix_local_len, unix_peer_len).
  */
 struct pg_tuple {
 	__u16 family;
@@ -306,7 +315,11 @@ struct pg_tuple {
  *   accept/accept4/recvfrom: aux[0] = the addrlen the kernel wrote.
  * Variable part, in this order: tuple (tuple_len is 0 or sizeof(struct
  * pg_tuple)), path, path2, path3 (user strings, NUL terminated, the syscall's
- * path arguments in argument order), addr (raw sockaddr bytes, <= PG_SOCKADDR_MAX).
+ * path arguments in argument order), addr (raw sockaddr bytes, <= PG_SOCKADDR_MAX),
+ * then for an AF_UNIX tuple the socket's own address and its peer's as the
+ * kernel holds them (unix_sock->addr: raw struct sockaddr_un bytes, family
+ * first, <= PG_SOCKADDR_MAX each; 0 bytes when unbound, as a connecting
+ * client usually is). For accept*, the own address is the listener's.
  */
 struct pg_syscall_exit {
 	struct pg_hdr hdr;
@@ -323,7 +336,8 @@ struct pg_syscall_exit {
 	__u16 path2_len;
 	__u16 path3_len;
 	__u16 addr_len;
-	__u32 _pad;
+	__u16 unix_local_len;
+	__u16 unix_peer_len;
 };
 
 /* PG_REC_STATS, written by the loader (not the kernel): totals since load. */

@@ -186,7 +186,7 @@ export interface ConnectEvent extends EventCommon {
   readonly fd: number;
   /** 1 unix, 2 inet, 10 inet6. */
   readonly family: number;
-  /** Destination address as text (dotted quad, or RFC 5952 IPv6); "" if none. */
+  /** Destination address as text (dotted quad, or RFC 5952 IPv6; AF_UNIX: the path, "@name" when abstract); "" if none. */
   readonly daddr: string;
   readonly dport: number;
   /** Local address as text; "" when the kernel had not bound one. */
@@ -211,7 +211,9 @@ export interface SockAddr {
 
 /**
  * Both ends of a socket, read from the kernel's struct sock at syscall exit.
- * Addresses "" and ports 0 when unbound/unconnected.
+ * Addresses "" and ports 0 when unbound/unconnected. For AF_UNIX the
+ * addresses are paths ("@name" for abstract ones): the socket's own (for an
+ * accepted socket, the listener's) and its peer's.
  */
 export interface SocketTuple {
   readonly family: number;

@@ -15,7 +15,7 @@ export const PG_CONNECT = {
   sport: 72,
   sock_type: 74,
   protocol: 76,
-  _pad: 78,
+  addr_len: 78,
 } as const;
 
 /** struct pg_connect: member offsets, sizes and array lengths. */
@@ -30,7 +30,7 @@ export const PG_CONNECT_MEMBERS = {
   sport: { offset: 72, size: 2 },
   sock_type: { offset: 74, size: 2 },
   protocol: { offset: 76, size: 2 },
-  _pad: { offset: 78, size: 2 },
+  addr_len: { offset: 78, size: 2 },
 } as const;
 
 /** struct pg_exec: 152 bytes; member byte offsets. */
@@ -227,7 +227,8 @@ export const PG_SYSCALL_EXIT = {
   path2_len: 126,
   path3_len: 128,
   addr_len: 130,
-  _pad: 132,
+  unix_local_len: 132,
+  unix_peer_len: 134,
 } as const;
 
 /** struct pg_syscall_exit: member offsets, sizes and array lengths. */
@@ -246,7 +247,8 @@ export const PG_SYSCALL_EXIT_MEMBERS = {
   path2_len: { offset: 126, size: 2 },
   path3_len: { offset: 128, size: 2 },
   addr_len: { offset: 130, size: 2 },
-  _pad: { offset: 132, size: 4 },
+  unix_local_len: { offset: 132, size: 2 },
+  unix_peer_len: { offset: 134, size: 2 },
 } as const;
 
 /** struct pg_tuple: 48 bytes; member byte offsets. */
@@ -276,7 +278,8 @@ export const PG_TUPLE_MEMBERS = {
 
 /** enum pg_schema */
 export const PG_SCHEMA = {
-  PG_SCHEMA_VERSION: 2,
+  PG_SCHEMA_VERSION: 3,
+  PG_SCHEMA_OLDEST_READABLE: 2,
   PG_STREAM_MAGIC: 1313296976,
 } as const;
 

@@ -234,8 +234,35 @@ export function decodeSockaddr(buf: Buffer, at: number, len: number): SockAddr |
   return { family, addr: "", port: 0, path: "" };
 }
 
-function decodeTuple(buf: Buffer, at: number): SocketTuple {
+/** The path of a raw sockaddr_un of len bytes ("@name" when abstract); "" when unbound (len 0). */
+function unixPath(buf: Buffer, at: number, len: number): string {
+  return len > 2 ? (decodeSockaddr(buf, at, len)?.path ?? "") : "";
+}
+
+/**
+ * The tuple at `at`; for AF_UNIX the two addresses are the socket's own path
+ * and its peer's, given as raw sockaddr_un bytes after the record's strings.
+ */
+function decodeTuple(
+  buf: Buffer,
+  at: number,
+  unixLocalAt: number,
+  unixLocalLen: number,
+  unixPeerAt: number,
+  unixPeerLen: number,
+): SocketTuple {
   const family = buf.readUInt16LE(at + PG_TUPLE.family);
+  if (family === PG_FAMILY.PG_AF_UNIX) {
+    return {
+      family,
+      sockType: buf.readUInt16LE(at + PG_TUPLE.sock_type),
+      protocol: buf.readUInt16LE(at + PG_TUPLE.protocol),
+      localAddr: unixPath(buf, unixLocalAt, unixLocalLen),
+      localPort: 0,
+      remoteAddr: unixPath(buf, unixPeerAt, unixPeerLen),
+      remotePort: 0,
+    };
+  }
   const ipLen = family === PG_FAMILY.PG_AF_INET ? 4 : PG_LIMITS.PG_ADDR_LEN;
   const laddrAt = at + PG_TUPLE.laddr;
   const raddrAt = at + PG_TUPLE.raddr;
@@ -430,6 +457,9 @@ export class RecordDecoder {
 
   #connect(buf: Buffer, o: number, size: number): ConnectEvent | undefined {
     if (size < PG_CONNECT.sizeof) return this.#bad("short-record");
+    const addrLen = buf.readUInt16LE(o + PG_CONNECT.addr_len);
+    if (addrLen > PG_LIMITS.PG_SOCKADDR_MAX) return this.#bad("bad-value");
+    if (PG_CONNECT.sizeof + addrLen > size) return this.#bad("length-past-size");
     const family = buf.readUInt16LE(o + PG_CONNECT.family);
     const saddrAt = o + PG_CONNECT.saddr;
     const saddrLen = family === PG_FAMILY.PG_AF_INET ? 4 : PG_LIMITS.PG_ADDR_LEN;
@@ -443,7 +473,11 @@ export class RecordDecoder {
       ret: readS64(buf, o + PG_CONNECT.ret),
       fd: buf.readInt32LE(o + PG_CONNECT.fd),
       family,
-      daddr: formatAddress(family, buf, o + PG_CONNECT.daddr),
+      // AF_UNIX: the path, from the sockaddr that follows the fixed part.
+      daddr:
+        family === PG_FAMILY.PG_AF_UNIX
+          ? unixPath(buf, o + PG_CONNECT.sizeof, addrLen)
+          : formatAddress(family, buf, o + PG_CONNECT.daddr),
       dport: buf.readUInt16LE(o + PG_CONNECT.dport),
       // All zero: the kernel had not bound a local address (or could not tell).
       saddr: isZero(buf, saddrAt, saddrLen) ? "" : formatAddress(family, buf, saddrAt),
@@ -472,15 +506,29 @@ export class RecordDecoder {
     const path2Len = v.getUint16(o + PG_SYSCALL_EXIT.path2_len, true);
     const path3Len = v.getUint16(o + PG_SYSCALL_EXIT.path3_len, true);
     const addrLen = v.getUint16(o + PG_SYSCALL_EXIT.addr_len, true);
+    const unixLocalLen = v.getUint16(o + PG_SYSCALL_EXIT.unix_local_len, true);
+    const unixPeerLen = v.getUint16(o + PG_SYSCALL_EXIT.unix_peer_len, true);
     if (tupleLen !== 0 && tupleLen !== PG_TUPLE.sizeof) return this.#bad("bad-value");
-    if (addrLen > PG_LIMITS.PG_SOCKADDR_MAX) return this.#bad("bad-value");
-    if (PG_SYSCALL_EXIT.sizeof + tupleLen + pathLen + path2Len + path3Len + addrLen > size) {
+    if (
+      addrLen > PG_LIMITS.PG_SOCKADDR_MAX ||
+      unixLocalLen > PG_LIMITS.PG_SOCKADDR_MAX ||
+      unixPeerLen > PG_LIMITS.PG_SOCKADDR_MAX
+    ) {
+      return this.#bad("bad-value");
+    }
+    const stringsLen = pathLen + path2Len + path3Len + addrLen;
+    if (PG_SYSCALL_EXIT.sizeof + tupleLen + stringsLen + unixLocalLen + unixPeerLen > size) {
       return this.#bad("length-past-size");
     }
     const spec = SYSCALL_SPECS[v.getUint16(o + PG_SYSCALL_EXIT.syscall, true)];
     if (spec === undefined) return this.#bad("bad-value");
     let at = o + PG_SYSCALL_EXIT.sizeof;
-    const tuple = tupleLen === 0 ? undefined : decodeTuple(buf, at);
+    // AF_UNIX tuples: the two paths follow the strings (peregrine_wire.h).
+    const unixAt = at + tupleLen + stringsLen;
+    const tuple =
+      tupleLen === 0
+        ? undefined
+        : decodeTuple(buf, at, unixAt, unixLocalLen, unixAt + unixLocalLen, unixPeerLen);
     at += tupleLen;
     const raw = this.#raw;
     raw.buf = buf;

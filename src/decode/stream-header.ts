@@ -46,10 +46,12 @@ export function checkStreamPrefix(buf: Buffer, offset = 0): number {
     );
   }
   const version = buf.readUInt16LE(offset + PG_STREAM_HEADER.schema_version);
-  if (version !== PG_SCHEMA.PG_SCHEMA_VERSION) {
+  // Older versions in the readable range only lack fields that read as zero (peregrine_wire.h).
+  if (version > PG_SCHEMA.PG_SCHEMA_VERSION || version < PG_SCHEMA.PG_SCHEMA_OLDEST_READABLE) {
     throw new StreamHeaderError(
       `schema version mismatch: the stream has wire schema version ${version}, ` +
-        `this decoder reads version ${PG_SCHEMA.PG_SCHEMA_VERSION}; ` +
+        `this decoder reads version ${PG_SCHEMA.PG_SCHEMA_VERSION} ` +
+        `(and back to ${PG_SCHEMA.PG_SCHEMA_OLDEST_READABLE}); ` +
         "build the loader (make -C bpf) and the agent from the same source tree",
     );
   }
@@ -65,6 +67,7 @@ export function checkStreamPrefix(buf: Buffer, offset = 0): number {
 /** Parses and validates a stream header; throws StreamHeaderError naming what is wrong. */
 export function parseStreamHeader(buf: Buffer, offset = 0): StreamHeader {
   const headerSize = checkStreamPrefix(buf, offset);
+  const schemaVersion = buf.readUInt16LE(offset + PG_STREAM_HEADER.schema_version);
   if (buf.length - offset < headerSize) {
     throw new StreamHeaderError(`stream header truncated: ${buf.length - offset} of ${headerSize} bytes`);
   }
@@ -73,7 +76,7 @@ export function parseStreamHeader(buf: Buffer, offset = 0): StreamHeader {
   const hostMax = host + PG_LIMITS.PG_HOSTNAME_LEN;
   while (hostEnd < hostMax && buf[hostEnd] !== 0) hostEnd++;
   return {
-    schemaVersion: PG_SCHEMA.PG_SCHEMA_VERSION,
+    schemaVersion,
     headerSize,
     bootTimeNs: buf.readBigUInt64LE(offset + PG_STREAM_HEADER.boot_time_ns),
     loaderPid: buf.readUInt32LE(offset + PG_STREAM_HEADER.loader_pid),

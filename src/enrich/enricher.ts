@@ -31,12 +31,14 @@ function endsOf(ev: SyscallEvent, role: "client" | "server" | ""): SocketEnds {
   const addr = ev.args.addr;
   const family = t?.family || addr?.family || 0;
   if (family === AF_UNIX) {
+    // The kernel's tuple holds both paths (own, peer; an accepted socket's own is the listener's);
+    // the sockaddr argument names the other end of an unconnected datagram.
     const path = addr?.path ?? "";
     return {
       family,
-      localAddr: role === "client" ? "" : path,
+      localAddr: t?.localAddr || (role === "" ? path : ""),
       localPort: 0,
-      remoteAddr: role === "client" ? path : "",
+      remoteAddr: t?.remoteAddr || (role === "" ? "" : path),
       remotePort: 0,
       sockType: t?.sockType ?? 0,
       protocol: t?.protocol ?? 0,

@@ -155,10 +155,16 @@ export interface ConnectFields extends HdrFields {
   sport?: number;
   sockType?: number;
   protocol?: number;
+  /** AF_UNIX: the raw destination sockaddr (the variable part). */
+  addr?: Buffer;
+  /** Override of addr_len (malformed cases). */
+  addrLen?: number;
 }
 
 export function buildConnect(f: ConnectFields = {}): Buffer {
-  const buf = record(PG_RECORD_KIND.PG_REC_CONNECT, PG_CONNECT.sizeof, Buffer.alloc(0), f);
+  const addr = f.addr ?? Buffer.alloc(0);
+  const buf = record(PG_RECORD_KIND.PG_REC_CONNECT, PG_CONNECT.sizeof, addr, f);
+  buf.writeUInt16LE(f.addrLen ?? addr.length, PG_CONNECT.addr_len);
   buf.writeBigInt64LE(f.ret ?? 0n, PG_CONNECT.ret);
   buf.writeInt32LE(f.fd ?? 3, PG_CONNECT.fd);
   buf.writeUInt16LE(f.family ?? 2, PG_CONNECT.family);
@@ -204,8 +210,19 @@ export interface SyscallFields extends HdrFields {
   path3?: string;
   /** Raw sockaddr bytes. */
   addr?: Buffer;
+  /** AF_UNIX tuple: the socket's own and its peer's raw sockaddr_un bytes. */
+  unixLocal?: Buffer;
+  unixPeer?: Buffer;
   /** Overrides of the *_len fields (for malformed cases). */
-  lens?: { tuple?: number; path?: number; path2?: number; path3?: number; addr?: number };
+  lens?: {
+    tuple?: number;
+    path?: number;
+    path2?: number;
+    path3?: number;
+    addr?: number;
+    unixLocal?: number;
+    unixPeer?: number;
+  };
 }
 
 const cstr = (s: string | undefined): Buffer => (s === undefined ? Buffer.alloc(0) : Buffer.from(`${s}\0`));
@@ -253,10 +270,12 @@ export function buildSyscall(f: SyscallFields): Buffer {
   const p2 = cstr(f.path2);
   const p3 = cstr(f.path3);
   const addr = f.addr ?? Buffer.alloc(0);
+  const unixLocal = f.unixLocal ?? Buffer.alloc(0);
+  const unixPeer = f.unixPeer ?? Buffer.alloc(0);
   const buf = record(
     PG_RECORD_KIND.PG_REC_SYSCALL,
     PG_SYSCALL_EXIT.sizeof,
-    Buffer.concat([tuple, p1, p2, p3, addr]),
+    Buffer.concat([tuple, p1, p2, p3, addr, unixLocal, unixPeer]),
     f,
   );
   buf.writeBigInt64LE(f.ret ?? 0n, PG_SYSCALL_EXIT.ret);
@@ -276,6 +295,8 @@ export function buildSyscall(f: SyscallFields): Buffer {
   buf.writeUInt16LE(f.lens?.path2 ?? p2.length, PG_SYSCALL_EXIT.path2_len);
   buf.writeUInt16LE(f.lens?.path3 ?? p3.length, PG_SYSCALL_EXIT.path3_len);
   buf.writeUInt16LE(f.lens?.addr ?? addr.length, PG_SYSCALL_EXIT.addr_len);
+  buf.writeUInt16LE(f.lens?.unixLocal ?? unixLocal.length, PG_SYSCALL_EXIT.unix_local_len);
+  buf.writeUInt16LE(f.lens?.unixPeer ?? unixPeer.length, PG_SYSCALL_EXIT.unix_peer_len);
   return buf;
 }
 

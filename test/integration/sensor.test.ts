@@ -18,7 +18,7 @@ import type {
   KernelStats,
   OpenEvent,
 } from "../../src/decode/events.js";
-import { PG_RECORD_FLAGS } from "../../src/decode/layout.generated.js";
+import { PG_RECORD_FLAGS, PG_SCHEMA } from "../../src/decode/layout.generated.js";
 import { StreamDecoder } from "../../src/decode/stream-decoder.js";
 import { defaultLoaderPath, type Sensor, startSensor } from "../../src/sensor/loader-process.js";
 import { liveSkipReason, RecordLog, run } from "./live-support.js";
@@ -113,7 +113,7 @@ describe.skipIf(skipReason !== undefined)("live sensor", () => {
 
   it("reports the stream header once attached", () => {
     expect(sensor.header.loaderPid).toBe(sensor.pid);
-    expect(sensor.header.schemaVersion).toBe(2);
+    expect(sensor.header.schemaVersion).toBe(PG_SCHEMA.PG_SCHEMA_VERSION);
     // Boot time is in the past and at most a few years back.
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     expect(sensor.header.bootTimeNs < nowNs).toBe(true);
