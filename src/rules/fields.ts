@@ -12,6 +12,7 @@ import type { EnrichedEvent } from "../enrich/enriched-event.js";
 import type { ProcessInfo } from "../enrich/process-info.js";
 import { resultName } from "./errno-names.js";
 import { type ArgForm, resolveEventArg, resolvePositionalArg } from "./event-args.js";
+import { eventNumber } from "./event-sequence.js";
 import { CAPTURED, type EventTypeSet, setContains } from "./event-types.js";
 import { FD_TYPECHAR, type FdView, fdView } from "./fd-view.js";
 import { EXEC_MODE_BITS, mayCreate, opensForRead, opensForWrite } from "./open-flags.js";
@@ -616,6 +617,13 @@ const FIELD_TABLE: readonly FieldEntry[] = [
     render: renderEventTime,
   }),
   plain({
+    name: "evt.num",
+    type: "number",
+    description:
+      "Sequence number of the event: 1 for the first event the agent evaluated, counted across rules reloads.",
+    extract: eventNumber,
+  }),
+  plain({
     name: "evt.rawtime",
     type: "bigint",
     description: "Event timestamp, epoch nanoseconds.",
@@ -987,7 +995,6 @@ const NOT_COLLECTED = "not collected by the sensor yet";
 /** Falco fields (those the upstream rulesets use, and their neighbours) we cannot answer yet. */
 const UNSUPPORTED: readonly UnsupportedField[] = [
   ...[
-    "evt.num",
     "evt.args",
     "evt.buffer",
     "evt.cpu",

@@ -18,6 +18,7 @@ import {
   type RulesWarning,
   type SourcePosition,
 } from "./errors.js";
+import { numberEvent } from "./event-sequence.js";
 import {
   CAPTURED,
   type EventTypeSet,
@@ -161,6 +162,7 @@ export class Ruleset {
    * EnrichedEvent's identity: pass a fresh object for every event.
    */
   evaluate(e: EnrichedEvent, emit: (d: Detection) => void): void {
+    numberEvent(e);
     const rules = this.#byType.get(e.event.evtType) ?? this.#otherTypes;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as CompiledRule;

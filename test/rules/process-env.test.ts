@@ -60,7 +60,7 @@ describe("proc.env", () => {
     expect(reads).toBe(2);
   });
 
-  it.each([
+  it.each<[string, { comm?: string; startSkew?: bigint }]>([
     ["another comm (the pid exec'd again, or was reused)", { comm: "other" }],
     ["a start time 3 s off (a reused pid)", { startSkew: 3_000_000_000n }],
   ])("is missing when /proc shows %s", (_what, change) => {
