@@ -18,7 +18,9 @@
  *
  * A bad line is reported on stderr and ignored.
  */
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +44,13 @@
 #define PROG "peregrine-loader"
 #define IGNORE_MAX 8 /* size of ignore_tgids[] in peregrine.bpf.c */
 #define OUT_BUF_BYTES (1 << 20)
+/*
+ * Our stdout pipe is grown to this (the default is 64 KiB, and 1 MiB is the
+ * unprivileged limit, fs.pipe-max-size): a full out.buf then fits in the
+ * pipe, so a flush does not block on the agent reading 16 separate 64 KiB
+ * chunks while samples wait in the ring buffer.
+ */
+#define OUT_PIPE_BYTES (1 << 20)
 /*
  * The kernel wakes us only once a quarter of the ring buffer is waiting
  * (wakeup_bytes); below that we drain it on this timer. It bounds the
@@ -202,6 +212,18 @@ static bool ring__drain(struct ring_buffer *rb)
 	ring_batch = 0;
 	n = ring_buffer__consume(rb);
 	return n >= 0 || n == RING_YIELD || out.closed || out.failed;
+}
+
+/* Grows the stdout pipe (see OUT_PIPE_BYTES); a file or a tty is left alone. */
+static void out__grow_pipe(void)
+{
+	struct stat st;
+
+	if (fstat(STDOUT_FILENO, &st) || !S_ISFIFO(st.st_mode))
+		return;
+	if (fcntl(STDOUT_FILENO, F_SETPIPE_SZ, OUT_PIPE_BYTES) < 0 && verbose)
+		log__error("stdout pipe stays at its size: F_SETPIPE_SZ: %s",
+			   strerror(errno));
 }
 
 static int header__write(void)
@@ -659,6 +681,7 @@ int main(int argc, char **argv)
 		return EXIT_BPF;
 	}
 
+	out__grow_pipe();
 	if (header__write()) {
 		status = out.closed ? EXIT_OK : EXIT_IO;
 	} else {
