@@ -330,8 +330,9 @@ export class FdTable implements FdLookup {
    * unless the process's /proc listing is newer than the event.
    */
   put(pid: number, info: FdInfo): void {
-    if (this.isStale(pid)) return;
-    this.store(pid, info);
+    const set = this.byPid.get(pid);
+    if (set !== undefined && set.seededAtNs > this.eventNs) return;
+    this.store(pid, info, set);
   }
 
   /** The set was listed from /proc after the current event happened: the event is already in it. */
@@ -340,9 +341,10 @@ export class FdTable implements FdLookup {
     return set !== undefined && set.seededAtNs > this.eventNs;
   }
 
-  /** Stores a descriptor as given, whatever its age (what /proc says now). */
-  private store(pid: number, info: FdInfo): void {
-    const set = this.writable(pid);
+  /** Stores a descriptor as given, whatever its age (what /proc says now). `known`: pid's set, if looked up already. */
+  private store(pid: number, info: FdInfo, known?: FdSet): void {
+    // Every open and close lands here: skip the second look-up when the set is already the process's own.
+    const set = known !== undefined && (known.refs === 1 || known.hard) ? known : this.writable(pid);
     if (!set.fds.has(info.num)) {
       if (set.fds.size >= this.maxPerProcess || this.total >= this.maxTotal) {
         // Out of room: forget that this table is whole, so misses go to /proc instead of answering "no fd".
@@ -545,7 +547,7 @@ export class FdTable implements FdLookup {
   private remove(pid: number, fd: number): void {
     const set = this.byPid.get(pid);
     if (set === undefined || !set.fds.has(fd) || set.seededAtNs > this.eventNs) return;
-    const own = this.writable(pid);
+    const own = set.refs === 1 || set.hard ? set : this.writable(pid);
     own.fds.delete(fd);
     this.total--;
   }
