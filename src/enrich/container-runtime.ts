@@ -11,7 +11,7 @@
  */
 import { existsSync } from "node:fs";
 import { request } from "node:http";
-import type { ContainerInfo, K8sInfo } from "./process-info.js";
+import type { ContainerInfo, ContainerMount, K8sInfo } from "./process-info.js";
 
 export type RuntimeApi = "docker" | "cri-o";
 
@@ -39,6 +39,34 @@ export interface RuntimeMetadata {
   readonly name: string;
   readonly image: string;
   readonly labels: ReadonlyMap<string, string>;
+  /** Docker/Podman only (CRI-O's info endpoint says neither): undefined when not said. */
+  readonly privileged?: boolean;
+  readonly mounts?: readonly ContainerMount[];
+}
+
+/** Docker's Mounts[]: {Source, Destination, Mode, RW, Propagation}; entries without a destination are dropped. */
+function mountsOf(value: unknown): ContainerMount[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: ContainerMount[] = [];
+  for (const m of value) {
+    if (typeof m !== "object" || m === null) continue;
+    const j = m as {
+      Source?: unknown;
+      Destination?: unknown;
+      Mode?: unknown;
+      RW?: unknown;
+      Propagation?: unknown;
+    };
+    if (typeof j.Destination !== "string" || j.Destination === "") continue;
+    out.push({
+      source: typeof j.Source === "string" ? j.Source : "",
+      dest: j.Destination,
+      mode: typeof j.Mode === "string" ? j.Mode : "",
+      rw: j.RW === true,
+      propagation: typeof j.Propagation === "string" ? j.Propagation : "",
+    });
+  }
+  return out;
 }
 
 function labelsOf(value: unknown): Map<string, string> {
@@ -48,13 +76,26 @@ function labelsOf(value: unknown): Map<string, string> {
   return out;
 }
 
-/** Docker Engine API container inspect: {Name: "/web", Config: {Image, Labels}}. */
+/** Docker Engine API container inspect: {Name: "/web", Config: {Image, Labels}, HostConfig: {Privileged}, Mounts}. */
 export function parseDockerInspect(json: unknown): RuntimeMetadata | undefined {
   if (typeof json !== "object" || json === null) return undefined;
-  const j = json as { Name?: unknown; Config?: { Image?: unknown; Labels?: unknown } };
+  const j = json as {
+    Name?: unknown;
+    Config?: { Image?: unknown; Labels?: unknown };
+    HostConfig?: { Privileged?: unknown };
+    Mounts?: unknown;
+  };
   const name = typeof j.Name === "string" ? j.Name.replace(/^\//, "") : "";
   const image = typeof j.Config?.Image === "string" ? j.Config.Image : "";
-  return { name, image, labels: labelsOf(j.Config?.Labels) };
+  const privileged = typeof j.HostConfig?.Privileged === "boolean" ? j.HostConfig.Privileged : undefined;
+  const mounts = mountsOf(j.Mounts);
+  return {
+    name,
+    image,
+    labels: labelsOf(j.Config?.Labels),
+    ...(privileged !== undefined && { privileged }),
+    ...(mounts !== undefined && { mounts }),
+  };
 }
 
 /** CRI-O's /containers/<id>: {name, image, labels}. */
@@ -150,6 +191,8 @@ export class RuntimeLookup {
           info.image = meta.image;
           info.labels = meta.labels;
           info.k8s = k8sFromLabels(meta.labels, info.k8s?.podUid ?? "") ?? info.k8s;
+          if (meta.privileged !== undefined) info.privileged = meta.privileged;
+          if (meta.mounts !== undefined) info.mounts = meta.mounts;
         })
         .finally(() => {
           this.inFlight--;

@@ -98,6 +98,21 @@ export interface ContainerInfo {
   readonly labels: ReadonlyMap<string, string>;
   /** Kubernetes pod identity when the cgroup path or runtime labels carry it. */
   readonly k8s: K8sInfo | undefined;
+  /** Runs privileged (Docker/Podman HostConfig.Privileged); undefined until a runtime said so. */
+  readonly privileged?: boolean;
+  /** The container's mounts as the runtime lists them; undefined until a runtime answered. */
+  readonly mounts?: readonly ContainerMount[];
+}
+
+/** One mount of a container, as Docker/Podman inspect lists it (Falco's container.mounts items). */
+export interface ContainerMount {
+  readonly source: string;
+  readonly dest: string;
+  /** "" when the runtime gives none ("z", "ro", …). */
+  readonly mode: string;
+  readonly rw: boolean;
+  /** "" when the runtime gives none ("rprivate", …). */
+  readonly propagation: string;
 }
 
 export interface K8sInfo {

@@ -9,7 +9,7 @@
  * Adding a field is adding an entry to FIELD_TABLE.
  */
 import type { EnrichedEvent } from "../enrich/enriched-event.js";
-import type { ProcessInfo } from "../enrich/process-info.js";
+import type { ContainerInfo, ProcessInfo } from "../enrich/process-info.js";
 import { resultName } from "./errno-names.js";
 import { type ArgForm, resolveEventArg, resolvePositionalArg } from "./event-args.js";
 import { eventNumber } from "./event-sequence.js";
@@ -522,7 +522,67 @@ function imageTag(image: string): string | undefined {
 const container = (e: EnrichedEvent) => e.process?.container;
 const k8s = (e: EnrichedEvent) => e.process?.container.k8s;
 
+/** Said by Docker/Podman's inspect only: a caveat every rule using these fields gets. */
+const RUNTIME_ONLY =
+  "answered from the Docker/Podman API once it has answered for the container; missing for containerd and CRI-O containers, on the host, and in replays";
+
+/** The container's runtime facts, unless the process runs on the host. */
+function inContainer(e: EnrichedEvent): ContainerInfo | undefined {
+  const c = container(e);
+  return c === undefined || c.id === "host" ? undefined : c;
+}
+
+/**
+ * libsinsp's pidns_init_start_ts: the start of the process's pid namespace
+ * init, i.e. of the nearest ancestor (or the process) whose vpid is 1.
+ */
+function pidnsInitStart(e: EnrichedEvent): bigint | undefined {
+  let cur = e.process;
+  for (let depth = 0; cur !== undefined && depth < 64; depth++) {
+    if (cur.vpid === 1) return cur.startNs > 0n ? cur.startNs : undefined;
+    cur = parentOf(cur, e.processes);
+  }
+  return undefined;
+}
+
 const CONTAINER_FIELDS: readonly FieldEntry[] = [
+  plain({
+    name: "container.privileged",
+    type: "boolean",
+    description: "True when the container runs privileged (the runtime's HostConfig.Privileged).",
+    extract: (e) => inContainer(e)?.privileged,
+    warning: `container.privileged is ${RUNTIME_ONLY}`,
+  }),
+  plain({
+    name: "container.mounts",
+    type: "string",
+    description:
+      "The container's mounts, space-separated, each 'source:dest:mode:rdrw:propagation' (rdrw true or false).",
+    extract: (e) =>
+      inContainer(e)
+        ?.mounts?.map((m) => `${m.source}:${m.dest}:${m.mode}:${m.rw ? "true" : "false"}:${m.propagation}`)
+        .join(" "),
+    costly: true,
+    warning: `container.mounts is ${RUNTIME_ONLY}`,
+  }),
+  plain({
+    name: "container.start_ts",
+    type: "bigint",
+    description:
+      "Start of the container as libsinsp computes it: the start time (epoch ns) of the process's pid namespace init (the nearest ancestor with vpid 1), from the kernel, not the runtime.",
+    extract: pidnsInitStart,
+    costly: true,
+  }),
+  plain({
+    name: "container.duration",
+    type: "bigint",
+    description: "Nanoseconds from container.start_ts to the event.",
+    extract: (e) => {
+      const start = pidnsInitStart(e);
+      return start === undefined ? undefined : e.event.tsNs - start;
+    },
+    costly: true,
+  }),
   plain({
     name: "container.id",
     type: "string",
@@ -1080,7 +1140,8 @@ const UNSUPPORTED: readonly UnsupportedField[] = [
 const UNSUPPORTED_PREFIXES: readonly UnsupportedField[] = [
   {
     name: "container.",
-    reason: "not collected: the container table knows id, name, image, runtime and labels only",
+    reason:
+      "not answered: the container table knows id, name, image, runtime, labels, privileged and the whole mount list (container.mounts), not one mount by index or source (container.mount.*), IPs or health probes",
   },
   {
     name: "k8s.",

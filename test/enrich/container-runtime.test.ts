@@ -34,6 +34,11 @@ describe("runtime answers", () => {
       "quay.io/x/app:2",
     );
     expect(parseDockerInspect("nope")).toBeUndefined();
+    expect(parseDockerInspect({ Name: "/p", HostConfig: { Privileged: false }, Mounts: [] })).toMatchObject({
+      privileged: false,
+      mounts: [],
+    });
+    expect(parseDockerInspect({ Name: "/p", HostConfig: { Privileged: "yes" } })?.privileged).toBeUndefined();
     const k8s = k8sFromLabels(
       new Map([
         ["io.kubernetes.pod.name", "api-7d9f"],
@@ -70,6 +75,26 @@ describe("RuntimeLookup over unix sockets", () => {
               Image: "registry.example/api:3.1",
               Labels: { "io.kubernetes.pod.name": "api-0", "io.kubernetes.pod.namespace": "prod" },
             },
+            HostConfig: { Privileged: true },
+            Mounts: [
+              {
+                Type: "bind",
+                Source: "/var/run/docker.sock",
+                Destination: "/var/run/docker.sock",
+                Mode: "",
+                RW: true,
+                Propagation: "rprivate",
+              },
+              {
+                Type: "volume",
+                Source: "/var/lib/docker/volumes/x/_data",
+                Destination: "/data",
+                Mode: "z",
+                RW: false,
+                Propagation: "",
+              },
+              { Type: "tmpfs", Destination: "" },
+            ],
           }),
         );
       } else {
@@ -109,7 +134,21 @@ describe("RuntimeLookup over unix sockets", () => {
     expect(again).toBe(api);
     expect(api).toMatchObject({ id: "aaaaaaaaaaaa", name: "api", image: "registry.example/api:3.1" });
     expect(api.k8s).toMatchObject({ podUid: POD, podName: "api-0", namespace: "prod" });
+    expect(api.privileged).toBe(true);
+    expect(api.mounts).toEqual([
+      {
+        source: "/var/run/docker.sock",
+        dest: "/var/run/docker.sock",
+        mode: "",
+        rw: true,
+        propagation: "rprivate",
+      },
+      { source: "/var/lib/docker/volumes/x/_data", dest: "/data", mode: "z", rw: false, propagation: "" },
+    ]);
     expect(db).toMatchObject({ name: "k8s_db", image: "postgres:16" });
+    // CRI-O's info endpoint says neither: they stay unknown rather than false.
+    expect(db.privileged).toBeUndefined();
+    expect(db.mounts).toBeUndefined();
     expect(db.labels.get("tier")).toBe("db");
     expect(requests.filter((r) => r.includes(DOCKER_ID))).toHaveLength(1);
     expect(lookup.answered).toBe(2);

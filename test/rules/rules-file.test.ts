@@ -601,13 +601,13 @@ describe("malformed files point at the exact place", () => {
 
   it("reports unsupported fields with the reason, and skips the rule when skip-if-unknown-filter is set", () => {
     const text =
-      "- rule: K\n  desc: d\n  condition: evt.type = connect and container.privileged = true\n  output: o\n  priority: INFO\n";
+      "- rule: K\n  desc: d\n  condition: evt.type = connect and fd.sip.name = x\n  output: o\n  priority: INFO\n";
     const reported = load(text);
     expect(reported.rules.map((r) => r.name)).toEqual(["K"]);
     expect(reported.unsupportedFields).toEqual([
       {
-        field: "container.privileged",
-        reason: expect.stringContaining("not collected"),
+        field: "fd.sip.name",
+        reason: expect.stringContaining("DNS names"),
         rule: "K",
         position: { file: "test_rules.yaml", line: 3, column: 37 },
       },
@@ -620,7 +620,7 @@ describe("malformed files point at the exact place", () => {
       }
       throw new Error("expected the rules not to load");
     })();
-    expect(err.reason).toContain("field 'container.privileged' is not supported yet: not collected");
+    expect(err.reason).toContain("field 'fd.sip.name' is not supported yet: needs DNS names");
     expect([err.line, err.column]).toEqual([3, 37]);
     const rs = load(`${text}  skip-if-unknown-filter: true\n`);
     expect(rs.unsupportedFields).toEqual([]);
