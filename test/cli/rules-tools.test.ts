@@ -46,9 +46,9 @@ const GOOD = `- list: readers
   output: shadow read by %proc.name
   priority: WARNING
   tags: [T1003, filesystem]
-- rule: Privileged container exec
+- rule: Miner domain connect
   desc: uses a field the sensor cannot answer
-  condition: evt.type = execve and container.privileged = true
+  condition: evt.type = connect and fd.sip.name = pool.example
   output: x
   priority: NOTICE
 `;
@@ -91,7 +91,7 @@ describe("rules validate", () => {
     expect(out.text).toContain("good.yaml:7:3: macro 'unused_macro': macro not used by any rule");
     expect(out.text).not.toContain("'readers'");
     expect(out.text).toMatch(
-      /unsupported: .*good\.yaml:17:\d+: rule 'Privileged container exec': field 'container\.privileged'/,
+      /unsupported: .*good\.yaml:17:\d+: rule 'Miner domain connect': field 'fd\.sip\.name'/,
     );
     expect(out.text).toContain("ok: 2 enabled rules from 1 file(s)");
   });
@@ -147,7 +147,7 @@ describe("rules validate", () => {
     const r = validateSources([{ name: "g.yaml", text: GOOD }]);
     expect(r.errors).toEqual([]);
     expect(r.rules).toBe(2);
-    expect(r.unsupported.map((u) => u.field)).toEqual(["container.privileged"]);
+    expect(r.unsupported.map((u) => u.field)).toEqual(["fd.sip.name"]);
   });
 
   it("a missing file is an error, exit 1", async () => {
