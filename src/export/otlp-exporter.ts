@@ -17,7 +17,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { DiagLogLevel, diag } from "@opentelemetry/api";
+import { type DiagLogger, DiagLogLevel, diag } from "@opentelemetry/api";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
 import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
@@ -40,7 +40,16 @@ export interface TransportOptions {
 }
 
 export type SendOutcome =
-  | { readonly kind: "ok" }
+  | {
+      readonly kind: "ok";
+      /**
+       * Records the collector refused while accepting the request (OTLP
+       * partial success: rejected_log_records), with its message. Absent
+       * when it took them all.
+       */
+      readonly rejected?: number;
+      readonly rejectedReason?: string;
+    }
   | { readonly kind: "retry"; readonly retryAfterMs: number | undefined; readonly error: string }
   | { readonly kind: "fail"; readonly error: string };
 
@@ -70,6 +79,13 @@ function readPem(path: string, what: string): Buffer | undefined {
   } catch (error) {
     throw new Error(`cannot read the OTLP ${what} ${path}: ${(error as Error).message}`);
   }
+}
+
+/** Reads the PEM files the settings name: a missing or unreadable file is an error naming it, before any thread starts. */
+export function checkTransportFiles(options: TransportOptions): void {
+  readPem(options.certificateFile, "certificate");
+  readPem(options.clientKeyFile, "client key");
+  readPem(options.clientCertificateFile, "client certificate");
 }
 
 /** "http://h:p" → plaintext; "https://h:p" → TLS; "h:p" → TLS unless insecure. */
@@ -263,17 +279,102 @@ export function classifyExportError(protocol: string, error: unknown): SendOutco
 
 /** Runs one export() of the SDK exporter; never rejects. */
 export function exportRecords(target: OtlpExporter, records: ReadableLogRecord[]): Promise<SendOutcome> {
+  installDiagnostics();
   return new Promise((resolve) => {
     try {
       target.exporter.export(records, (result: ExportResult) => {
-        if (result.code === ExportResultCode.SUCCESS) resolve({ kind: "ok" });
-        else resolve(classifyExportError(target.protocol, result.error));
+        // The SDK reported this request's partial success (if any) just before calling back, in the same tick.
+        const partial = lastPartialSuccess;
+        lastPartialSuccess = undefined;
+        if (result.code !== ExportResultCode.SUCCESS) {
+          resolve(classifyExportError(target.protocol, result.error));
+        } else if (partial !== undefined && partial.rejected > 0) {
+          resolve({
+            kind: "ok",
+            rejected: Math.min(partial.rejected, records.length),
+            rejectedReason: partial.reason,
+          });
+        } else {
+          resolve({ kind: "ok" });
+        }
       });
     } catch (error) {
       resolve({ kind: "retry", retryAfterMs: undefined, error: (error as Error).message });
     }
   });
 }
+
+// --- the SDK's diagnostics, and the partial success it reports only there ------------------
+
+/**
+ * What @opentelemetry/otlp-exporter-base (0.223, logging-response-handler)
+ * says when a collector accepted a request but rejected some records:
+ * `diag.warn("Received Partial Success response:", JSON.stringify(partialSuccess))`,
+ * where partialSuccess is {"rejectedLogRecords": n, "errorMessage": "…"}.
+ * It does so synchronously in the export's response handler, right before
+ * it calls the export's result callback with SUCCESS: exportRecords() takes
+ * the figure there and counts the records (the SDK has no other way to
+ * hand it out).
+ */
+export const PARTIAL_SUCCESS_MESSAGE = "Received Partial Success response:";
+
+let lastPartialSuccess: { rejected: number; reason: string } | undefined;
+let forward: ((message: string) => void) | undefined;
+
+/** Reads the partial success out of the SDK's diag warning; anything else is ignored. */
+export function parsePartialSuccess(
+  message: string,
+  args: readonly unknown[],
+): { rejected: number; reason: string } | undefined {
+  if (message !== PARTIAL_SUCCESS_MESSAGE || typeof args[0] !== "string") return undefined;
+  try {
+    const body = JSON.parse(args[0]) as { rejectedLogRecords?: unknown; errorMessage?: unknown };
+    const rejected = Number(body.rejectedLogRecords ?? 0);
+    return {
+      rejected: Number.isFinite(rejected) && rejected > 0 ? Math.floor(rejected) : 0,
+      reason: typeof body.errorMessage === "string" ? body.errorMessage : "",
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * (Re)installs our diag logger: it takes the partial success for
+ * exportRecords() and passes warnings and errors on to the log set with
+ * forwardSdkDiagnostics(), if any. Per thread (an export worker has its
+ * own).
+ */
+function installDiagnostics(): void {
+  if (installedLogger !== undefined) {
+    // diag has no getter, and a test may have called diag.disable(): set ours again (cheap, once per request).
+    diag.setLogger(installedLogger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+    return;
+  }
+  const say =
+    (level: string) =>
+    (message: string, ...args: unknown[]): void => {
+      if (forward === undefined) return;
+      const rest = args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
+      forward(`OpenTelemetry SDK ${level}: ${message}${rest === "" ? "" : ` ${rest}`}`);
+    };
+  const warning = say("warning");
+  const ignore = (): void => {};
+  installedLogger = {
+    error: say("error"),
+    warn: (message: string, ...args: unknown[]): void => {
+      const partial = parsePartialSuccess(message, args);
+      if (partial !== undefined) lastPartialSuccess = partial;
+      warning(message, ...args);
+    },
+    info: ignore,
+    debug: ignore,
+    verbose: ignore,
+  };
+  diag.setLogger(installedLogger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+}
+
+let installedLogger: DiagLogger | undefined;
 
 /**
  * Sends the OpenTelemetry SDK's own warnings and errors (its `diag` API,
@@ -283,15 +384,6 @@ export function exportRecords(target: OtlpExporter, records: ReadableLogRecord[]
  * the agent calls it once when OTLP export is on.
  */
 export function forwardSdkDiagnostics(log: (message: string) => void): void {
-  const say =
-    (level: string) =>
-    (message: string, ...args: unknown[]): void => {
-      const rest = args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" ");
-      log(`OpenTelemetry SDK ${level}: ${message}${rest === "" ? "" : ` ${rest}`}`);
-    };
-  const ignore = (): void => {};
-  diag.setLogger(
-    { error: say("error"), warn: say("warning"), info: ignore, debug: ignore, verbose: ignore },
-    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
-  );
+  forward = log;
+  installDiagnostics();
 }

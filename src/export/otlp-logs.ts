@@ -1,6 +1,5 @@
-import type { LogAttributes, Logger } from "@opentelemetry/api-logs";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import { LoggerProvider, type LogRecordLimits } from "@opentelemetry/sdk-logs";
+import type { LogAttributes } from "@opentelemetry/api-logs";
+import type { LogRecordLimits } from "@opentelemetry/sdk-logs";
 import type { ProcessInfo } from "../enrich/process-info.js";
 import type { Detection } from "../rules/detection.js";
 import { severityNumber } from "../rules/priority.js";
@@ -10,14 +9,23 @@ import {
   processAttributes,
   ruleAttributes,
 } from "./detection-attributes.js";
-import { createOtlpExporter, type OtlpExporter, type TransportOptions } from "./otlp-exporter.js";
+import { type DetectionRecord, makeOrigin, type RecordOrigin } from "./detection-record.js";
+import { defaultExportWorkers, ExportWorkerPool } from "./export-workers.js";
+import {
+  createOtlpExporter,
+  exportRecords,
+  type OtlpExporter,
+  type TransportOptions,
+} from "./otlp-exporter.js";
 import { priorityName } from "./priority-name.js";
 import { NO_SANITIZER, type Sanitizer } from "./sanitize.js";
-import { type BackoffPolicy, DurableLogRecordProcessor } from "./sdk-delivery.js";
+import { type BackoffPolicy, DurableDelivery, type RecordTransport } from "./sdk-delivery.js";
+import { SdkRecordMaker } from "./sdk-records.js";
 import { DETECTION_EVENT_NAME } from "./semconv.js";
 import { type DetectionSink, type ExportCounters, NOOP_EXPORT_COUNTERS } from "./sink.js";
 import { Spool } from "./spool.js";
-import { nowNs, nsToHrTime } from "./time.js";
+import { detectionFromSpoolEntry, detectionToSpoolEntry } from "./spool-codec.js";
+import { nowNs } from "./time.js";
 import {
   type HostIdentity,
   hostIdentity,
@@ -36,8 +44,14 @@ export interface SpoolSettings {
 }
 
 export interface OtlpLogSinkOptions extends Omit<DetectionAttributeOptions, "workloadOnRecord"> {
-  /** Where and how to send (see resolveOtlpTransport), or a ready SDK exporter (tests, benchmarks). */
+  /** Where and how to send (see resolveOtlpTransport), or a ready SDK exporter (tests; used in this thread). */
   transport: TransportOptions | OtlpExporter;
+  /**
+   * Worker threads that make the SDK records and run the SDK exporter
+   * (export-workers.ts). Default: one per core, at most 4. 0: in this
+   * thread (as with a ready exporter).
+   */
+  exportWorkers?: number;
   /** The sensor's version: the instrumentation scope version (and service.version of the sensor resource). */
   version: string;
   /** host.name (default os.hostname()). */
@@ -86,18 +100,22 @@ function isExporter(t: TransportOptions | OtlpExporter): t is OtlpExporter {
  * EventName "peregrine.detection", severity from the rule priority,
  * timestamp = the kernel's event time, resource = the workload.
  *
- * One LoggerProvider per workload resource (made once, at most 1024, see
- * ResourceResolver), all feeding one DurableLogRecordProcessor, which
- * batches, sends through the SDK's OTLP exporter (gRPC or HTTP/protobuf),
- * spools and counts. The exporter's serializer groups a batch by resource,
- * so records of different workloads travel in one request, each under its
+ * emit() maps the detection to a DetectionRecord (plain data: its
+ * workload's origin, made once per workload, at most 1024, see
+ * ResourceResolver; the rule's and the process's attributes, made once;
+ * the detection's own) and queues it in a DurableDelivery, which batches,
+ * spools and counts. Each batch goes to an export worker thread
+ * (export-workers.ts) that makes the SDK records — one LoggerProvider per
+ * workload resource — and sends them with the SDK's OTLP exporter (gRPC or
+ * HTTP/protobuf). The exporter's serializer groups a batch by resource, so
+ * records of different workloads travel in one request, each under its
  * own resource.
  */
 export class OtlpLogSink implements DetectionSink {
   readonly name = OTLP_LOGS_SINK_NAME;
   readonly spool: Spool | undefined;
-  private readonly processor: DurableLogRecordProcessor;
-  private readonly loggers: ResourceResolver<Logger>;
+  private readonly delivery: DurableDelivery<DetectionRecord>;
+  private readonly origins: ResourceResolver<RecordOrigin>;
   private readonly attributeOptions: DetectionAttributeOptions;
   private readonly ownAttributeOptions: DetectionAttributeOptions;
   private readonly sanitizer: Sanitizer;
@@ -107,12 +125,21 @@ export class OtlpLogSink implements DetectionSink {
     const counters = options.counters ?? NOOP_EXPORT_COUNTERS;
     this.now = options.now ?? nowNs;
     this.sanitizer = options.sanitizer ?? NO_SANITIZER;
-    const exporter = isExporter(options.transport)
-      ? options.transport
-      : createOtlpExporter(options.transport, Math.max(2, options.maxConcurrentExports ?? 2) + 1);
+    const maxInFlight = Math.max(1, options.maxConcurrentExports ?? 2);
+    const transport: RecordTransport<DetectionRecord> =
+      isExporter(options.transport) || options.exportWorkers === 0
+        ? inThreadTransport(options.transport, maxInFlight + 1)
+        : new ExportWorkerPool({
+            transport: options.transport,
+            workers: options.exportWorkers ?? defaultExportWorkers(),
+            concurrencyLimit: maxInFlight + 1,
+            limits: LOG_RECORD_LIMITS,
+            onLog: options.onError ?? (() => {}),
+          });
     this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
-    this.processor = new DurableLogRecordProcessor({
-      exporter,
+    this.delivery = new DurableDelivery<DetectionRecord>({
+      transport,
+      codec: { toSpoolEntry: detectionToSpoolEntry, fromSpoolEntry: detectionFromSpoolEntry },
       spool: this.spool,
       counters,
       ...(options.maxQueueSize !== undefined && { maxQueueSize: options.maxQueueSize }),
@@ -129,23 +156,17 @@ export class OtlpLogSink implements DetectionSink {
       }),
       ...(options.onError !== undefined && { onError: options.onError }),
     });
-    const processors = [this.processor];
     const version = options.version;
-    this.loggers = new ResourceResolver<Logger>({
+    this.origins = new ResourceResolver<RecordOrigin>({
       mode: options.resource ?? "workload",
       host: options.host ?? hostIdentity(options.hostname),
       version,
       // Scope: the sensor (name + version), the same on every resource.
-      make: (attributes) =>
-        new LoggerProvider({
-          resource: resourceFromAttributes(attributes as Parameters<typeof resourceFromAttributes>[0]),
-          processors,
-          logRecordLimits: LOG_RECORD_LIMITS,
-        }).getLogger(SENSOR_SERVICE_NAME, version),
+      make: (attributes) => makeOrigin(attributes, SENSOR_SERVICE_NAME, version),
     });
     this.attributeOptions = {
       sanitizer: this.sanitizer,
-      workloadOnRecord: this.loggers.workloadOnRecord,
+      workloadOnRecord: this.origins.workloadOnRecord,
       ...(options.includeCommandLine !== undefined && { includeCommandLine: options.includeCommandLine }),
     };
     this.ownAttributeOptions = { ...this.attributeOptions, skipProcess: true };
@@ -167,30 +188,28 @@ export class OtlpLogSink implements DetectionSink {
 
   /** Records in memory, not yet acknowledged. */
   get queueLength(): number {
-    return this.processor.queueLength;
+    return this.delivery.queueLength;
   }
 
   emit(detection: Detection): void {
     const { rule } = detection;
-    const attributes = detectionOwnAttributes(
-      detection,
-      this.ownAttributeOptions,
-      startAttributes(ruleAttributes(rule), this.processAttributesOf(detection)),
-    );
-    this.loggers.resourceOf(detection).emit({
-      eventName: DETECTION_EVENT_NAME,
-      timestamp: nsToHrTime(detection.event.event.tsNs),
-      observedTimestamp: nsToHrTime(this.now()),
+    const own = detectionOwnAttributes(detection, this.ownAttributeOptions);
+    const process = this.processAttributesOf(detection);
+    this.delivery.push({
+      origin: this.origins.resourceOf(detection),
+      timeNs: detection.event.event.tsNs,
+      observedNs: this.now(),
       severityNumber: severityNumber(rule.priority),
       severityText: priorityName(rule.priority),
       body: this.sanitizer.text(detection.output),
-      attributes,
+      eventName: DETECTION_EVENT_NAME,
+      attributes: process === undefined ? [ruleAttributes(rule), own] : [ruleAttributes(rule), process, own],
     });
   }
 
   /** Sends what is queued now; resolves when delivered or when the collector is failing. */
   forceFlush(): Promise<void> {
-    return this.processor.forceFlush();
+    return this.delivery.forceFlush();
   }
 
   /**
@@ -198,20 +217,30 @@ export class OtlpLogSink implements DetectionSink {
    * to the spool (or is counted dropped without one).
    */
   shutdown(): Promise<void> {
-    return this.processor.shutdown();
+    return this.delivery.shutdown();
   }
 }
 
-/**
- * A record's attributes start as a copy of the rule's (security_rule.*) and
- * the process's (process.*, user.*), both built once; the detection's own
- * are added to it. The SDK copies the result into the record.
- */
-function startAttributes(rule: LogAttributes, process: LogAttributes | undefined): LogAttributes {
-  const out: LogAttributes = {};
-  for (const key in rule) out[key] = rule[key];
-  if (process !== undefined) for (const key in process) out[key] = process[key];
-  return out;
+/** The SDK exporter in this thread: records made here, by the same maker the workers use. */
+function inThreadTransport(
+  transport: TransportOptions | OtlpExporter,
+  concurrencyLimit: number,
+): RecordTransport<DetectionRecord> {
+  const target = isExporter(transport) ? transport : createOtlpExporter(transport, concurrencyLimit);
+  const maker = new SdkRecordMaker(LOG_RECORD_LIMITS);
+  return {
+    protocol: target.protocol,
+    endpoint: target.endpoint,
+    send: (batch) => {
+      try {
+        return exportRecords(target, maker.make(batch));
+      } catch (error) {
+        return Promise.resolve({ kind: "fail", error: `making SDK records: ${(error as Error).message}` });
+      }
+    },
+    renew: () => target.renew?.(),
+    shutdown: () => target.exporter.shutdown(),
+  };
 }
 
 /** The ProcessInfo fields processAttributes() reads. */

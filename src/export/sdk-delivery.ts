@@ -1,7 +1,13 @@
 /**
- * The LogRecordProcessor every LoggerProvider of the OTLP sink feeds:
- * durable, ordered delivery of SDK log records through the SDK's OTLP
- * exporter. A bounded in-memory queue → batches → exporter.export(); when
+ * Durable, ordered delivery of log records through the SDK's OTLP
+ * exporter: DurableDelivery, over records of any form with a transport
+ * that sends a batch and a codec that spools one. The OTLP sink uses it
+ * with DetectionRecords (plain data) sent by export worker threads
+ * (export-workers.ts), which make the SDK records and run the SDK
+ * exporter; DurableLogRecordProcessor is the same over SDK records, as a
+ * LogRecordProcessor, sending in this thread.
+ *
+ * A bounded in-memory queue → batches → transport.send(); when
  * the collector is unreachable or refuses (a transient error), the batch
  * and everything after it go to the on-disk spool, and the spool is
  * drained, oldest first, one request at a time, before anything newer is
@@ -23,6 +29,40 @@ import type { ExportCounters } from "./sink.js";
 import type { Spool } from "./spool.js";
 import { fromSpoolEntry, type SpoolEntry, toSpoolEntry } from "./spool-codec.js";
 
+/** Sends one batch; what it came to. Never rejects. */
+export interface RecordTransport<R> {
+  /** "grpc" | "http/protobuf", for messages. */
+  readonly protocol: string;
+  readonly endpoint: string;
+  send(batch: R[]): Promise<SendOutcome>;
+  /** A fresh connection after a long outage (see OtlpExporter.renew). */
+  renew?(): void;
+  /** Ends the transport once its requests have ended (not awaited when shutdown timed out). */
+  shutdown(): Promise<void>;
+  /** Resolves when the transport can send (export workers started); no request goes out before. */
+  readonly ready?: Promise<void>;
+}
+
+/** A record ↔ its spooled form (spool-codec.ts). */
+export interface RecordCodec<R> {
+  toSpoolEntry(record: R): SpoolEntry;
+  /** Throws with what is wrong when the bytes are not a record. */
+  fromSpoolEntry(entry: SpoolEntry): R;
+}
+
+/** The SDK exporter in this thread as a transport of SDK records. */
+export function sdkExporterTransport(target: OtlpExporter): RecordTransport<ReadableLogRecord> {
+  return {
+    protocol: target.protocol,
+    endpoint: target.endpoint,
+    send: (batch) => exportRecords(target, batch),
+    ...(target.renew !== undefined && { renew: () => target.renew?.() }),
+    shutdown: () => target.exporter.shutdown(),
+  };
+}
+
+export const SDK_RECORD_CODEC: RecordCodec<ReadableLogRecord> = { toSpoolEntry, fromSpoolEntry };
+
 export interface BackoffPolicy {
   readonly initialMs: number;
   readonly maxMs: number;
@@ -41,8 +81,9 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
   maxHintMs: 60_000,
 };
 
-export interface DurableProcessorOptions {
-  readonly exporter: OtlpExporter;
+export interface DurableDeliveryOptions<R> {
+  readonly transport: RecordTransport<R>;
+  readonly codec: RecordCodec<R>;
   /** undefined: no spool; records wait in memory (up to the bound) while the collector is away. */
   readonly spool: Spool | undefined;
   readonly counters: ExportCounters;
@@ -73,13 +114,21 @@ export interface DurableProcessorOptions {
   readonly random?: () => number;
 }
 
-interface PendingRequest {
-  readonly batch: readonly ReadableLogRecord[];
-  readonly outcome: Promise<SendOutcome>;
+export interface DurableProcessorOptions
+  extends Omit<DurableDeliveryOptions<ReadableLogRecord>, "transport" | "codec"> {
+  readonly exporter: OtlpExporter;
 }
 
-export class DurableLogRecordProcessor implements LogRecordProcessor {
-  private readonly target: OtlpExporter;
+interface PendingRequest<R> {
+  readonly batch: readonly R[];
+  readonly outcome: Promise<SendOutcome>;
+  /** Holds records put back after a failure: resent alone, so that they arrive in order. */
+  readonly resend: boolean;
+}
+
+export class DurableDelivery<R> {
+  private readonly target: RecordTransport<R>;
+  private readonly codec: RecordCodec<R>;
   private readonly spool: Spool | undefined;
   private readonly counters: ExportCounters;
   private readonly maxQueueSize: number;
@@ -94,7 +143,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
   private lastGoodOrRenewed = Date.now();
 
   /** FIFO of records in memory: items[head..]. */
-  private items: ReadableLogRecord[] = [];
+  private items: R[] = [];
   private head = 0;
   private firstQueuedAt = 0;
   private wake: (() => void) | undefined;
@@ -108,16 +157,19 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
   /** Records of the spool's head segment already delivered in this run (resent after a restart). */
   private headDelivered = 0;
   /** Requests on the wire from memory, oldest first (their outcomes are handled in this order). */
-  private pending: PendingRequest[] = [];
+  private pending: PendingRequest<R>[] = [];
   private readonly maxInFlight: number;
   /** No request before this time (epoch ms): a backoff after a transient failure. */
   private retryAt = 0;
   /** Records at the front of memory that were put back after a failure (older than the rest). */
   private requeued = 0;
+  /** Whether the last take() included records put back after a failure. */
+  private tookRequeued = false;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(options: DurableProcessorOptions) {
-    this.target = options.exporter;
+  constructor(options: DurableDeliveryOptions<R>) {
+    this.target = options.transport;
+    this.codec = options.codec;
     this.spool = options.spool;
     this.counters = options.counters;
     this.maxQueueSize = options.maxQueueSize ?? 2048;
@@ -148,8 +200,8 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     return n;
   }
 
-  /** LogRecordProcessor: a record the SDK just made (read-only once this returns; we only read it). */
-  onEmit(record: ReadableLogRecord): void {
+  /** Queues a record (never blocks; memory full: to the spool, or dropped and counted). */
+  push(record: R): void {
     if (this.closing) {
       this.counters.dropped(1);
       return;
@@ -207,9 +259,9 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
       this.pending = [];
       this.toSpoolOrDrop(rest);
       // Not awaited: a request still on the wire ends at its own deadline and must not hold the exit up.
-      this.target.exporter.shutdown().catch(() => {});
+      this.target.shutdown().catch(() => {});
     } else {
-      await this.target.exporter.shutdown().catch(() => {});
+      await this.target.shutdown().catch(() => {});
     }
     this.spool?.close();
   }
@@ -239,7 +291,8 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     });
   }
 
-  private take(n: number): ReadableLogRecord[] {
+  private take(n: number): R[] {
+    this.tookRequeued = this.requeued > 0;
     const end = Math.min(this.items.length, this.head + n);
     const batch = this.items.slice(this.head, end);
     this.head = end;
@@ -254,7 +307,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     return batch;
   }
 
-  private takeAll(): ReadableLogRecord[] {
+  private takeAll(): R[] {
     return this.take(this.items.length - this.head);
   }
 
@@ -262,14 +315,14 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     this.toSpoolOrDrop(this.takeAll());
   }
 
-  private toSpoolOrDrop(records: readonly ReadableLogRecord[]): void {
+  private toSpoolOrDrop(records: readonly R[]): void {
     if (records.length === 0) return;
     if (this.spool === undefined) {
       this.counters.dropped(records.length);
       return;
     }
     const entries: SpoolEntry[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) entries[i] = toSpoolEntry(records[i] as ReadableLogRecord);
+    for (let i = 0; i < records.length; i++) entries[i] = this.codec.toSpoolEntry(records[i] as R);
     const { written, dropped } = this.spool.append(entries);
     if (written > 0) this.counters.spooled(written);
     if (dropped > 0) this.counters.dropped(dropped);
@@ -298,11 +351,22 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     return base * (1 + (this.random() * 2 - 1) * this.backoff.jitter);
   }
 
+  /**
+   * Requests allowed on the wire now: one while records put back after a
+   * failure are being resent (requests in flight may arrive in any order:
+   * with export workers, each has its own connection), else maxInFlight.
+   */
+  private inFlightLimit(): number {
+    if (this.requeued > 0) return 1;
+    for (const p of this.pending) if (p.resend) return 1;
+    return this.maxInFlight;
+  }
+
   /** Starts sending a batch from memory; its outcome is handled in launch order by settleOldest(). */
   private launch(): void {
     const batch = this.take(this.maxBatchSize);
     if (this.items.length > this.head) this.firstQueuedAt = Date.now();
-    this.pending.push({ batch, outcome: exportRecords(this.target, batch) });
+    this.pending.push({ batch, outcome: this.target.send(batch), resend: this.tookRequeued });
   }
 
   /**
@@ -310,7 +374,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
    * must stop (shutdown took the batches over).
    */
   private async settleOldest(): Promise<boolean> {
-    const oldest = this.pending[0] as PendingRequest;
+    const oldest = this.pending[0] as PendingRequest<R>;
     const outcome = await oldest.outcome;
     if (this.pending[0] !== oldest) return false; // shutdown timed out and took the batches over
     this.pending.shift();
@@ -318,7 +382,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     if (outcome.kind === "ok") {
       this.nextBackoff = this.backoff.initialMs;
       this.lastGoodOrRenewed = Date.now();
-      this.counters.sent(batch.length);
+      this.delivered(outcome, batch.length);
       return true;
     }
     if (outcome.kind === "fail") {
@@ -352,17 +416,29 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
    * whose bytes are not ours (damaged, yet past its CRC) cannot be sent: it
    * is left out, and counted failed once its slice is done with.
    */
+  /** An accepted request: sent, but what the collector rejected in it (a partial success) counts failed. */
+  private delivered(outcome: Extract<SendOutcome, { kind: "ok" }>, n: number): void {
+    const rejected = outcome.rejected ?? 0;
+    if (n - rejected > 0) this.counters.sent(n - rejected);
+    if (rejected > 0) {
+      this.counters.failed(rejected);
+      this.onError(
+        `OTLP collector rejected ${rejected} of ${n} records (partial success)${outcome.rejectedReason ? `: ${outcome.rejectedReason}` : ""}`,
+      );
+    }
+  }
+
   private spooledRecords(entries: readonly SpoolEntry[]): {
-    records: ReadableLogRecord[];
+    records: R[];
     bad: number;
     reason: string;
   } {
-    const records: ReadableLogRecord[] = [];
+    const records: R[] = [];
     let bad = 0;
     let reason = "";
     for (const entry of entries) {
       try {
-        records.push(fromSpoolEntry(entry));
+        records.push(this.codec.fromSpoolEntry(entry));
       } catch (error) {
         bad++;
         reason = (error as Error).message;
@@ -379,8 +455,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
     while (this.headDelivered < entries.length) {
       const slice = entries.slice(this.headDelivered, this.headDelivered + this.maxBatchSize);
       const { records: batch, bad, reason } = this.spooledRecords(slice);
-      const outcome: SendOutcome =
-        batch.length === 0 ? { kind: "ok" } : await exportRecords(this.target, batch);
+      const outcome: SendOutcome = batch.length === 0 ? { kind: "ok" } : await this.target.send(batch);
       if (outcome.kind === "retry") {
         this.transientFailure(outcome);
         this.retryAt = Date.now() + this.delayAfter(outcome);
@@ -392,7 +467,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
       }
       this.nextBackoff = this.backoff.initialMs;
       if (outcome.kind === "ok") {
-        if (batch.length > 0) this.counters.sent(batch.length);
+        this.delivered(outcome, batch.length);
         this.lastGoodOrRenewed = Date.now();
       } else {
         this.counters.failed(batch.length);
@@ -407,6 +482,8 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
   }
 
   private async run(): Promise<void> {
+    // Records queue (and overflow to the spool, in order) while the transport starts.
+    if (this.target.ready !== undefined) await this.target.ready;
     for (;;) {
       const spool = this.spool;
       if (spool !== undefined && spool.records > 0) {
@@ -437,7 +514,7 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
           this.closing ||
           this.idleWaiters.length > 0);
       const backingOff = this.retryAt > Date.now();
-      if (due && !backingOff && this.pending.length < this.maxInFlight) {
+      if (due && !backingOff && this.pending.length < this.inFlightLimit()) {
         this.launch();
         continue;
       }
@@ -462,5 +539,24 @@ export class DurableLogRecordProcessor implements LogRecordProcessor {
       }
       await this.sleep(this.delayMs - waited, "batch");
     }
+  }
+}
+
+/**
+ * DurableDelivery as the LogRecordProcessor of LoggerProviders in this
+ * thread: SDK records, sent by the SDK exporter in this thread.
+ */
+export class DurableLogRecordProcessor
+  extends DurableDelivery<ReadableLogRecord>
+  implements LogRecordProcessor
+{
+  constructor(options: DurableProcessorOptions) {
+    const { exporter, ...rest } = options;
+    super({ ...rest, transport: sdkExporterTransport(exporter), codec: SDK_RECORD_CODEC });
+  }
+
+  /** LogRecordProcessor: a record the SDK just made (read-only once this returns; we only read it). */
+  onEmit(record: ReadableLogRecord): void {
+    this.push(record);
   }
 }

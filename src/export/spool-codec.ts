@@ -18,12 +18,20 @@
  *
  * SPOOL_RECORD_FORMAT is written at the head of every segment (spool.ts):
  * a spool left by a version that wrote another form is not misread.
+ *
+ * Two record forms use it: SDK records (toSpoolEntry/fromSpoolEntry) and
+ * the OTLP sink's DetectionRecords, which the SDK has not made yet
+ * (detectionToSpoolEntry/detectionFromSpoolEntry; their attribute layers
+ * are stored as one object). A DetectionRecord is stored before the SDK's
+ * attribute limits apply, so its "dropped" is 0; when it is read back, the
+ * SDK applies them again as it makes the record.
  */
 import type { HrTime } from "@opentelemetry/api";
 import type { AnyValue, LogAttributes, LogBody, SeverityNumber } from "@opentelemetry/api-logs";
 import type { InstrumentationScope } from "@opentelemetry/core";
 import { type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
+import { type DetectionRecord, flatAttributes, makeOrigin, type RecordOrigin } from "./detection-record.js";
 
 /** What a segment's format frame says; bump it when the JSON below changes. */
 export const SPOOL_RECORD_FORMAT = "peregrine-spool/2 otlp-logs-json";
@@ -168,5 +176,99 @@ export function fromSpoolEntry(entry: SpoolEntry): ReadableLogRecord {
     instrumentationScope: scope,
     attributes: attributes as LogAttributes,
     droppedAttributesCount: typeof r.dropped === "number" ? r.dropped : 0,
+  };
+}
+
+// --- DetectionRecords (the OTLP sink's records before the SDK makes them) ----------------
+
+const originGroups = new WeakMap<RecordOrigin, SpoolGroup>();
+
+function originGroup(origin: RecordOrigin): SpoolGroup {
+  let group = originGroups.get(origin);
+  if (group === undefined) {
+    group = {
+      resource: Buffer.from(
+        JSON.stringify({
+          attributes: origin.resource,
+          ...(origin.schemaUrl !== undefined && origin.schemaUrl !== "" && { schemaUrl: origin.schemaUrl }),
+        }),
+      ),
+      scope: Buffer.from(
+        JSON.stringify({
+          name: origin.scopeName,
+          ...(origin.scopeVersion !== undefined && { version: origin.scopeVersion }),
+        }),
+      ),
+    };
+    originGroups.set(origin, group);
+  }
+  return group;
+}
+
+export function detectionToSpoolEntry(record: DetectionRecord): SpoolEntry {
+  const stored: Record<string, unknown> = {
+    time: record.timeNs.toString(),
+    observed: record.observedNs.toString(),
+    attributes: flatAttributes(record),
+    dropped: 0,
+  };
+  if (record.severityNumber !== undefined) stored.severityNumber = record.severityNumber;
+  if (record.severityText !== undefined) stored.severityText = record.severityText;
+  if (record.body !== undefined) stored.body = record.body;
+  if (record.eventName !== undefined) stored.eventName = record.eventName;
+  return {
+    resource: originGroup(record.origin),
+    severity: record.severityNumber ?? 0,
+    record: Buffer.from(JSON.stringify(stored)),
+  };
+}
+
+/** Decoded origins by the spool's group object: the records of one segment share one. */
+const decodedOrigins = new WeakMap<SpoolGroup, RecordOrigin>();
+
+function decodeOrigin(group: SpoolGroup): RecordOrigin {
+  let origin = decodedOrigins.get(group);
+  if (origin !== undefined) return origin;
+  const r = objectOf(group.resource, "resource");
+  const s = objectOf(group.scope, "scope");
+  const attributes = r.attributes ?? {};
+  if (typeof attributes !== "object" || attributes === null || Array.isArray(attributes)) {
+    throw new Error("spooled resource has no attributes object");
+  }
+  if (typeof s.name !== "string") throw new Error("spooled scope has no name");
+  origin = makeOrigin(
+    attributes as LogAttributes,
+    s.name,
+    typeof s.version === "string" ? s.version : undefined,
+    typeof r.schemaUrl === "string" ? r.schemaUrl : undefined,
+  );
+  decodedOrigins.set(group, origin);
+  return origin;
+}
+
+function nsOf(text: unknown, what: string): bigint {
+  if (typeof text !== "string" || !/^\d{1,20}$/.test(text)) {
+    throw new Error(`spooled record: ${what} is not a decimal count of nanoseconds`);
+  }
+  return BigInt(text);
+}
+
+/** Rebuilds the DetectionRecord; throws with what is wrong when the bytes are not one of ours. */
+export function detectionFromSpoolEntry(entry: SpoolEntry): DetectionRecord {
+  const origin = decodeOrigin(entry.resource);
+  const r = objectOf(entry.record, "record");
+  const attributes = r.attributes;
+  if (typeof attributes !== "object" || attributes === null || Array.isArray(attributes)) {
+    throw new Error("spooled record has no attributes object");
+  }
+  return {
+    origin,
+    timeNs: nsOf(r.time, "time"),
+    observedNs: nsOf(r.observed, "observed"),
+    ...(typeof r.severityNumber === "number" && { severityNumber: r.severityNumber }),
+    ...(typeof r.severityText === "string" && { severityText: r.severityText }),
+    ...(r.body !== undefined && { body: r.body }),
+    ...(typeof r.eventName === "string" && { eventName: r.eventName }),
+    attributes: [attributes as LogAttributes],
   };
 }

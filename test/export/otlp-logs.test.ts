@@ -392,11 +392,33 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     expect(r.requests).toBe(1);
   });
 
+  for (const exportWorkers of [undefined, 0]) {
+    it(`counts the records a collector rejects in a partial success as failed, the rest sent (${exportWorkers === 0 ? "in this thread" : "export workers"})`, async () => {
+      const r = await receiver({ partialSuccess: { rejected: 2, message: "timestamp too old" } });
+      const errors: string[] = [];
+      const { sink: s, counters } = sink(r.url, {
+        maxExportBatchSize: 5,
+        maxConcurrentExports: 1,
+        onError: (m) => errors.push(m),
+        ...(exportWorkers !== undefined && { exportWorkers }),
+      });
+      for (let i = 0; i < 10; i++) s.emit(makeDetection({ outputFields: { n: i } }));
+      await until(() => counters.totals.sent + counters.totals.failed === 10);
+      // Two requests of five, each with two records rejected.
+      expect(r.requests).toBe(2);
+      expect(r.rejected).toBe(4);
+      expect(counters.totals).toEqual({ sent: 6, failed: 4, spooled: 0, dropped: 0 });
+      expect(errors.join("\n")).toMatch(/rejected 2 of 5 records \(partial success\): timestamp too old/);
+    });
+  }
+
   it("without a spool, holds records in memory while the collector is away and drops beyond the bound, exactly", async () => {
     const port = await deadPort();
     const { sink: s, counters } = sink(`http://127.0.0.1:${port}`, {
       maxQueueSize: 10,
       maxExportBatchSize: 5,
+      // One request at a time: two in flight (on two export workers' connections) may land in either order.
+      maxConcurrentExports: 1,
     });
     for (let i = 0; i < 25; i++) s.emit(makeDetection({ outputFields: { n: i } }));
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -230,7 +230,7 @@ describe("DurableLogRecordProcessor", () => {
 });
 
 describe("the SDK's own diagnostics", () => {
-  it("reach our log: a collector's partial success, which the exporter counts as success", async () => {
+  it("reach our log, and a collector's partial success (which the exporter calls success) comes back with the rejected count", async () => {
     // ExportLogsServiceResponse{partial_success{rejected_log_records: 2, error_message: "too old"}}
     const inner = Buffer.concat([Buffer.from([0x08, 0x02, 0x12, 0x07]), Buffer.from("too old")]);
     const response = Buffer.concat([Buffer.from([0x0a, inner.length]), inner]);
@@ -272,16 +272,19 @@ describe("the SDK's own diagnostics", () => {
       insecure: false,
     });
     cleanups.push(() => target.exporter.shutdown());
-    const [record] = (() => {
+    const records = (() => {
       const made: ReadableLogRecord[] = [];
-      new LoggerProvider({
+      const logger = new LoggerProvider({
         processors: [{ onEmit: (r) => made.push(r), forceFlush: async () => {}, shutdown: async () => {} }],
-      })
-        .getLogger("peregrine")
-        .emit({ body: "x" });
+      }).getLogger("peregrine");
+      for (let i = 0; i < 3; i++) logger.emit({ body: `x${i}` });
       return made;
     })();
-    expect(await exportRecords(target, [record as ReadableLogRecord])).toEqual({ kind: "ok" });
+    expect(await exportRecords(target, records)).toEqual({
+      kind: "ok",
+      rejected: 2,
+      rejectedReason: "too old",
+    });
     expect(logged.join("\n")).toMatch(
       /OpenTelemetry SDK warning: Received Partial Success response:.*too old/,
     );

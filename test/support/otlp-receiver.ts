@@ -41,6 +41,13 @@ export interface OtlpReceiverOptions {
   port?: number;
   /** Attach a google.rpc.RetryInfo with this delay to the failures (grpc-status-details-bin). */
   retryInfoMs?: number;
+  /**
+   * Answer each successful Export with an OTLP partial success: this many
+   * of the request's records rejected (at most all of them), with this
+   * message. The rejected records are still listed in `records` (the
+   * receiver decodes everything); `rejected` counts them.
+   */
+  partialSuccess?: { readonly rejected: number; readonly message: string };
 }
 
 /** google.rpc.Status{code, message, details: [Any{RetryInfo{retry_delay: Duration}}]} as bytes, written field by field. */
@@ -78,6 +85,8 @@ export interface OtlpReceiver {
   readonly requests: number;
   /** Export calls answered with an error. */
   readonly failures: number;
+  /** Records reported rejected in partial-success answers. */
+  readonly rejected?: number;
   /** Arrival time (ms) of every Export call. */
   readonly times?: number[];
   /** Resolves with the first record (already received or yet to come) that matches. */
@@ -312,6 +321,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   const listeners = new Set<() => void>();
   let requests = 0;
   let failures = 0;
+  let rejected = 0;
   const times: number[] = [];
   const failFirst = options.failFirst ?? 0;
   const delayMs = options.delayMs ?? 0;
@@ -340,13 +350,22 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
           notify();
           return;
         }
+        let received: ReceivedLog[];
         try {
-          records.push(...flatten(call.request));
+          received = flatten(call.request);
         } catch (error) {
           callback({ code: grpc.status.INVALID_ARGUMENT, details: String(error) });
           return;
         }
-        callback(null, {});
+        records.push(...received);
+        const partial = options.partialSuccess;
+        if (partial === undefined) {
+          callback(null, {});
+        } else {
+          const n = Math.min(partial.rejected, received.length);
+          rejected += n;
+          callback(null, { partialSuccess: { rejectedLogRecords: n, errorMessage: partial.message } });
+        }
         notify();
       };
       if (delayMs > 0) setTimeout(answer, delayMs);
@@ -391,6 +410,9 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
     },
     get failures() {
       return failures;
+    },
+    get rejected() {
+      return rejected;
     },
     waitFor: (predicate, timeoutMs = 5000) =>
       waitUntil(() => records.find(predicate), timeoutMs, "a matching record"),
