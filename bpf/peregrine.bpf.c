@@ -45,6 +45,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define NR_OPENAT2 437
 #define NR_TABLE_SIZE 512
 
+/* Internal ids above every enum pg_syscall value (and below the filter's
+ * PG_FILTER_FILE_CLOSES slot): syscalls looked at only to keep pg_sock_fds. */
+#define PG_NOTE_FIRST 120
+#define PG_NOTE_FCNTL 120
+#define PG_NOTE_PIDFD_GETFD 121
+
 /* x86_64 syscall number -> enum pg_syscall; 0: not watched at sys_exit.
  * clone/clone3/fork/vfork are absent: sched_process_fork reports them (with
  * their flags) once the child exists. */
@@ -113,6 +119,9 @@ static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
 	[322] = PG_SYS_EXECVEAT,
 	[323] = PG_SYS_USERFAULTFD,
 	[437] = PG_SYS_OPENAT2,
+	/* Not reported; they only make descriptors (pg_sock_fds). */
+	[72] = PG_NOTE_FCNTL,
+	[438] = PG_NOTE_PIDFD_GETFD,
 };
 
 /* Constants that are macros in the kernel, so not in vmlinux.h. */
@@ -210,6 +219,48 @@ struct {
 	__type(key, __u32);
 	__type(value, struct close_skip);
 } pg_close_skip SEC(".maps");
+
+/*
+ * The default way closes are told apart, with no sys_enter program at all:
+ * the socket descriptors of every process, so that sys_exit, when the fd is
+ * already gone, can still tell that a close was a socket's. Keyed by the fd
+ * table (the files_struct address: threads, and processes cloned with
+ * CLONE_FILES, share it) and the number.
+ *
+ * Kept up to date at sys_exit of the syscalls that make or copy a
+ * descriptor (socket, socketpair, accept*, dup*, fcntl F_DUPFD*,
+ * pidfd_getfd, fds received with SCM_RIGHTS by recvmsg) and of close;
+ * filled at load by an iterator over every task's files (pg_seed_sock_fds)
+ * and, for a forked child's own copy of the table, by a walk of its open
+ * fds (sock_fds__walk). An entry that outlives its socket (closed by exec's
+ * close-on-exec or close_range, or its table freed and reused) only makes a
+ * close of a file be sent; the LRU bound evicts such entries first. Set by
+ * the loader (close_at_exit) unless --close-at-enter; then pg_sys_enter does
+ * the job instead and none of this runs.
+ */
+struct sock_fd_key {
+	__u64 files; /* struct files_struct * */
+	__s32 fd;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sock_fd_key);
+	__type(value, __u8);
+} pg_sock_fds SEC(".maps");
+
+const volatile bool close_at_exit = false;
+
+/* A walk of a forked child's fd table stops at this many descriptors:
+ * sockets past it are unknown, and their closes dropped when only sockets'
+ * are wanted. */
+#define SOCK_FDS_WALK_MAX 65536
+
+/* Turns a kernel address read as a number into a pointer the verifier lets
+ * us load through (each load still fault-safe). Kernel 6.2+. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Put every wire type into the object's BTF so scripts/gen-layout.mjs can
  * read offsets from it; nothing references these variables. */
@@ -445,6 +496,144 @@ static __always_inline void exec__file(struct pg_exec *rec, struct file *file)
 		rec->hdr.flags |= PG_F_EXE_MEMFD;
 }
 
+/* Whether the file at slot fd of an fd table is a socket (false: empty). */
+static __always_inline bool fdt__is_sock(struct file **fds, unsigned int max_fds,
+					 long fd)
+{
+	struct file *file;
+
+	if (fd < 0 || (unsigned long)fd >= max_fds ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+	return (file->f_inode->i_mode & S_IFMT) == S_IFSOCK;
+}
+
+/* The current process's descriptor fd now names a socket, or not. A global
+ * function: verified once, not at each of its many call sites. */
+__noinline int sock_fds__note(long fd)
+{
+	struct files_struct *files = bpf_get_current_task_btf()->files;
+	struct fdtable *fdt;
+	struct sock_fd_key key = {};
+	__u8 one = 1;
+
+	if (fd < 0 || !files)
+		return 0;
+	fdt = files->fdt;
+	key.files = (__u64)files;
+	key.fd = fd;
+	if (fdt__is_sock(fdt->fd, fdt->max_fds, fd))
+		bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
+	else /* dup2/dup3 onto what was a socket */
+		bpf_map_delete_elem(&pg_sock_fds, &key);
+	return 0;
+}
+
+/* fcntl(2) commands that return a new descriptor. */
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+/* At most this many fds of one SCM_RIGHTS message are looked at. */
+#define SCM_FDS_MAX 8
+
+/*
+ * recvmsg returned: descriptors received with SCM_RIGHTS are new in this
+ * process. Only the first control message is read (where SCM_RIGHTS
+ * normally is); the kernel wrote it back to user memory, resident now.
+ */
+static __always_inline void sock_fds__received(const void *umsg)
+{
+	struct user_msghdr msg;
+	struct {
+		__u64 len;
+		__s32 level;
+		__s32 type;
+		__s32 fds[SCM_FDS_MAX];
+	} cm;
+	__u32 n;
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), umsg) || !msg.msg_control ||
+	    msg.msg_controllen < 20)
+		return;
+	__builtin_memset(&cm, 0, sizeof(cm));
+	if (bpf_probe_read_user(&cm, msg.msg_controllen < sizeof(cm) ?
+					     (msg.msg_controllen & 0x3f) :
+					     sizeof(cm),
+				msg.msg_control) ||
+	    cm.level != SOL_SOCKET || cm.type != SCM_RIGHTS || cm.len < 20)
+		return;
+	n = (cm.len - 16) / 4;
+	for (int i = 0; i < SCM_FDS_MAX; i++) {
+		if (i >= n)
+			break;
+		sock_fds__note(cm.fds[i]);
+	}
+}
+
+struct sock_fds_walk {
+	__u64 files;
+	__u64 open_fds; /* unsigned long * */
+	__u64 fds;      /* struct file ** */
+	unsigned int max_fds;
+	__u64 word;     /* open_fds word of the current 64 fds */
+};
+
+/* One descriptor slot of the walk: a socket in it is noted. The open_fds
+ * word is read once per 64 slots, so empty stretches cost little. */
+static long sock_fds__walk_slot(__u32 fd, void *data)
+{
+	struct sock_fds_walk *w = data;
+	struct sock_fd_key key = { .files = w->files, .fd = fd };
+	__u8 one = 1;
+
+	if ((fd & 63) == 0 &&
+	    bpf_probe_read_kernel(&w->word, sizeof(w->word),
+				  (void *)(w->open_fds + (fd >> 6) * 8)))
+		return 1;
+	if (!((w->word >> (fd & 63)) & 1))
+		return 0;
+	if (fdt__is_sock((struct file **)w->fds, w->max_fds, fd))
+		bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
+	return 0;
+}
+
+/* Every socket of an fd table a forked child got as its own copy. */
+static __always_inline void sock_fds__walk(struct files_struct *files)
+{
+	struct fdtable *fdt = files->fdt;
+	struct sock_fds_walk w = {
+		.files = (__u64)files,
+		.open_fds = (__u64)fdt->open_fds,
+		.fds = (__u64)fdt->fd,
+		.max_fds = fdt->max_fds,
+	};
+	__u32 slots = w.max_fds;
+
+	if (slots > SOCK_FDS_WALK_MAX)
+		slots = SOCK_FDS_WALK_MAX;
+	bpf_loop(slots, sock_fds__walk_slot, &w, 0);
+}
+
+/* Fills pg_sock_fds once at load: every task's socket descriptors. */
+SEC("iter/task_file")
+int pg_seed_sock_fds(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct sock_fd_key key = {};
+	__u8 one = 1;
+
+	if (!task || !file || !task->files ||
+	    (file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	key.files = (__u64)task->files;
+	key.fd = ctx->fd;
+	bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
+	return 0;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -573,6 +762,9 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 		rec.syscall = PG_SYS_VFORK;
 		rec.clone_flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
 	}
+	/* A child with its own copy of the fd table: its sockets. */
+	if (close_at_exit && child->files && child->files != parent->files)
+		sock_fds__walk(child->files);
 	if (!filter__wants(rec.syscall ? rec.syscall : PG_SYS_CLONE) ||
 	    self__ignored(pid_tgid >> 32))
 		return 0;
@@ -1039,10 +1231,6 @@ static __always_inline bool filter__on(__u32 id)
 	return on && *on;
 }
 
-/* Turns a kernel address read as a number into a pointer the verifier lets
- * us load through (each load still fault-safe). Kernel 6.2+. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-
 /*
  * Attached only while the filter wants closes and no opens (the loader
  * attaches and detaches it with the filter), so it does not look at the
@@ -1114,6 +1302,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
+	bool sock_close = false;
 	__u64 pid_tgid;
 	__u32 id;
 
@@ -1128,9 +1317,55 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	 * record has told it already. Only failures are reported here. */
 	if ((id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT) && ret == 0)
 		return 0;
+	if (id >= PG_NOTE_FIRST) {
+		if (close_at_exit && ret >= 0 &&
+		    (id == PG_NOTE_PIDFD_GETFD || regs->si == F_DUPFD ||
+		     regs->si == F_DUPFD_CLOEXEC))
+			sock_fds__note(ret);
+		return 0;
+	}
+	if (close_at_exit) {
+		/* pg_sock_fds follows every change, whatever the filter. */
+		switch (id) {
+		case PG_SYS_CLOSE: {
+			struct sock_fd_key key = {
+				.files = (__u64)bpf_get_current_task_btf()->files,
+				.fd = regs->di,
+			};
+
+			sock_close = bpf_map_delete_elem(&pg_sock_fds, &key) == 0;
+			break;
+		}
+		case PG_SYS_SOCKET:
+		case PG_SYS_ACCEPT:
+		case PG_SYS_ACCEPT4:
+		case PG_SYS_DUP:
+		case PG_SYS_DUP2:
+		case PG_SYS_DUP3:
+			sock_fds__note(ret);
+			break;
+		case PG_SYS_SOCKETPAIR:
+			if (ret == 0) {
+				int sv[2] = { -1, -1 };
+
+				bpf_probe_read_user(sv, sizeof(sv),
+						    (const void *)regs->r10);
+				sock_fds__note(sv[0]);
+				sock_fds__note(sv[1]);
+			}
+			break;
+		case PG_SYS_RECVMSG:
+			if (ret >= 0)
+				sock_fds__received((const void *)regs->si);
+			break;
+		}
+	}
 	if (!filter__wants(id))
 		return 0;
-	if (id == PG_SYS_CLOSE && close__skipped(regs)) {
+	/* Closes of files, when the filter wants only sockets': dropped. */
+	if (id == PG_SYS_CLOSE &&
+	    (close_at_exit ? !sock_close && !filter__on(PG_FILTER_FILE_CLOSES) :
+			     close__skipped(regs))) {
 		counter__inc(PG_CNT_FILTERED);
 		return 0;
 	}

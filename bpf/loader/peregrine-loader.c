@@ -90,6 +90,9 @@ static const char usage_text[] =
 	"                         on stdin\n"
 	"  --stats-interval-ms N  write a PG_REC_STATS record every N ms\n"
 	"                         (default 1000; 0: only at exit)\n"
+	"  --close-at-enter       tell closes of files from closes of sockets\n"
+	"                         with a sys_enter program, as before the socket\n"
+	"                         fd map (for comparison: it costs every syscall)\n"
 	"  --verbose              also print libbpf debug messages to stderr\n"
 	"  --help                 show this help\n"
 	"\n"
@@ -282,6 +285,7 @@ struct options {
 	__u8 syscalls[PG_SYS_MAX]; /* 1: send */
 	__u64 ringbuf_bytes;
 	__u64 stats_interval_ms;
+	bool close_at_enter;
 };
 
 /*
@@ -325,6 +329,7 @@ static int args__parse(int argc, char **argv, struct options *o)
 		OPT_RINGBUF,
 		OPT_STATS,
 		OPT_SYSCALLS,
+		OPT_CLOSE_AT_ENTER,
 		OPT_VERBOSE,
 		OPT_HELP
 	};
@@ -333,6 +338,7 @@ static int args__parse(int argc, char **argv, struct options *o)
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "stats-interval-ms", required_argument, NULL, OPT_STATS },
 		{ "syscalls", required_argument, NULL, OPT_SYSCALLS },
+		{ "close-at-enter", no_argument, NULL, OPT_CLOSE_AT_ENTER },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -390,6 +396,9 @@ static int args__parse(int argc, char **argv, struct options *o)
 			o->syscalls_given = true;
 			break;
 		}
+		case OPT_CLOSE_AT_ENTER:
+			o->close_at_enter = true;
+			break;
 		case OPT_VERBOSE:
 			verbose = true;
 			break;
@@ -423,10 +432,14 @@ static const char *bpf__hint(int err)
 
 /*
  * pg_sys_enter only marks closes of files to drop, which matters only when
- * closes are wanted and opens are not. Otherwise it stays detached: a
- * program on sys_enter runs for every syscall of the machine.
+ * closes are wanted and opens are not, and only with --close-at-enter (by
+ * default sys_exit tells them apart through pg_sock_fds). Otherwise it
+ * stays detached: a program on sys_enter runs for every syscall of the
+ * machine (about 70 ns per openat+close pair on the development VM, for an
+ * empty one: bench/kernel-overhead.mjs).
  */
 static struct bpf_link *enter_link;
+static bool close_at_enter;
 
 static int enter__sync(struct peregrine_bpf *skel, bool needed)
 {
@@ -463,7 +476,37 @@ static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 		if (err)
 			return err;
 	}
-	return enter__sync(skel, !opens && set[PG_SYS_CLOSE]);
+	return enter__sync(skel, close_at_enter && !opens && set[PG_SYS_CLOSE]);
+}
+
+/*
+ * Fills pg_sock_fds with the sockets every process holds now, by reading
+ * the pg_seed_sock_fds iterator to its end. Runs after attach: a socket
+ * made meanwhile is noted at its sys_exit, and one closed meanwhile leaves
+ * at worst an entry that makes one close of a file be sent.
+ */
+static int sock_fds__seed(struct peregrine_bpf *skel)
+{
+	struct bpf_link *link;
+	char buf[256];
+	ssize_t n;
+	int fd, err = 0;
+
+	link = bpf_program__attach_iter(skel->progs.pg_seed_sock_fds, NULL);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			;
+		if (n < 0)
+			err = -errno;
+		close(fd);
+	}
+	bpf_link__destroy(link);
+	return err;
 }
 
 static struct peregrine_bpf *bpf__setup(const struct options *o)
@@ -487,6 +530,8 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		skel->rodata->ignore_tgids[slot++] = getpid();
 
 	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
+	close_at_enter = o->close_at_enter;
+	skel->rodata->close_at_exit = !close_at_enter;
 	err = bpf_map__set_max_entries(skel->maps.pg_events, o->ringbuf_bytes);
 	if (err) {
 		log__error("failed to size the ring buffer: %s",
@@ -494,6 +539,7 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		goto fail;
 	}
 	bpf_program__set_autoattach(skel->progs.pg_sys_enter, false);
+	bpf_program__set_autoattach(skel->progs.pg_seed_sock_fds, false);
 	err = peregrine_bpf__load(skel);
 	if (err) {
 		log__error("failed to load BPF object: %s%s", strerror(-err),
@@ -512,6 +558,14 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		log__error("failed to attach BPF programs: %s%s",
 			   strerror(-err), bpf__hint(-err));
 		goto fail;
+	}
+	if (!close_at_enter) {
+		err = sock_fds__seed(skel);
+		if (err) {
+			log__error("failed to list the sockets of running processes (iter/task_file): %s; --close-at-enter does without",
+				   strerror(-err));
+			goto fail;
+		}
 	}
 	return skel;
 fail:

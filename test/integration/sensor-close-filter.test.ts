@@ -1,0 +1,184 @@
+/**
+ * Live: when the rules need no opens, the kernel sends the closes of
+ * sockets only (the fd table needs those) and drops the closes of files,
+ * deciding at sys_exit from its own map of socket descriptors
+ * (pg_sock_fds in bpf/peregrine.bpf.c), with no sys_enter program. A helper
+ * program makes every kind of socket descriptor that map must follow and
+ * closes them among closes of files; the test checks that exactly the
+ * sockets' closes arrive: one made before the sensor started (found by the
+ * load-time iterator), made after, copied by dup2/fcntl(F_DUPFD),
+ * inherited by a forked child, received with SCM_RIGHTS, and a socket fd
+ * number that dup2 turned into a file. Needs root, kernel BTF, `make -C bpf`
+ * and cc; skipped with the reason otherwise.
+ */
+import { type ChildProcessByStdio, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ExitEvent, SyscallEvent } from "../../src/decode/events.js";
+import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
+import { liveSkipReason, RecordLog, waitUntil } from "./live-support.js";
+
+const hasCc = (() => {
+  try {
+    execFileSync("cc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const skipReason = liveSkipReason() ?? (hasCc ? undefined : "needs a C compiler (cc) for the helper");
+if (skipReason) console.warn(`test/integration/sensor-close-filter.test.ts skipped: ${skipReason}`);
+
+/*
+ * Makes s0 (a UDP socket) and prints "ready s0", then waits for a line on
+ * stdin (the sensor starts in between), then closes, in this order: a file;
+ * a new socket s1; s0; fcntl(s2, F_DUPFD, 200); dup2(s2, 201); a file
+ * dup2'd to 202; socket s3 after a file was dup2'd over it; in a forked
+ * child, the inherited s2; s4 after sending it over a socketpair; the
+ * descriptor r it arrived as.
+ */
+const HELPER_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int send_fd(int via, int fd)
+{
+	char byte = 'x', ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(ctl, 0, sizeof(ctl));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(via, &msg, 0);
+}
+
+static int recv_fd(int via)
+{
+	char byte, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	int fd = -1;
+
+	if (recvmsg(via, &msg, 0) < 0 || !CMSG_FIRSTHDR(&msg))
+		return -1;
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+	return fd;
+}
+
+int main(void)
+{
+	char line[16];
+	int s0 = socket(AF_INET, SOCK_DGRAM, 0);
+
+	printf("ready %d\n", s0);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	close(open("/etc/hostname", O_RDONLY));
+	int s1 = socket(AF_UNIX, SOCK_DGRAM, 0);
+	close(s1);
+	close(s0);
+	int s2 = socket(AF_INET, SOCK_STREAM, 0);
+	close(fcntl(s2, F_DUPFD, 200));
+	close(dup2(s2, 201));
+	int f = open("/etc/hostname", O_RDONLY);
+	close(dup2(f, 202));
+	int s3 = socket(AF_INET, SOCK_DGRAM, 0);
+	dup2(f, s3);
+	close(s3);
+	close(f);
+	pid_t child = fork();
+	if (child == 0) {
+		close(s2);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+	int sp[2];
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, sp);
+	int s4 = socket(AF_INET6, SOCK_DGRAM, 0);
+	send_fd(sp[0], s4);
+	close(s4);
+	int r = recv_fd(sp[1]);
+	close(r);
+	printf("s1=%d s0=%d s2=%d s3=%d s4=%d r=%d child=%d\n", s1, s0, s2, s3, s4, r, child);
+	fflush(stdout);
+	return 0;
+}
+`;
+
+describe.skipIf(skipReason !== undefined)(
+  "sensor: closes of sockets only, decided at sys_exit (live)",
+  () => {
+    let work: string;
+    let helper: ChildProcessByStdio<Writable, Readable, null>;
+    let sensor: Sensor;
+    let out = "";
+    const log = new RecordLog();
+
+    beforeAll(async () => {
+      work = mkdtempSync(join(tmpdir(), "pg-close-filter-"));
+      writeFileSync(join(work, "closes.c"), HELPER_C);
+      execFileSync("cc", ["-O1", "-o", join(work, "closes"), join(work, "closes.c")]);
+      // Its first socket exists before the sensor starts: only the load-time iterator can know it.
+      helper = spawn(join(work, "closes"), [], { stdio: ["pipe", "pipe", "inherit"] });
+      helper.stdout.setEncoding("utf8").on("data", (t: string) => {
+        out += t;
+      });
+      await waitUntil(() => /ready \d+/.exec(out) ?? undefined, "the helper's first socket");
+      // Rules that need unlink only: no opens, so file closes are not wanted (the fd table's sockets' are).
+      sensor = await startSensor({ eventTypes: new Set(["unlink"]), onRecord: log.push });
+      expect(sensor.filter?.eventTypes.has("openat")).toBe(false);
+      expect(sensor.filter?.eventTypes.has("close")).toBe(true);
+    }, 60_000);
+
+    afterAll(async () => {
+      helper?.kill();
+      await sensor?.stop();
+      rmSync(work, { recursive: true, force: true });
+    });
+
+    it("sends the closes of sockets and drops those of files", async () => {
+      const closed = new Promise<number | null>((resolve) => helper.once("close", resolve));
+      helper.stdin.write("go\n");
+      expect(await closed).toBe(0);
+      const m = /s1=(\d+) s0=(\d+) s2=(\d+) s3=(\d+) s4=(\d+) r=(\d+) child=(\d+)/.exec(out);
+      expect(m, out).not.toBeNull();
+      const [s1, s0, s2, , s4, r, child] = (m ?? []).slice(1).map(Number) as number[];
+      const pid = helper.pid ?? -1;
+      await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "the helper's exit");
+      const closes = (tgid: number) =>
+        log
+          .events()
+          .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === tgid)
+          .map((e) => [e.args.fd, e.ret]);
+      // Exactly the sockets, in order: no file's close (the two opens, 202, s3 once a file), none missing.
+      expect(closes(pid)).toEqual([
+        [s1, 0],
+        [s0, 0],
+        [200, 0],
+        [201, 0],
+        [s4, 0],
+        [r, 0],
+      ]);
+      expect(closes(child ?? -1)).toEqual([[s2, 0]]);
+      // What was dropped is counted as filtered.
+      const stats = await log.waitFor(
+        (x): x is Extract<typeof x, { kind: "stats" }> => x.kind === "stats" && (x.filtered ?? 0) > 0,
+        "stats with filtered records",
+      );
+      expect(stats.filtered ?? 0).toBeGreaterThan(0);
+    }, 30_000);
+  },
+);
