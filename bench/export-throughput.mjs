@@ -18,6 +18,8 @@ const RATE = 1000;
 // Throughput settings (the latency run uses the defaults): memory queue and requests in flight.
 const QUEUE = Number(process.env.QUEUE ?? 2048);
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 2);
+// Export worker threads (the sink's default: one per core, at most 4); WORKERS=0: the SDK in the main thread.
+const WORKERS = process.env.WORKERS === undefined ? undefined : Number(process.env.WORKERS);
 
 // --- receiver, in a worker thread (a collector is another process: it must not share our thread) -
 // It counts records and, per record, receive time − timeUnixNano. Both threads read the epoch as
@@ -179,6 +181,7 @@ function makeSink(counters, extra = {}) {
     version: "bench",
     sanitizer: new Sanitizer(),
     counters,
+    ...(WORKERS !== undefined && { exportWorkers: WORKERS }),
     ...extra,
   });
 }
@@ -234,7 +237,7 @@ function counting() {
   await sink.shutdown();
   rmSync(spoolDir, { recursive: true, force: true });
   console.log(
-    `throughput (queue ${QUEUE}, ${IN_FLIGHT} in flight${FRESH_PROCESS ? ", a fresh process per detection" : ""}): ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
+    `throughput (queue ${QUEUE}, ${IN_FLIGHT} in flight, ${WORKERS ?? "default"} export workers${FRESH_PROCESS ? ", a fresh process per detection" : ""}): ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
       `${Math.round(THROUGHPUT_N / seconds).toLocaleString("en")} detections/s ` +
       `(emit loop ${emitSeconds.toFixed(3)} s); received ${received.records.toLocaleString("en")}, ` +
       `sent ${counters.c.sent}, spooled ${counters.c.spooled}, dropped ${counters.c.dropped}, failed ${counters.c.failed}; ` +

@@ -20,7 +20,7 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import { type ResourceLimits, Worker } from "node:worker_threads";
 import type { LogRecordLimits } from "@opentelemetry/sdk-logs";
 import type { DetectionRecord } from "./detection-record.js";
 import { checkTransportFiles, type SendOutcome, type TransportOptions } from "./otlp-exporter.js";
@@ -29,6 +29,8 @@ import type { RecordTransport } from "./sdk-delivery.js";
 /** What a worker is started with (workerData). */
 export interface WorkerSettings {
   readonly transport: TransportOptions;
+  /** Memory caps of each worker thread (a worker over them dies; its batches are retried). */
+  readonly resourceLimits?: ResourceLimits;
   /** Requests the worker's SDK exporter may have on the wire at once. */
   readonly concurrencyLimit: number;
   readonly limits: Required<LogRecordLimits>;
@@ -55,6 +57,8 @@ export interface ExportWorkerPoolOptions {
   readonly workers: number;
   readonly concurrencyLimit: number;
   readonly limits: Required<LogRecordLimits>;
+  /** Memory caps of each worker thread (Node's worker resourceLimits); default: Node's. */
+  readonly resourceLimits?: ResourceLimits;
   /** The SDK's warnings and worker failures, as text (the caller rate-limits). */
   readonly onLog: (message: string) => void;
 }
@@ -74,8 +78,10 @@ interface Slot {
  * thread does not inherit.
  */
 function startWorker(workerData: WorkerSettings): Worker {
+  const resourceLimits = workerData.resourceLimits;
+  const options = { workerData, ...(resourceLimits !== undefined && { resourceLimits }) };
   if (!import.meta.url.endsWith(".ts")) {
-    return new Worker(new URL("./export-worker.js", import.meta.url), { workerData });
+    return new Worker(new URL("./export-worker.js", import.meta.url), options);
   }
   // tsx's ESM entry ("import" condition of tsx/esm/api), found from this package.
   const tsx = pathToFileURL(
@@ -85,7 +91,7 @@ function startWorker(workerData: WorkerSettings): Worker {
   ).href;
   const entry = new URL("./export-worker.ts", import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(code, { eval: true, ...options });
 }
 
 export class ExportWorkerPool implements RecordTransport<DetectionRecord> {
@@ -106,6 +112,7 @@ export class ExportWorkerPool implements RecordTransport<DetectionRecord> {
       transport: options.transport,
       concurrencyLimit: options.concurrencyLimit,
       limits: options.limits,
+      ...(options.resourceLimits !== undefined && { resourceLimits: options.resourceLimits }),
     };
     this.onLog = options.onLog;
     this.slots = Array.from({ length: Math.max(1, options.workers) }, () => ({
