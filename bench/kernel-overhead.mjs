@@ -13,6 +13,12 @@
 //   kernel     the loader alone sending every openat and close to
 //              /dev/null: the kernel-side cost without the agent's CPU
 //              competing with the loop for the machine's cores
+//   kernel filtered, kernel filtered at enter
+//              the loader alone with the filtered scenario's syscall set
+//              (nothing sent): closes told apart at sys_exit from the
+//              kernel's socket-fd map (the default), and with
+//              --close-at-enter (a sys_enter program marks them: the way
+//              before); the kernel side of "filtered" without the agent
 //   noop both  the floor: do-nothing tp_btf programs on sys_enter and
 //              sys_exit (bpf/bench/noop.bpf.c, never part of Peregrine):
 //              the syscall-tracepoint slow path plus one empty program call
@@ -31,6 +37,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { kernelFilter } from "../dist/sensor/event-filter.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAIRS = Number(process.env.PAIRS ?? 1_000_000);
@@ -194,18 +201,19 @@ const STATS_BYTES = 24 + 8 * 16;
 const CNT_EMITTED = 1;
 const CNT_RINGBUF_FULL = 2;
 
+// What `peregrine run` asks the kernel for with the filtered scenario's rule (unlinkat + the state tables').
+const FILTERED_IDS = kernelFilter(new Set(["unlinkat"])).ids.join(",");
+
 /**
- * The loader alone, every openat and close sent, its output read and
- * discarded by this process: the kernel side and the loader's own cost per
- * record (its CPU over the records it wrote, from its final stats record).
+ * The loader alone, every openat and close sent (or, with extra arguments,
+ * what they say), its output read and discarded by this process: the kernel
+ * side and the loader's own cost per record (its CPU over the records it
+ * wrote, from its final stats record).
  */
-async function kernelOnly() {
-  const ids = "2,69"; // PG_SYS_OPENAT, PG_SYS_CLOSE
-  const loader = spawn(
-    join(root, "bpf/.output/peregrine-loader"),
-    ["--syscalls", ids, "--stats-interval-ms", "0"],
-    { stdio: ["pipe", "pipe", "inherit"] },
-  );
+async function kernelOnly(args = ["--syscalls", "2,69"] /* PG_SYS_OPENAT, PG_SYS_CLOSE */) {
+  const loader = spawn(join(root, "bpf/.output/peregrine-loader"), [...args, "--stats-interval-ms", "0"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   let bytes = 0;
   let tail = Buffer.alloc(0);
   await new Promise((resolve) => loader.stdout.once("data", resolve));
@@ -277,8 +285,28 @@ for (let round = 1; round <= ROUNDS; round++) {
   // Alternate the order so drift (other jobs on the machine) hits every scenario.
   const order =
     round % 2 === 1
-      ? ["untraced", "noopBoth", "noopExit", "bpftrace", "kernel", "delivered", "filtered"]
-      : ["filtered", "delivered", "kernel", "bpftrace", "noopExit", "noopBoth", "untraced"];
+      ? [
+          "untraced",
+          "noopBoth",
+          "noopExit",
+          "kfilt",
+          "kfiltEnter",
+          "bpftrace",
+          "kernel",
+          "delivered",
+          "filtered",
+        ]
+      : [
+          "filtered",
+          "delivered",
+          "kernel",
+          "bpftrace",
+          "kfiltEnter",
+          "kfilt",
+          "noopExit",
+          "noopBoth",
+          "untraced",
+        ];
   const row = { round };
   for (const s of order) {
     if (s === "untraced") row.untraced = (await runLoops(1))[0];
@@ -286,13 +314,16 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "bpftrace") row.bpftrace = HAS_BPFTRACE ? await bpftrace() : Number.NaN;
     else if (s === "noopBoth") row.noopBoth = await noop("enter,exit");
     else if (s === "noopExit") row.noopExit = await noop("exit");
+    else if (s === "kfilt") row.kfilt = (await kernelOnly(["--syscalls", FILTERED_IDS])).ns;
+    else if (s === "kfiltEnter")
+      row.kfiltEnter = (await kernelOnly(["--syscalls", FILTERED_IDS, "--close-at-enter"])).ns;
     else row[s] = await attached(s === "delivered" ? DEFAULT_RULES : FILTER_RULES);
   }
   rows.push(row);
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -300,6 +331,8 @@ for (let round = 1; round <= ROUNDS; round++) {
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const nbRatio = med(rows.map((r) => r.noopBoth / r.untraced));
 const neRatio = med(rows.map((r) => r.noopExit / r.untraced));
+const kfRatio = med(rows.map((r) => r.kfilt / r.untraced));
+const kfeRatio = med(rows.map((r) => r.kfiltEnter / r.untraced));
 const loaderNs = med(rows.map((r) => (r.kernel.cpu * 1e9) / r.kernel.records));
 const dRatio = med(rows.map((r) => r.delivered.ns[0] / r.untraced));
 const fRatio = med(rows.map((r) => r.filtered.ns[0] / r.untraced));
@@ -308,12 +341,12 @@ const btRatio = med(rows.map((r) => r.bpftrace / r.untraced));
 const added = (pick) => fmt(med(rows.map((r) => pick(r) - r.untraced)));
 const perCpu = med(rows.map((r) => r.delivered.sent / r.delivered.cpu));
 console.log(
-  `median: noop enter+exit ${nbRatio.toFixed(2)}x, noop exit ${neRatio.toFixed(2)}x, bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
+  `median: noop enter+exit ${nbRatio.toFixed(2)}x, noop exit ${neRatio.toFixed(2)}x, kernel filtered ${kfRatio.toFixed(2)}x (at enter ${kfeRatio.toFixed(2)}x), bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
     `${fmt(perCpu)} events per CPU-second (loader+agent); loader alone ${fmt(loaderNs)} CPU ns per record (kernel scenario); drops ${rows.reduce((n, r) => n + r.delivered.drops, 0)}; ` +
     `max agent RSS ${(Math.max(...rows.map((r) => r.delivered.rss)) / 2 ** 20).toFixed(0)} MB`,
 );
 console.log(
-  `median ns added per pair: noop enter+exit ${added((r) => r.noopBoth)}, noop exit ${added((r) => r.noopExit)}, kernel only ${added((r) => r.kernel.ns)}, delivered ${added((r) => r.delivered.ns[0])}, filtered ${added((r) => r.filtered.ns[0])}; ` +
+  `median ns added per pair: noop enter+exit ${added((r) => r.noopBoth)}, noop exit ${added((r) => r.noopExit)}, kernel filtered ${added((r) => r.kfilt)} (at enter ${added((r) => r.kfiltEnter)}), kernel only ${added((r) => r.kernel.ns)}, delivered ${added((r) => r.delivered.ns[0])}, filtered ${added((r) => r.filtered.ns[0])}; ` +
     `untraced CPU min ${fmt(Math.min(...rows.map((r) => r.untraced)))} max ${fmt(Math.max(...rows.map((r) => r.untraced)))} ns/pair; ` +
     `wall-clock ns/pair of all runs min ${fmt(Math.min(...walls))} max ${fmt(Math.max(...walls))} (machine noise)`,
 );

@@ -1333,7 +1333,12 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 				.fd = regs->di,
 			};
 
-			sock_close = bpf_map_delete_elem(&pg_sock_fds, &key) == 0;
+			/* Most closes are files': a lock-free miss. Only a
+			 * socket's entry is deleted (under the bucket lock). */
+			if (bpf_map_lookup_elem(&pg_sock_fds, &key)) {
+				bpf_map_delete_elem(&pg_sock_fds, &key);
+				sock_close = true;
+			}
 			break;
 		}
 		case PG_SYS_SOCKET:
