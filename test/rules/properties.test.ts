@@ -45,6 +45,10 @@ const OPS = [
   "intersects",
   "exists",
   "bcontains",
+  "= anyof",
+  "!= allof",
+  "startswith oneof",
+  "in anyof",
 ];
 const VALUES = [
   "openat",
@@ -66,7 +70,7 @@ const VALUES = [
   "val(proc.name)",
   "tolower(proc.name)",
 ];
-const GLUE = ["and", "or", "not", "(", ")", "some_macro", "some_list"];
+const GLUE = ["and", "or", "not", "(", ")", "some_macro", "some_list", "anyof", "allof", "oneof"];
 
 const token = fc.oneof(
   fc.constantFrom(...FIELDS),
