@@ -24,6 +24,7 @@ import type { EnrichedEvent } from "../enrich/enriched-event.js";
 import { resolveAgainst } from "../enrich/path.js";
 import { resultName } from "./errno-names.js";
 import { openedPath, socketEnds } from "./fd-info.js";
+import { FD_TYPECHAR } from "./fd-view.js";
 import { openFlagsToPpm, renderOpenFlags } from "./open-flags.js";
 import type { FieldType, RuntimeValue } from "./values.js";
 
@@ -58,8 +59,8 @@ function unavailable(...names: string[]): ArgTable {
 }
 
 const OPEN_COMMON: ArgTable = {
-  // fd arguments render through libsinsp's fd table ("3(<f>/etc/passwd)"), which we do not keep yet.
-  fd: { raw: { type: "number", extract: (e) => open(e).ret } },
+  // The fd opened (or the errno), rendered through the fd table: "<f>/etc/passwd".
+  fd: { rendered: (e) => renderFileFd(e, open(e).ret), raw: { type: "number", extract: (e) => open(e).ret } },
   name: { rendered: (e) => openedPath(e), raw: { type: "string", extract: (e) => open(e).path } },
   mode: { raw: { type: "number", extract: (e) => open(e).mode } },
 };
@@ -81,6 +82,24 @@ function renderSockAddr(a: SockAddr): string {
   if (a.path !== "" || (a.addr === "" && a.port === 0)) return a.path;
   return a.family === 10 ? `[${a.addr}]:${a.port}` : `${a.addr}:${a.port}`;
 }
+/**
+ * A file descriptor argument as libsinsp renders it (PT_FD, resolved): a
+ * failed call's errno name, or `<typechar>name` from the fd table — `<f>/etc/passwd`.
+ * Sockets (whose text also carries a protocol letter we do not reproduce)
+ * and descriptors the fd table does not know have no text: missing.
+ */
+function renderFileFd(e: EnrichedEvent, fd: number | undefined): string | undefined {
+  if (fd === undefined) return undefined;
+  if (fd < 0) return resultName(fd);
+  const info = e.fd?.num === fd ? e.fd : e.fds.get(e.event.tgid, fd);
+  if (info === undefined || info.type === "ipv4" || info.type === "ipv6" || info.type === "unix")
+    return undefined;
+  return `<${FD_TYPECHAR[info.type] ?? "o"}>${info.name}`;
+}
+
+/** Syscalls whose fd argument is a file (not a socket), rendered with renderFileFd. */
+const FILE_FD_SYSCALLS = new Set<GenericSyscallName>(["fchmod", "fchown", "fchdir", "finit_module"]);
+
 /** fd arguments: libsinsp renders them through its fd table ("3(<f>/etc/passwd)"); raw values only. */
 const FD_ARGS = new Set<keyof SyscallArgs>([
   "fd",
@@ -231,6 +250,15 @@ function syscallArg(type: GenericSyscallName, name: keyof SyscallArgs): ArgDef {
     const v = scalar(e);
     return typeof v === "number" ? v : undefined;
   };
+  if (name === "fd" && FILE_FD_SYSCALLS.has(type)) {
+    return {
+      rendered: (e) => {
+        const v = numeric(e);
+        return renderFileFd(e, v);
+      },
+      raw,
+    };
+  }
   if (FD_ARGS.has(name) || NAME_RENDERED_ARGS.has(name)) return { raw };
   let rendered: ((e: EnrichedEvent) => string | undefined) | undefined;
   if (isText && !(type === "mount" && name === "type")) {

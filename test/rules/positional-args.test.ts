@@ -95,6 +95,70 @@ describe("evt.arg[N] follows Falco's parameter order", () => {
       enriched(syscall("linkat", { olddirfd: -100, oldpath: "a", newdirfd: -100, newpath: "/b", flags: 0 })),
       "/b",
     ],
+    // open* exit: fd 0 renders through the fd table ("<f>/path"), an error as its errno name
+    [
+      "0",
+      enriched(openEvent(), {
+        fd: {
+          num: 3,
+          type: "file",
+          name: "/etc/shadow",
+          openFlags: 0,
+          ino: 0,
+          l4proto: "",
+          localAddr: "",
+          localPort: 0,
+          remoteAddr: "",
+          remotePort: 0,
+          role: "",
+          connected: false,
+        },
+      }),
+      "<f>/etc/shadow",
+    ],
+    ["0", enriched(openEvent({ ret: -13 })), "EACCES"],
+    ["0", enriched(openEvent()), undefined],
+    // fchmod exit: res, fd, mode — a file descriptor renders, a socket's has no text here
+    [
+      "1",
+      enriched(syscall("fchmod", { fd: 5, mode: 0o600 }), {
+        fd: {
+          num: 5,
+          type: "directory",
+          name: "/srv",
+          openFlags: 0,
+          ino: 0,
+          l4proto: "",
+          localAddr: "",
+          localPort: 0,
+          remoteAddr: "",
+          remotePort: 0,
+          role: "",
+          connected: false,
+        },
+      }),
+      "<d>/srv",
+    ],
+    [
+      "1",
+      enriched(syscall("fchmod", { fd: 5, mode: 0o600 }), {
+        fd: {
+          num: 5,
+          type: "ipv4",
+          name: "1.2.3.4:5->6.7.8.9:10",
+          openFlags: 0,
+          ino: 0,
+          l4proto: "tcp",
+          localAddr: "1.2.3.4",
+          localPort: 5,
+          remoteAddr: "6.7.8.9",
+          remotePort: 10,
+          role: "client",
+          connected: true,
+        },
+      }),
+      undefined,
+    ],
     // ptrace exit: res, addr, data, request, pid
     ["3", enriched(syscall("ptrace", { request: 4, pid: 7 })), "PTRACE_POKETEXT"],
     // unlinkat exit: res, dirfd, name, flags; a relative name whose dirfd the fd table does not know stays unknown
