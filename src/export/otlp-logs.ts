@@ -115,6 +115,12 @@ export class OtlpLogSink implements DetectionSink {
   readonly name = OTLP_LOGS_SINK_NAME;
   readonly spool: Spool | undefined;
   private readonly delivery: DurableDelivery<DetectionRecord>;
+  /**
+   * Resolves once the export workers have started (loaded the SDK and made
+   * their exporter: a few hundred ms). Records emitted before wait in
+   * memory (or the spool) and go out then.
+   */
+  readonly ready: Promise<void>;
   private readonly origins: ResourceResolver<RecordOrigin>;
   private readonly attributeOptions: DetectionAttributeOptions;
   private readonly ownAttributeOptions: DetectionAttributeOptions;
@@ -136,6 +142,7 @@ export class OtlpLogSink implements DetectionSink {
             limits: LOG_RECORD_LIMITS,
             onLog: options.onError ?? (() => {}),
           });
+    this.ready = transport.ready ?? Promise.resolve();
     this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
     this.delivery = new DurableDelivery<DetectionRecord>({
       transport,
