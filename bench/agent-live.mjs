@@ -31,7 +31,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARM_PAIRS = Number(process.env.WARM_PAIRS ?? 200_000);
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
-const LOOP_C = String.raw`
+const LOOP_C = `
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>

@@ -42,7 +42,7 @@ const ROUNDS = Number(values.rounds);
 const STAGES = values.stages.split(",");
 const CHUNK = 64 * 1024;
 
-const LOOP_C = String.raw`
+const LOOP_C = `
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
