@@ -124,7 +124,6 @@ const NAME_RENDERED_ARGS = new Set<keyof SyscallArgs>([
   "option",
   "nstype",
   "sig",
-  "pid",
   "tid",
   "cap_effective",
   "cap_permitted",
@@ -226,6 +225,30 @@ const SOCKET_FAMILIES: ReadonlyMap<number, string> = new Map([
   [17, "AF_PACKET"],
 ]);
 
+/**
+ * Flag arguments whose names we know, by event type, in Falco's table order
+ * (unlinkat_flags, renameat2_flags, linkat_flags; Linux values). A value
+ * with none of them set has no text here (Falco's own text for it is not
+ * established): missing.
+ */
+const FLAG_NAMES: Readonly<Partial<Record<GenericSyscallName, readonly (readonly [string, number])[]>>> = {
+  unlinkat: [["AT_REMOVEDIR", 0x200]],
+  renameat2: [
+    ["RENAME_NOREPLACE", 1],
+    ["RENAME_EXCHANGE", 2],
+    ["RENAME_WHITEOUT", 4],
+  ],
+  linkat: [
+    ["AT_SYMLINK_FOLLOW", 0x400],
+    ["AT_EMPTY_PATH", 0x1000],
+  ],
+};
+
+function renderFlags(names: readonly (readonly [string, number])[], value: number): string | undefined {
+  const set = names.filter(([, bit]) => (value & bit) !== 0).map(([name]) => name);
+  return set.length === 0 ? undefined : set.join("|");
+}
+
 /** How Falco renders a user/group id argument (PT_UID/PT_GID): the name when known, else the number. */
 const UID_ARGS = new Set<keyof SyscallArgs>(["ruid", "euid", "suid"]);
 const GID_ARGS = new Set<keyof SyscallArgs>(["rgid", "egid", "sgid"]);
@@ -255,6 +278,26 @@ function syscallArg(type: GenericSyscallName, name: keyof SyscallArgs): ArgDef {
       rendered: (e) => {
         const v = numeric(e);
         return renderFileFd(e, v);
+      },
+      raw,
+    };
+  }
+  const flagNames = name === "flags" ? FLAG_NAMES[type] : undefined;
+  if (flagNames !== undefined) {
+    return {
+      rendered: (e) => {
+        const v = numeric(e);
+        return v === undefined ? undefined : renderFlags(flagNames, v);
+      },
+      raw,
+    };
+  }
+  if (name === "pid") {
+    // PT_PID: the process's comm when the process table knows the pid, else the number.
+    return {
+      rendered: (e) => {
+        const v = numeric(e);
+        return v === undefined ? undefined : (e.processes.get(v)?.name ?? String(v));
       },
       raw,
     };

@@ -159,6 +159,19 @@ describe("evt.arg[N] follows Falco's parameter order", () => {
       }),
       undefined,
     ],
+    // unlinkat/renameat2/linkat flags by name; no known bit set: no text
+    ["3", enriched(syscall("unlinkat", { dirfd: -100, name: "/tmp/d", flags: 0x200 })), "AT_REMOVEDIR"],
+    ["3", enriched(syscall("unlinkat", { dirfd: -100, name: "/tmp/f", flags: 0 })), undefined],
+    [
+      "5",
+      enriched(
+        syscall("renameat2", { olddirfd: -100, oldpath: "/a", newdirfd: -100, newpath: "/b", flags: 3 }),
+      ),
+      "RENAME_NOREPLACE|RENAME_EXCHANGE",
+    ],
+    // kill exit: res, pid, sig — PT_PID renders as the process's comm when the table knows it
+    ["1", enriched(syscall("kill", { pid: 1, sig: 9 })), "bash"],
+    ["1", enriched(syscall("kill", { pid: 4242, sig: 9 })), "4242"],
     // ptrace exit: res, addr, data, request, pid
     ["3", enriched(syscall("ptrace", { request: 4, pid: 7 })), "PTRACE_POKETEXT"],
     // unlinkat exit: res, dirfd, name, flags; a relative name whose dirfd the fd table does not know stays unknown
