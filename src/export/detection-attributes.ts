@@ -60,6 +60,7 @@ import {
   WORKLOAD_ATTR_K8S_POD_NAME,
   WORKLOAD_ATTR_K8S_POD_UID,
 } from "./semconv.js";
+import { rfc3339Nano } from "./time.js";
 
 export interface DetectionAttributeOptions {
   /**
@@ -234,16 +235,9 @@ const creationTimes = new WeakMap<ProcessInfo, { readonly ns: bigint; readonly t
 function creationTime(process: ProcessInfo): string {
   const cached = creationTimes.get(process);
   if (cached !== undefined && cached.ns === process.startNs) return cached.text;
-  const text = isoFromNs(process.startNs);
+  const text = rfc3339Nano(process.startNs);
   creationTimes.set(process, { ns: process.startNs, text });
   return text;
-}
-
-/** Epoch ns → RFC 3339 with the nanoseconds kept (process.creation.time is a string). */
-function isoFromNs(ns: bigint): string {
-  const ms = ns / 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // 2026-11-28T17:42:04.123Z
-  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
 }
 
 /**
