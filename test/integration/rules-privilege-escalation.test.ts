@@ -97,7 +97,9 @@ describe.skipIf(skipReason !== undefined)("default rules: privilege escalation (
       tags: expect.arrayContaining(["T1055.008"]),
       output_fields: {
         "evt.rawarg.request": 16,
-        "evt.arg.pid": String(sleeper.pid),
+        // evt.arg.pid is a PT_PID: Falco renders the target's comm; the number is evt.rawarg.pid.
+        "evt.rawarg.pid": sleeper.pid,
+        "evt.arg.pid": "sleep",
         "proc.name": "injector",
       },
     });
