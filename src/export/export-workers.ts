@@ -219,19 +219,32 @@ export class ExportWorkerPool implements RecordTransport<DetectionRecord> {
     for (const slot of this.slots) slot.worker?.postMessage({ type: "renew" } satisfies ToWorker);
   }
 
-  /** Asks each worker to shut its exporter down (its requests end first), then ends the threads. */
+  /**
+   * Asks each worker to shut its exporter down (its requests end first, at
+   * their deadline at the latest), then ends the threads; a worker that has
+   * not answered within the export timeout and a second is ended anyway.
+   */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    const waitMs = this.settings.transport.timeoutMillis + 1000;
     await Promise.all(
       this.slots.map(async (slot) => {
         const worker = slot.worker;
         if (worker === undefined) return;
+        let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           slot.closed = resolve;
+          timer = setTimeout(resolve, waitMs);
           worker.postMessage({ type: "shutdown" } satisfies ToWorker);
         });
+        clearTimeout(timer);
         slot.worker = undefined;
         await worker.terminate();
+        // Batches still in the thread have an unknown fate: transient, as for a worker that died.
+        for (const resolve of slot.pending.values()) {
+          resolve({ kind: "retry", retryAfterMs: undefined, error: "export worker shut down" });
+        }
+        slot.pending.clear();
       }),
     );
   }
