@@ -130,6 +130,38 @@ describe("DurableLogRecordProcessor", () => {
     expect(counters.totals).toEqual({ sent: 6, failed: 0, spooled: 0, dropped: 0 });
   });
 
+  it("without a spool, resends the batches that failed one request at a time, in order, then two at once again", async () => {
+    let outstanding = 0;
+    const concurrency: number[] = [];
+    const received: string[] = [];
+    const exporter: LogRecordExporter = {
+      export(records, done) {
+        const call = concurrency.length;
+        concurrency.push(outstanding++);
+        setTimeout(() => {
+          outstanding--;
+          if (call < 2) return done(UNAVAILABLE);
+          for (const r of records) received.push(String(r.body));
+          done(OK);
+        }, 5);
+      },
+      shutdown: async () => {},
+      forceFlush: async () => {},
+    };
+    const { processor, counters, emit } = setup(exporter);
+    emit(8); // two batches of four, both on the wire, both failing
+    await new Promise((r) => setTimeout(r, 200));
+    emit(8);
+    await processor.forceFlush();
+    await new Promise((r) => setTimeout(r, 100));
+    await processor.forceFlush();
+    expect(received).toEqual([...Array(8).keys(), ...Array(8).keys()].map((i) => `r${i}`));
+    expect(counters.totals).toEqual({ sent: 16, failed: 0, spooled: 0, dropped: 0 });
+    // Calls 0 and 1 went out together; the two resends (calls 2 and 3) each alone; then two at once again.
+    expect(concurrency.slice(0, 4)).toEqual([0, 1, 0, 0]);
+    expect(concurrency.slice(4)).toEqual([0, 1]);
+  });
+
   it("counts a batch the collector refused for good as failed, and goes on", async () => {
     const exporter = new ScriptedExporter((call) =>
       call === 0 ? { code: ExportResultCode.FAILED, error: grpcError(3) } : OK,
