@@ -31,6 +31,12 @@ export interface SensorOptions {
   readonly eventTypes?: ReadonlySet<string> | undefined;
   /** Send exactly eventTypes, without the state tables' set (captures of one kind, tests). */
   readonly exactEventTypes?: boolean | undefined;
+  /**
+   * Tell closes of files from sockets' with a sys_enter program (the loader's
+   * --close-at-enter) instead of the kernel's socket-fd map: slower, for
+   * comparison and tests (docs/sensor.md).
+   */
+  readonly closeAtEnter?: boolean | undefined;
   /** How long stop() waits after SIGTERM before SIGKILL; default 5000. */
   readonly stopTimeoutMs?: number | undefined;
   /** Every decoded event and stats record, in stream order. */
@@ -75,7 +81,7 @@ export function defaultLoaderPath(): string {
 export function loaderArgs(
   options: Pick<
     SensorOptions,
-    "ignorePids" | "ringbufBytes" | "statsIntervalMs" | "eventTypes" | "exactEventTypes"
+    "ignorePids" | "ringbufBytes" | "statsIntervalMs" | "eventTypes" | "exactEventTypes" | "closeAtEnter"
   >,
 ): string[] {
   const args = ["--ignore-pid", String(process.pid)];
@@ -88,6 +94,7 @@ export function loaderArgs(
   if (options.eventTypes !== undefined) {
     args.push("--syscalls", kernelFilter(options.eventTypes, options.exactEventTypes !== true).ids.join(","));
   }
+  if (options.closeAtEnter === true) args.push("--close-at-enter");
   return args;
 }
 

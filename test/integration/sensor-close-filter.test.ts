@@ -118,67 +118,68 @@ int main(void)
 }
 `;
 
-describe.skipIf(skipReason !== undefined)(
-  "sensor: closes of sockets only, decided at sys_exit (live)",
-  () => {
-    let work: string;
-    let helper: ChildProcessByStdio<Writable, Readable, null>;
-    let sensor: Sensor;
-    let out = "";
-    const log = new RecordLog();
+// The default (the kernel's socket-fd map, at sys_exit), and the sys_enter marker it replaced.
+describe.skipIf(skipReason !== undefined).each([
+  { how: "decided at sys_exit", closeAtEnter: false },
+  { how: "marked at sys_enter (--close-at-enter)", closeAtEnter: true },
+])("sensor: closes of sockets only, $how (live)", ({ closeAtEnter }) => {
+  let work: string;
+  let helper: ChildProcessByStdio<Writable, Readable, null>;
+  let sensor: Sensor;
+  let out = "";
+  const log = new RecordLog();
 
-    beforeAll(async () => {
-      work = mkdtempSync(join(tmpdir(), "pg-close-filter-"));
-      writeFileSync(join(work, "closes.c"), HELPER_C);
-      execFileSync("cc", ["-O1", "-o", join(work, "closes"), join(work, "closes.c")]);
-      // Its first socket exists before the sensor starts: only the load-time iterator can know it.
-      helper = spawn(join(work, "closes"), [], { stdio: ["pipe", "pipe", "inherit"] });
-      helper.stdout.setEncoding("utf8").on("data", (t: string) => {
-        out += t;
-      });
-      await waitUntil(() => /ready \d+/.exec(out) ?? undefined, "the helper's first socket");
-      // Rules that need unlink only: no opens, so file closes are not wanted (the fd table's sockets' are).
-      sensor = await startSensor({ eventTypes: new Set(["unlink"]), onRecord: log.push });
-      expect(sensor.filter?.eventTypes.has("openat")).toBe(false);
-      expect(sensor.filter?.eventTypes.has("close")).toBe(true);
-    }, 60_000);
-
-    afterAll(async () => {
-      helper?.kill();
-      await sensor?.stop();
-      rmSync(work, { recursive: true, force: true });
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), "pg-close-filter-"));
+    writeFileSync(join(work, "closes.c"), HELPER_C);
+    execFileSync("cc", ["-O1", "-o", join(work, "closes"), join(work, "closes.c")]);
+    // Its first socket exists before the sensor starts: only the load-time iterator can know it.
+    helper = spawn(join(work, "closes"), [], { stdio: ["pipe", "pipe", "inherit"] });
+    helper.stdout.setEncoding("utf8").on("data", (t: string) => {
+      out += t;
     });
+    await waitUntil(() => /ready \d+/.exec(out) ?? undefined, "the helper's first socket");
+    // Rules that need unlink only: no opens, so file closes are not wanted (the fd table's sockets' are).
+    sensor = await startSensor({ eventTypes: new Set(["unlink"]), closeAtEnter, onRecord: log.push });
+    expect(sensor.filter?.eventTypes.has("openat")).toBe(false);
+    expect(sensor.filter?.eventTypes.has("close")).toBe(true);
+  }, 60_000);
 
-    it("sends the closes of sockets and drops those of files", async () => {
-      const closed = new Promise<number | null>((resolve) => helper.once("close", resolve));
-      helper.stdin.write("go\n");
-      expect(await closed).toBe(0);
-      const m = /s1=(\d+) s0=(\d+) s2=(\d+) s3=(\d+) s4=(\d+) r=(\d+) child=(\d+)/.exec(out);
-      expect(m, out).not.toBeNull();
-      const [s1, s0, s2, , s4, r, child] = (m ?? []).slice(1).map(Number) as number[];
-      const pid = helper.pid ?? -1;
-      await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "the helper's exit");
-      const closes = (tgid: number) =>
-        log
-          .events()
-          .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === tgid)
-          .map((e) => [e.args.fd, e.ret]);
-      // Exactly the sockets, in order: no file's close (the two opens, 202, s3 once a file), none missing.
-      expect(closes(pid)).toEqual([
-        [s1, 0],
-        [s0, 0],
-        [200, 0],
-        [201, 0],
-        [s4, 0],
-        [r, 0],
-      ]);
-      expect(closes(child ?? -1)).toEqual([[s2, 0]]);
-      // What was dropped is counted as filtered.
-      const stats = await log.waitFor(
-        (x): x is Extract<typeof x, { kind: "stats" }> => x.kind === "stats" && (x.filtered ?? 0) > 0,
-        "stats with filtered records",
-      );
-      expect(stats.filtered ?? 0).toBeGreaterThan(0);
-    }, 30_000);
-  },
-);
+  afterAll(async () => {
+    helper?.kill();
+    await sensor?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("sends the closes of sockets and drops those of files", async () => {
+    const closed = new Promise<number | null>((resolve) => helper.once("close", resolve));
+    helper.stdin.write("go\n");
+    expect(await closed).toBe(0);
+    const m = /s1=(\d+) s0=(\d+) s2=(\d+) s3=(\d+) s4=(\d+) r=(\d+) child=(\d+)/.exec(out);
+    expect(m, out).not.toBeNull();
+    const [s1, s0, s2, , s4, r, child] = (m ?? []).slice(1).map(Number) as number[];
+    const pid = helper.pid ?? -1;
+    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "the helper's exit");
+    const closes = (tgid: number) =>
+      log
+        .events()
+        .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === tgid)
+        .map((e) => [e.args.fd, e.ret]);
+    // Exactly the sockets, in order: no file's close (the two opens, 202, s3 once a file), none missing.
+    expect(closes(pid)).toEqual([
+      [s1, 0],
+      [s0, 0],
+      [200, 0],
+      [201, 0],
+      [s4, 0],
+      [r, 0],
+    ]);
+    expect(closes(child ?? -1)).toEqual([[s2, 0]]);
+    // What was dropped is counted as filtered.
+    const stats = await log.waitFor(
+      (x): x is Extract<typeof x, { kind: "stats" }> => x.kind === "stats" && (x.filtered ?? 0) > 0,
+      "stats with filtered records",
+    );
+    expect(stats.filtered ?? 0).toBeGreaterThan(0);
+  }, 30_000);
+});

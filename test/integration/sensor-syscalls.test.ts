@@ -354,7 +354,7 @@ describe.skipIf(skipReason !== undefined)("sensor: every syscall family (live)",
     );
     const r = await runHelper(["open-loop", "2000"], dir);
     expect(r.events.filter((e) => e.kind === "open")).toEqual([]);
-    // Closes of files nobody saw opening are dropped at sys_enter (PG_FILTER_FILE_CLOSES).
+    // Closes of files nobody saw opening are dropped in the kernel (PG_FILTER_FILE_CLOSES off; pg_sock_fds).
     expect(syscalls(r, "close").length).toBeLessThan(20);
     const after = await log.waitFor(
       (x): x is Extract<DecodedRecord, { kind: "stats" }> =>

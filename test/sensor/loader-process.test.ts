@@ -44,6 +44,11 @@ describe("startSensor with a stand-in loader", () => {
       "--stats-interval-ms",
       "250",
     ]);
+    expect(loaderArgs({ closeAtEnter: true })).toEqual([
+      "--ignore-pid",
+      String(process.pid),
+      "--close-at-enter",
+    ]);
   });
 
   it("resolves on the stream header, delivers records, and stops with SIGTERM", async () => {
