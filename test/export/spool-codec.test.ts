@@ -1,7 +1,14 @@
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { LoggerProvider, type LogRecordProcessor, type ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { describe, expect, it } from "vitest";
-import { fromSpoolEntry, type SpoolEntry, toSpoolEntry } from "../../src/export/spool-codec.js";
+import { type DetectionRecord, makeOrigin } from "../../src/export/detection-record.js";
+import {
+  detectionFromSpoolEntry,
+  detectionToSpoolEntry,
+  fromSpoolEntry,
+  type SpoolEntry,
+  toSpoolEntry,
+} from "../../src/export/spool-codec.js";
 import { nsToHrTime } from "../../src/export/time.js";
 
 /** Records as the OTLP sink makes them: through a LoggerProvider, caught by a processor. */
@@ -87,5 +94,67 @@ describe("spool codec", () => {
     expect(() => fromSpoolEntry({ ...entry, record: Buffer.from('{"time":"1","observed":"1"}') })).toThrow(
       /no attributes object/,
     );
+  });
+});
+
+describe("spool codec for DetectionRecords (the OTLP sink's records before the SDK makes them)", () => {
+  const origin = makeOrigin({ "service.name": "checkout", "host.name": "h" }, "peregrine", "0.1.0");
+  const rule = { "security_rule.name": "r", "peregrine.rule.tags": ["a"] };
+  const record = (n: number): DetectionRecord => ({
+    origin,
+    timeNs: TS + BigInt(n),
+    observedNs: OBSERVED,
+    severityNumber: 13,
+    severityText: "Warning",
+    body: `r${n}`,
+    eventName: "peregrine.detection",
+    attributes: [rule, { "process.pid": 4242, "process.interactive": false }, { "peregrine.field.n": n }],
+  });
+  const fromDisk = (entry: SpoolEntry): SpoolEntry => ({
+    resource: { resource: Buffer.from(entry.resource.resource), scope: Buffer.from(entry.resource.scope) },
+    severity: entry.severity,
+    record: Buffer.from(entry.record),
+  });
+
+  it("rebuilds a record exactly, its layers as one object, and one origin per group with the same key", () => {
+    const entries = [record(0), record(1)].map(detectionToSpoolEntry);
+    expect(entries[0]?.resource).toBe(entries[1]?.resource); // one group per origin
+    expect(entries[0]?.severity).toBe(13);
+    const group = fromDisk(entries[0] as SpoolEntry).resource;
+    const back = entries.map((e) => detectionFromSpoolEntry({ ...fromDisk(e), resource: group }));
+    expect(back[0]).toEqual({
+      origin,
+      timeNs: TS,
+      observedNs: OBSERVED,
+      severityNumber: 13,
+      severityText: "Warning",
+      body: "r0",
+      eventName: "peregrine.detection",
+      attributes: [
+        {
+          "security_rule.name": "r",
+          "peregrine.rule.tags": ["a"],
+          "process.pid": 4242,
+          "process.interactive": false,
+          "peregrine.field.n": 0,
+        },
+      ],
+    });
+    expect(back[1]?.timeNs).toBe(TS + 1n);
+    expect(back[0]?.origin).toBe(back[1]?.origin);
+    expect(back[0]?.origin.key).toBe(origin.key);
+  });
+
+  it("refuses bytes that are not a spooled record, saying what is wrong", () => {
+    const entry = detectionToSpoolEntry(record(0));
+    expect(() =>
+      detectionFromSpoolEntry({
+        ...entry,
+        record: Buffer.from('{"time":"-1","observed":"1","attributes":{}}'),
+      }),
+    ).toThrow(/time is not a decimal count of nanoseconds/);
+    expect(() =>
+      detectionFromSpoolEntry({ ...entry, record: Buffer.from('{"time":"1","observed":"1"}') }),
+    ).toThrow(/no attributes object/);
   });
 });
