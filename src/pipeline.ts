@@ -54,7 +54,8 @@ export class Pipeline {
     this.events++;
     this.metrics?.eventDecoded(event.evtType);
     const enriched = this.enricher.enrich(event);
-    if (--this.sampleCountdown === 0 && this.metrics !== undefined) {
+    // Without metrics (replays, benches) nothing is timed and the countdown stays put.
+    if (this.metrics !== undefined && --this.sampleCountdown === 0) {
       this.sampleCountdown = TIMING_SAMPLE_EVERY;
       const start = process.hrtime.bigint();
       this.ruleset.evaluate(enriched, this.emit);
