@@ -108,8 +108,14 @@ function blankFd(num: number, type: FdType): FdInfo {
   };
 }
 
-/** Numbers below this live in an array slot (at most 16 KiB per process); the rest (rare) in a Map. */
-const DENSE_FDS = 1024;
+/**
+ * Numbers below this live in array slots, the rest in a Map. The arrays grow
+ * to the highest low number a process used and are copied whole when a
+ * forked child first writes, so they stay small: at most 64 slots (1 KiB
+ * with the stamps) per process, where most descriptors of most processes
+ * live. Servers with thousands of sockets keep those in the Map, as before.
+ */
+const DENSE_FDS = 64;
 
 /**
  * One process's fd number → FdInfo. Linux hands out the lowest free number,

@@ -1,5 +1,5 @@
 /**
- * The fd table keeps numbers below 1024 in array slots and the rest in a Map
+ * The fd table keeps numbers below 64 in array slots and the rest in a Map
  * (fd-table.ts, FdMap). Both must behave as one map: same answers, same
  * counts, insertion order in list(), copy-on-write across fork.
  */
@@ -14,20 +14,20 @@ function table(): FdTable {
 }
 
 describe("FdTable: low and high descriptor numbers", () => {
-  it("stores, answers and closes numbers on both sides of 1024", () => {
+  it("stores, answers and closes numbers on both sides of 64", () => {
     const t = table();
-    for (const fd of [0, 3, 1023, 1024, 5000, 70000]) t.onOpen(10, fd, `/f${fd}`, AT_FDCWD, O_RDONLY, "/");
+    for (const fd of [0, 3, 63, 64, 5000, 70000]) t.onOpen(10, fd, `/f${fd}`, AT_FDCWD, O_RDONLY, "/");
     expect(t.size).toBe(6);
-    for (const fd of [0, 3, 1023, 1024, 5000, 70000]) expect(t.get(10, fd)?.name).toBe(`/f${fd}`);
-    expect(t.get(10, 1022)).toBeUndefined();
+    for (const fd of [0, 3, 63, 64, 5000, 70000]) expect(t.get(10, fd)?.name).toBe(`/f${fd}`);
+    expect(t.get(10, 62)).toBeUndefined();
     expect(t.get(10, -1)).toBeUndefined();
-    t.onClose(10, 1023);
-    t.onClose(10, 1024);
+    t.onClose(10, 63);
+    t.onClose(10, 64);
     t.onClose(10, 4); // not open: nothing changes
     t.onClose(10, -1);
     expect(t.size).toBe(4);
-    expect(t.get(10, 1023)).toBeUndefined();
-    expect(t.get(10, 1024)).toBeUndefined();
+    expect(t.get(10, 63)).toBeUndefined();
+    expect(t.get(10, 64)).toBeUndefined();
     expect(t.list(10).map((f) => f.num)).toEqual([0, 3, 5000, 70000]);
   });
 
@@ -61,7 +61,7 @@ describe("FdTable: low and high descriptor numbers", () => {
     expect(t.size).toBe(3);
   });
 
-  it("exec drops close-on-exec descriptors on both sides of 1024", () => {
+  it("exec drops close-on-exec descriptors on both sides of 64", () => {
     const t = table();
     t.onOpen(10, 3, "/keep", AT_FDCWD, O_RDONLY, "/");
     t.onOpen(10, 4, "/drop", AT_FDCWD, O_CLOEXEC, "/");
