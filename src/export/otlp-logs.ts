@@ -132,18 +132,25 @@ export class OtlpLogSink implements DetectionSink {
     this.now = options.now ?? nowNs;
     this.sanitizer = options.sanitizer ?? NO_SANITIZER;
     const maxInFlight = Math.max(1, options.maxConcurrentExports ?? 2);
-    const transport: RecordTransport<DetectionRecord> =
-      isExporter(options.transport) || options.exportWorkers === 0
-        ? inThreadTransport(options.transport, maxInFlight + 1)
-        : new ExportWorkerPool({
-            transport: options.transport,
-            workers: options.exportWorkers ?? defaultExportWorkers(),
-            concurrencyLimit: maxInFlight + 1,
-            limits: LOG_RECORD_LIMITS,
-            onLog: options.onError ?? (() => {}),
-          });
-    this.ready = transport.ready ?? Promise.resolve();
+    // The spool first: when it cannot be had (locked by another agent), no worker has been started yet.
     this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
+    let transport: RecordTransport<DetectionRecord>;
+    try {
+      transport =
+        isExporter(options.transport) || options.exportWorkers === 0
+          ? inThreadTransport(options.transport, maxInFlight + 1)
+          : new ExportWorkerPool({
+              transport: options.transport,
+              workers: options.exportWorkers ?? defaultExportWorkers(),
+              concurrencyLimit: maxInFlight + 1,
+              limits: LOG_RECORD_LIMITS,
+              onLog: options.onError ?? (() => {}),
+            });
+    } catch (error) {
+      this.spool?.close(); // a bad certificate file: release the spool's lock for the caller's next try
+      throw error;
+    }
+    this.ready = transport.ready ?? Promise.resolve();
     this.delivery = new DurableDelivery<DetectionRecord>({
       transport,
       codec: { toSpoolEntry: detectionToSpoolEntry, fromSpoolEntry: detectionFromSpoolEntry },

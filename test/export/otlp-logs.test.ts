@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -7,6 +7,7 @@ import { retryDelayFromStatusDetails, type TransportOptions } from "../../src/ex
 import { createOtlpLogSink, type OtlpLogSink, type OtlpLogSinkOptions } from "../../src/export/otlp-logs.js";
 import { uuidV5 } from "../../src/export/rule-identity.js";
 import { REDACTED, Sanitizer } from "../../src/export/sanitize.js";
+import { SpoolLockedError } from "../../src/export/spool.js";
 import type { HostIdentity } from "../../src/export/workload-resource.js";
 import {
   connectEvent,
@@ -486,6 +487,25 @@ describe("OTLP log sink over a real gRPC receiver", () => {
     // Order kept among what arrived.
     const ns = back.records.map((l) => Number(l.attributes["peregrine.field.n"]));
     expect(ns).toEqual([...ns].sort((a, b) => a - b));
+  });
+
+  it("refuses a spool another agent holds, and a bad certificate file releases the spool's lock", async () => {
+    const r = await receiver();
+    const locked = tempDir();
+    writeFileSync(join(locked, "spool.lock"), "1"); // pid 1: alive, not us
+    const threads = () => readdirSync("/proc/self/task").length;
+    const before = threads();
+    expect(() => sink(r.url, { spool: { dir: locked, maxBytes: 1 << 20 } })).toThrow(SpoolLockedError);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(threads()).toBe(before); // no export worker was started for a sink that could not be made
+    const dir = tempDir();
+    expect(() =>
+      sink(r.url, {
+        transport: grpcTo(r.url, { certificateFile: join(dir, "missing-ca.pem") }),
+        spool: { dir, maxBytes: 1 << 20 },
+      }),
+    ).toThrow(/cannot read the OTLP certificate .*missing-ca\.pem/);
+    expect(existsSync(join(dir, "spool.lock"))).toBe(false);
   });
 
   it("delivers what an earlier run left in the spool", async () => {
