@@ -1338,6 +1338,12 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 				.fd = regs->di,
 			};
 
+			/* With closes of files wanted, every close is sent and
+			 * the map is not looked at: an entry left behind by a
+			 * socket closed meanwhile only makes one later close
+			 * of a file be sent (and goes then), or ages out. */
+			if (filter__on(PG_FILTER_FILE_CLOSES))
+				break;
 			/* Most closes are files': a lock-free miss. Only a
 			 * socket's entry is deleted (under the bucket lock). */
 			if (bpf_map_lookup_elem(&pg_sock_fds, &key)) {

@@ -119,6 +119,33 @@ int main(void)
 `;
 
 // The default (the kernel's socket-fd map, at sys_exit), and the sys_enter marker it replaced.
+/*
+ * A socket made (and dup2'd to 77, a number nothing else uses) while every
+ * close is sent; after the switch to sockets' closes only, 77 is closed,
+ * then a file.
+ */
+const SWITCH_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(void)
+{
+	char line[16];
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+	dup2(s, 77);
+	printf("ready %d\n", s);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	close(77);
+	close(open("/etc/hostname", O_RDONLY));
+	return 0;
+}
+`;
+
 describe.skipIf(skipReason !== undefined).each([
   { how: "decided at sys_exit", closeAtEnter: false },
   { how: "marked at sys_enter (--close-at-enter)", closeAtEnter: true },
@@ -133,6 +160,8 @@ describe.skipIf(skipReason !== undefined).each([
     work = mkdtempSync(join(tmpdir(), "pg-close-filter-"));
     writeFileSync(join(work, "closes.c"), HELPER_C);
     execFileSync("cc", ["-O1", "-o", join(work, "closes"), join(work, "closes.c")]);
+    writeFileSync(join(work, "switch.c"), SWITCH_C);
+    execFileSync("cc", ["-O1", "-o", join(work, "switch"), join(work, "switch.c")]);
     // Its first socket exists before the sensor starts: only the load-time iterator can know it.
     helper = spawn(join(work, "closes"), [], { stdio: ["pipe", "pipe", "inherit"] });
     helper.stdout.setEncoding("utf8").on("data", (t: string) => {
@@ -181,5 +210,29 @@ describe.skipIf(skipReason !== undefined).each([
       "stats with filtered records",
     );
     expect(stats.filtered ?? 0).toBeGreaterThan(0);
+  }, 30_000);
+
+  it("keeps the sockets made while every close was sent, after a switch to sockets' closes only", async () => {
+    sensor.setEventTypes(new Set(["openat", "unlink"])); // opens on: every close is sent
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the loader reads its stdin
+    const child = spawn(join(work, "switch"), [], { stdio: ["pipe", "pipe", "inherit"] });
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    let text = "";
+    child.stdout.setEncoding("utf8").on("data", (t: string) => {
+      text += t;
+    });
+    await waitUntil(() => /ready (\d+)/.exec(text) ?? undefined, "the socket");
+    sensor.setEventTypes(new Set(["unlink"]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.stdin.write("go\n");
+    expect(await closed).toBe(0);
+    const pid = child.pid ?? -1;
+    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "its exit");
+    const closes = log
+      .events()
+      .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === pid);
+    // Before the switch its exec closed files (sent then); after it, 77 is sent and the file's close is not.
+    expect(closes.filter((c) => c.args.fd === 77)).toHaveLength(1);
+    expect(closes.at(-1)?.args.fd).toBe(77);
   }, 30_000);
 });
