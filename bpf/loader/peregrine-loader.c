@@ -440,6 +440,12 @@ static const char *bpf__hint(int err)
  */
 static struct bpf_link *enter_link;
 static bool close_at_enter;
+/*
+ * pg_sock_fds holds every socket (seeded, or --close-at-enter). Until then
+ * every close is sent (PG_FILTER_FILE_CLOSES on): a close of a socket that
+ * is not in the map yet must not be dropped.
+ */
+static bool sock_fds_ready;
 
 static int enter__sync(struct peregrine_bpf *skel, bool needed)
 {
@@ -463,13 +469,19 @@ static void bpf__teardown(struct peregrine_bpf *skel)
 }
 
 /* Writes the whole filter map from set[]. */
+static __u8 filter_set[PG_SYS_MAX]; /* the filter last asked for */
+
 static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 {
 	bool opens = set[PG_SYS_OPEN] || set[PG_SYS_OPENAT] ||
 		     set[PG_SYS_OPENAT2] || set[PG_SYS_CREAT];
 
+	if (set != filter_set)
+		memcpy(filter_set, set, sizeof(filter_set));
+
 	for (__u32 id = 0; id < PG_SYS_MAX; id++) {
-		__u32 on = id == PG_FILTER_FILE_CLOSES ? opens : set[id];
+		__u32 on = id == PG_FILTER_FILE_CLOSES ? opens || !sock_fds_ready :
+							 set[id];
 		int err = bpf_map__update_elem(skel->maps.pg_filter, &id,
 					       sizeof(id), &on, sizeof(on), 0);
 
@@ -531,6 +543,7 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 
 	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
 	close_at_enter = o->close_at_enter;
+	sock_fds_ready = close_at_enter;
 	skel->rodata->close_at_exit = !close_at_enter;
 	err = bpf_map__set_max_entries(skel->maps.pg_events, o->ringbuf_bytes);
 	if (err) {
@@ -563,6 +576,14 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		err = sock_fds__seed(skel);
 		if (err) {
 			log__error("failed to list the sockets of running processes (iter/task_file): %s; --close-at-enter does without",
+				   strerror(-err));
+			goto fail;
+		}
+		/* Now closes of files may be dropped, if the filter says so. */
+		sock_fds_ready = true;
+		err = filter__apply(skel, filter_set);
+		if (err) {
+			log__error("failed to set the syscall filter: %s",
 				   strerror(-err));
 			goto fail;
 		}
