@@ -304,15 +304,46 @@ static __always_inline bool self__ignored(__u32 tgid)
 }
 
 /* Counts the hit and tells whether the agent wants this syscall. */
-static __always_inline bool filter__wants(__u32 id)
+static __always_inline bool filter__on(__u32 id)
 {
 	__u32 *on = bpf_map_lookup_elem(&pg_filter, &id);
 
-	counter__inc(PG_CNT_EVENTS_SEEN);
-	if (on && *on)
+	return on && *on;
+}
+
+/*
+ * Counts the hit and tells whether the agent wants this id. The kernel
+ * counts a hit either as seen (it passed the filter) or as filtered, one
+ * increment per hit; the loader reports seen + filtered as the hits seen
+ * before the filter (PG_CNT_EVENTS_SEEN on the wire).
+ */
+static __always_inline bool filter__wants(__u32 id)
+{
+	if (filter__on(id)) {
+		counter__inc(PG_CNT_EVENTS_SEEN);
 		return true;
+	}
 	counter__inc(PG_CNT_FILTERED);
 	return false;
+}
+
+/* Syscalls that make, copy or drop a socket descriptor (pg_sock_fds): ids
+ * 56..69 (enum pg_syscall), one bit each. */
+#define SOCK_FDS_TRACKED                                                        \
+	((1u << (PG_SYS_SOCKET - PG_SYS_SOCKET)) |                             \
+	 (1u << (PG_SYS_ACCEPT - PG_SYS_SOCKET)) |                             \
+	 (1u << (PG_SYS_ACCEPT4 - PG_SYS_SOCKET)) |                            \
+	 (1u << (PG_SYS_RECVMSG - PG_SYS_SOCKET)) |                            \
+	 (1u << (PG_SYS_SOCKETPAIR - PG_SYS_SOCKET)) |                         \
+	 (1u << (PG_SYS_DUP - PG_SYS_SOCKET)) |                                \
+	 (1u << (PG_SYS_DUP2 - PG_SYS_SOCKET)) |                               \
+	 (1u << (PG_SYS_DUP3 - PG_SYS_SOCKET)) |                               \
+	 (1u << (PG_SYS_CLOSE - PG_SYS_SOCKET)))
+
+static __always_inline bool sock_fds__tracked(__u32 id)
+{
+	return id >= PG_SYS_SOCKET && id <= PG_SYS_CLOSE &&
+	       ((SOCK_FDS_TRACKED >> (id - PG_SYS_SOCKET)) & 1);
 }
 
 /* The ring-buffer-full counter of a syscall's family (ranges: see enum pg_syscall). */
@@ -1224,12 +1255,6 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	record__submit(buf, off, id);
 }
 
-static __always_inline bool filter__on(__u32 id)
-{
-	__u32 *on = bpf_map_lookup_elem(&pg_filter, &id);
-
-	return on && *on;
-}
 
 /*
  * Attached only while the filter wants closes and no opens (the loader
@@ -1317,6 +1342,14 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	 * record has told it already. Only failures are reported here. */
 	if ((id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT) && ret == 0)
 		return 0;
+	/* The common case where the rules need few syscalls: one the filter
+	 * does not want and that makes or drops no socket descriptor. One
+	 * array lookup and one counter, nothing else. */
+	if (id < PG_NOTE_FIRST && !(close_at_exit && sock_fds__tracked(id)) &&
+	    !filter__on(id)) {
+		counter__inc(PG_CNT_FILTERED);
+		return 0;
+	}
 	/* A 32-bit process uses the ia32 table, where these numbers mean
 	 * other syscalls (3 is read there, not close). Not covered
 	 * (docs/sensor.md). */
@@ -1376,15 +1409,16 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			break;
 		}
 	}
-	if (!filter__wants(id))
-		return 0;
-	/* Closes of files, when the filter wants only sockets': dropped. */
-	if (id == PG_SYS_CLOSE &&
-	    (close_at_exit ? !sock_close && !filter__on(PG_FILTER_FILE_CLOSES) :
-			     close__skipped(regs))) {
+	/* Not wanted, or a close of a file when the filter wants only
+	 * sockets' (see filter__wants for the counting). */
+	if (!filter__on(id) ||
+	    (id == PG_SYS_CLOSE &&
+	     (close_at_exit ? !sock_close && !filter__on(PG_FILTER_FILE_CLOSES) :
+			      close__skipped(regs)))) {
 		counter__inc(PG_CNT_FILTERED);
 		return 0;
 	}
+	counter__inc(PG_CNT_EVENTS_SEEN);
 	pid_tgid = bpf_get_current_pid_tgid();
 	if (self__ignored(pid_tgid >> 32))
 		return 0;

@@ -158,7 +158,9 @@ enum pg_record_flags {
 /* Per-CPU kernel counters (index into the pg_counters map); the loader sums
  * them over CPUs and writes a PG_REC_STATS record every interval. */
 enum pg_counter {
-	PG_CNT_EVENTS_SEEN = 0,     /* hits of syscalls/sched events we watch, before the filter */
+	PG_CNT_EVENTS_SEEN = 0,     /* hits of syscalls/sched events we watch, before the filter
+				     * (in the kernel map: those that passed it; the loader adds
+				     * PG_CNT_FILTERED when it writes PG_REC_STATS) */
 	PG_CNT_EVENTS_EMITTED = 1,  /* records submitted to the ring buffer */
 	PG_CNT_RINGBUF_FULL = 2,    /* records lost: ring buffer had no room (all families) */
 	PG_CNT_TRUNCATED = 3,       /* records whose strings were cut to fit */

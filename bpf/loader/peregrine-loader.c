@@ -258,6 +258,9 @@ static int stats__write(struct peregrine_bpf *skel, __u64 *percpu, int ncpus)
 		for (int cpu = 0; cpu < ncpus; cpu++)
 			rec.counters[i] += percpu[cpu];
 	}
+	/* The kernel counts a hit as seen or as filtered, never both (one
+	 * increment on the hot path); seen on the wire is before the filter. */
+	rec.counters[PG_CNT_EVENTS_SEEN] += rec.counters[PG_CNT_FILTERED];
 	rec.hdr.ts_ns = clock__ns(CLOCK_BOOTTIME);
 	rec.hdr.size = sizeof(rec);
 	rec.hdr.kind = PG_REC_STATS;

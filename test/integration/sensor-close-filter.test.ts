@@ -210,6 +210,10 @@ describe.skipIf(skipReason !== undefined).each([
       "stats with filtered records",
     );
     expect(stats.filtered ?? 0).toBeGreaterThan(0);
+    // Seen is before the filter: every hit is sent, lost, dropped by pid (ours), or filtered.
+    expect(stats.eventsSeen).toBeGreaterThanOrEqual(
+      stats.eventsEmitted + stats.ringbufFull + (stats.filtered ?? 0),
+    );
   }, 30_000);
 
   it("keeps the sockets made while every close was sent, after a switch to sockets' closes only", async () => {
