@@ -609,6 +609,7 @@ struct sock_fds_walk {
 	__u64 fds;      /* struct file ** */
 	unsigned int max_fds;
 	__u64 word;     /* open_fds word of the current 64 fds */
+	bool forget;    /* remove the sockets' entries instead of adding them */
 };
 
 /* One descriptor slot of the walk: a socket in it is noted. The open_fds
@@ -625,13 +626,23 @@ static long sock_fds__walk_slot(__u32 fd, void *data)
 		return 1;
 	if (!((w->word >> (fd & 63)) & 1))
 		return 0;
-	if (fdt__is_sock((struct file **)w->fds, w->max_fds, fd))
+	if (!fdt__is_sock((struct file **)w->fds, w->max_fds, fd))
+		return 0;
+	if (w->forget)
+		bpf_map_delete_elem(&pg_sock_fds, &key);
+	else
 		bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
 	return 0;
 }
 
-/* Every socket of an fd table a forked child got as its own copy. */
-static __always_inline void sock_fds__walk(struct files_struct *files)
+/*
+ * Every socket of an fd table: added for a forked child's own copy, or
+ * forgotten (forget) when the last task using the table exits, so that its
+ * entries do not outlive it (a new table at the same address would have
+ * its closes of files sent, and live entries would be evicted sooner).
+ */
+static __always_inline void sock_fds__walk(struct files_struct *files,
+					   bool forget)
 {
 	struct fdtable *fdt = files->fdt;
 	struct sock_fds_walk w = {
@@ -639,6 +650,7 @@ static __always_inline void sock_fds__walk(struct files_struct *files)
 		.open_fds = (__u64)fdt->open_fds,
 		.fds = (__u64)fdt->fd,
 		.max_fds = fdt->max_fds,
+		.forget = forget,
 	};
 	__u32 slots = w.max_fds;
 
@@ -795,7 +807,7 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 	}
 	/* A child with its own copy of the fd table: its sockets. */
 	if (close_at_exit && child->files && child->files != parent->files)
-		sock_fds__walk(child->files);
+		sock_fds__walk(child->files, false);
 	if (!filter__wants(rec.syscall ? rec.syscall : PG_SYS_CLONE) ||
 	    self__ignored(pid_tgid >> 32))
 		return 0;
@@ -817,6 +829,12 @@ int BPF_PROG(pg_sched_exit, struct task_struct *task, bool group_dead)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pg_exit rec;
+	struct files_struct *files = task->files;
+
+	/* The fd table goes with its last user (exit_files runs after this
+	 * tracepoint): its sockets' entries go too. */
+	if (close_at_exit && files && files->count.counter == 1)
+		sock_fds__walk(files, true);
 
 	/* One record per process, when its last thread goes. */
 	if (!group_dead || !filter__wants(PG_SYS_PROCEXIT) ||
