@@ -84,7 +84,7 @@ const agent = spawn(
     "--otlp-endpoint",
     `http://127.0.0.1:${port}`,
     "--metrics-address",
-    "off",
+    "127.0.0.1:0",
     "-o",
     `otlp.spool.dir=${join(work, "spool")}`,
   ],
@@ -108,6 +108,22 @@ await new Promise((resolve) =>
 );
 const deadline = Date.now() + 15_000;
 while (latencies.length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+// The agent's own counts: where a missing detection was lost (kernel, rules, export).
+const metricsUrl = /metrics on (http:\/\/\S+\/metrics)/.exec(stderr)?.[1];
+let counts = "";
+if (metricsUrl !== undefined) {
+  const text = await (await fetch(metricsUrl)).text();
+  const sum = (re) =>
+    text
+      .split("\n")
+      .filter((line) => re.test(line))
+      .reduce((a, line) => a + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  counts =
+    `; agent: ${sum(/^peregrine_rule_matches_total\{/)} rule matches, export sent ${sum(/^peregrine_export_records_total\{.*result="sent"/)} ` +
+    `failed ${sum(/^peregrine_export_records_total\{.*result="failed"/)} spooled ${sum(/^peregrine_export_records_total\{.*result="spooled"/)} ` +
+    `dropped ${sum(/^peregrine_export_records_total\{.*result="dropped"/)}, kernel drops ${sum(/^peregrine_kernel_drops_total\{/)}, ` +
+    `openat events ${sum(/^peregrine_events_total\{type="openat"\}/)}`;
+}
 agent.kill("SIGTERM");
 await new Promise((r) => agent.once("exit", r));
 await worker.terminate();
@@ -117,5 +133,5 @@ const l = latencies.sort((a, b) => a - b);
 const q = (p) => (l[Math.min(l.length - 1, Math.floor(p * l.length))] ?? Number.NaN).toFixed(1);
 console.log(
   `live syscall → receiver at ${RATE}/s for ${SECONDS} s, default settings: ${l.length} of ${total} detections received; ` +
-    `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${(l[l.length - 1] ?? Number.NaN).toFixed(1)} ms`,
+    `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${(l[l.length - 1] ?? Number.NaN).toFixed(1)} ms${counts}`,
 );
