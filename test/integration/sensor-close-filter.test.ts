@@ -37,8 +37,8 @@ if (skipReason) console.warn(`test/integration/sensor-close-filter.test.ts skipp
  * stdin (the sensor starts in between), then closes, in this order: a file;
  * a new socket s1; s0; fcntl(s2, F_DUPFD, 200); dup2(s2, 201); a file
  * dup2'd to 202; socket s3 after a file was dup2'd over it; in a forked
- * child, the inherited s2; s4 after sending it over a socketpair; the
- * descriptor r it arrived as.
+ * child, the inherited s2 and its copy at 700; s4 after sending it over a
+ * socketpair; the descriptor r it arrived as.
  */
 const HELPER_C = String.raw`
 #define _GNU_SOURCE
@@ -99,9 +99,11 @@ int main(void)
 	dup2(f, s3);
 	close(s3);
 	close(f);
+	dup2(s2, 700); /* past the first 64 slots: the child's walk reads more bitmap words */
 	pid_t child = fork();
 	if (child == 0) {
 		close(s2);
+		close(700);
 		_exit(0);
 	}
 	waitpid(child, NULL, 0);
@@ -203,7 +205,10 @@ describe.skipIf(skipReason !== undefined).each([
       [s4, 0],
       [r, 0],
     ]);
-    expect(closes(child ?? -1)).toEqual([[s2, 0]]);
+    expect(closes(child ?? -1)).toEqual([
+      [s2, 0],
+      [700, 0],
+    ]);
     // What was dropped is counted as filtered.
     const stats = await log.waitFor(
       (x): x is Extract<typeof x, { kind: "stats" }> => x.kind === "stats" && (x.filtered ?? 0) > 0,
