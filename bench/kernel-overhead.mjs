@@ -368,6 +368,19 @@ for (let round = 1; round <= ROUNDS; round++) {
   );
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Ratios from the rounds no other tracer ran in, when there are such rounds: the others' are inflated.
+const clean = rows.filter((r) => !r.foreign);
+const basis = clean.length > 0 ? clean : rows;
+const span = (pick) => {
+  const xs = basis.map((r) => pick(r) / r.untraced);
+  return `${med(xs).toFixed(2)}x (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+};
+console.log(
+  `ratios over ${clean.length > 0 ? `the ${clean.length} round(s) without foreign tracers` : `all ${rows.length} rounds (every one had foreign tracers)`}, median (min-max): ` +
+    `noop exit ${span((r) => r.noopExit)}, noop enter+exit ${span((r) => r.noopBoth)}, ` +
+    `kernel filtered ${span((r) => r.kfilt)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
+    `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
+);
 const nbRatio = med(rows.map((r) => r.noopBoth / r.untraced));
 const neRatio = med(rows.map((r) => r.noopExit / r.untraced));
 const kfRatio = med(rows.map((r) => r.kfilt / r.untraced));
