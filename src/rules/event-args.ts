@@ -378,6 +378,81 @@ for (const t of ["dup", "dup2", "dup3"] as const) {
   (SYSCALL_ARGS[t] as Record<string, ArgDef>).res = RETURNED_FD;
 }
 
+/** Falco's execve and clone exit parameters, in order (see FALCO_PARAMS below). */
+const EXECVE_X = [
+  "res",
+  "exe",
+  "args",
+  "tid",
+  "pid",
+  "ptid",
+  "cwd",
+  "fdlimit",
+  "pgft_maj",
+  "pgft_min",
+  "vm_size",
+  "vm_rss",
+  "vm_swap",
+  "comm",
+  "cgroups",
+  "env",
+  "tty",
+  "pgid",
+  "loginuid",
+  "flags",
+  "cap_inheritable",
+  "cap_permitted",
+  "cap_effective",
+  "exe_ino",
+  "exe_ino_ctime",
+  "exe_ino_mtime",
+  "uid",
+  "trusted_exepath",
+] as const;
+const CLONE_X = [
+  "res",
+  "exe",
+  "args",
+  "tid",
+  "pid",
+  "ptid",
+  "cwd",
+  "fdlimit",
+  "pgft_maj",
+  "pgft_min",
+  "vm_size",
+  "vm_rss",
+  "vm_swap",
+  "comm",
+  "cgroups",
+  "flags",
+  "uid",
+  "gid",
+  "vtid",
+  "vpid",
+  "pidns_init_start_ts",
+] as const;
+
+/** The execve parameters we answer (a successful exec's record). */
+const EXEC_ANSWERED: ArgTable = {
+  res: { rendered: () => "0", raw: { type: "number", extract: () => 0 } },
+  exe: { rendered: (e) => exec(e).argv[0], raw: { type: "string", extract: (e) => exec(e).argv[0] } },
+  comm: { rendered: (e) => exec(e).comm, raw: { type: "string", extract: (e) => exec(e).comm } },
+  // execve's enter parameter (PT_FSPATH): the path given, made absolute against the cwd.
+  filename: {
+    rendered: (e) => {
+      const ev = exec(e);
+      return ev.evtType === "execve" ? resolveAgainst(ev.filename, e.process?.cwd || undefined) : undefined;
+    },
+    raw: { type: "string", extract: (e) => (exec(e).evtType === "execve" ? exec(e).filename : undefined) },
+  },
+  // Falco's execve "uid" argument is the effective uid, a PT_UID: rendered as the user's name when known.
+  uid: {
+    rendered: (e) => e.users.userName(exec(e).euid) ?? String(exec(e).euid),
+    raw: { type: "number", extract: (e) => exec(e).euid },
+  },
+};
+
 /** Arguments per evt.type, as Falco's exit events define them. */
 const BASE_ARGS: Readonly<Record<Exclude<SensorEvent["evtType"], "clone3" | "fork" | "vfork">, ArgTable>> = {
   ...SYSCALL_ARGS,
@@ -396,75 +471,13 @@ const BASE_ARGS: Readonly<Record<Exclude<SensorEvent["evtType"], "clone3" | "for
     fd: { raw: { type: "number", extract: (e) => conn(e).fd } },
   },
   execve: {
-    res: { rendered: () => "0", raw: { type: "number", extract: () => 0 } },
-    exe: { rendered: (e) => exec(e).argv[0], raw: { type: "string", extract: (e) => exec(e).argv[0] } },
-    comm: { rendered: (e) => exec(e).comm, raw: { type: "string", extract: (e) => exec(e).comm } },
-    // execve's enter parameter (PT_FSPATH): the path given, made absolute against the cwd.
-    filename: {
-      rendered: (e) => {
-        const ev = exec(e);
-        return ev.evtType === "execve" ? resolveAgainst(ev.filename, e.process?.cwd || undefined) : undefined;
-      },
-      raw: { type: "string", extract: (e) => (exec(e).evtType === "execve" ? exec(e).filename : undefined) },
-    },
-    // Falco's execve "uid" argument is the effective uid, a PT_UID: rendered as the user's name when known.
-    uid: {
-      rendered: (e) => e.users.userName(exec(e).euid) ?? String(exec(e).euid),
-      raw: { type: "number", extract: (e) => exec(e).euid },
-    },
-    ...unavailable(
-      "args",
-      "tid",
-      "pid",
-      "ptid",
-      "cwd",
-      "fdlimit",
-      "pgft_maj",
-      "pgft_min",
-      "vm_size",
-      "vm_rss",
-      "vm_swap",
-      "cgroups",
-      "env",
-      "tty",
-      "vpgid",
-      "pgid",
-      "loginuid",
-      "flags",
-      "cap_inheritable",
-      "cap_permitted",
-      "cap_effective",
-      "exe_ino",
-      "exe_ino_ctime",
-      "exe_ino_mtime",
-      "trusted_exepath",
-      "gid",
-    ),
+    ...EXEC_ANSWERED,
+    // Every other parameter, and vpgid and gid, which earlier versions of the event carried.
+    ...unavailable(...EXECVE_X.filter((n) => !(n in EXEC_ANSWERED)), "vpgid", "gid"),
   },
   clone: {
     res: { raw: { type: "number", extract: (e) => fork(e).childTid } },
-    ...unavailable(
-      "exe",
-      "args",
-      "tid",
-      "pid",
-      "ptid",
-      "cwd",
-      "fdlimit",
-      "pgft_maj",
-      "pgft_min",
-      "vm_size",
-      "vm_rss",
-      "vm_swap",
-      "comm",
-      "cgroups",
-      "flags",
-      "uid",
-      "gid",
-      "vtid",
-      "vpid",
-      "pidns_init_start_ts",
-    ),
+    ...unavailable(...CLONE_X.filter((n) => n !== "res")),
   },
   procexit: {
     status: { raw: { type: "number", extract: (e) => exit(e).exitCode } },
@@ -520,59 +533,6 @@ export function resolveEventArg(
  * OPENAT_2_X, EXECVE_19_X, CLONE_20_X …; libs' scap converter appends the
  * enter parameters, e.g. socket → fd, domain, type, proto).
  */
-const EXECVE_X = [
-  "res",
-  "exe",
-  "args",
-  "tid",
-  "pid",
-  "ptid",
-  "cwd",
-  "fdlimit",
-  "pgft_maj",
-  "pgft_min",
-  "vm_size",
-  "vm_rss",
-  "vm_swap",
-  "comm",
-  "cgroups",
-  "env",
-  "tty",
-  "pgid",
-  "loginuid",
-  "flags",
-  "cap_inheritable",
-  "cap_permitted",
-  "cap_effective",
-  "exe_ino",
-  "exe_ino_ctime",
-  "exe_ino_mtime",
-  "uid",
-  "trusted_exepath",
-] as const;
-const CLONE_X = [
-  "res",
-  "exe",
-  "args",
-  "tid",
-  "pid",
-  "ptid",
-  "cwd",
-  "fdlimit",
-  "pgft_maj",
-  "pgft_min",
-  "vm_size",
-  "vm_rss",
-  "vm_swap",
-  "comm",
-  "cgroups",
-  "flags",
-  "uid",
-  "gid",
-  "vtid",
-  "vpid",
-  "pidns_init_start_ts",
-] as const;
 const ACCEPT_X = ["fd", "tuple", "queuepct", "queuelen", "queuemax"] as const;
 export const FALCO_PARAMS: Readonly<Record<SensorEvent["evtType"], readonly string[]>> = {
   open: ["fd", "name", "flags", "mode", "dev", "ino"],
