@@ -18,11 +18,12 @@
 //
 // Prints figures; asserts nothing.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { cpuTicks, metric, statusBytes } from "./process-stats.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { baseline: { type: "string" }, "no-double": { type: "boolean" } } });
@@ -48,26 +49,7 @@ const loopBin = join(work, "openclose");
 writeFileSync(`${loopBin}.c`, LOOP_C);
 execFileSync("cc", ["-O2", "-o", loopBin, `${loopBin}.c`]);
 
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime
-}
-
-function maxRssBytes(pid) {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-
-async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
-}
+const maxRssBytes = (pid) => statusBytes(pid, "VmHWM");
 
 function runLoops(parallel, pairs = PAIRS) {
   return Promise.all(

@@ -38,6 +38,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kernelFilter } from "../dist/sensor/event-filter.js";
+import { cpuTicks, metric, statusBytes } from "./process-stats.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAIRS = Number(process.env.PAIRS ?? 1_000_000);
@@ -144,26 +145,7 @@ function runLoops(parallel) {
   );
 }
 
-function cpuTicks(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime + stime
-}
-
-function rssBytes(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-
-async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
-      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return sum;
-}
+const rssBytes = (pid) => statusBytes(pid, "VmRSS");
 
 async function startAgent(rulesArgs) {
   const agent = spawn(
