@@ -2,9 +2,14 @@
  * Shared by the live kernel tests: why they cannot run here (if they cannot),
  * and small helpers to wait for events from processes the test spawned.
  */
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { DecodedRecord, SensorEvent } from "../../src/decode/events.js";
+import { Enricher } from "../../src/enrich/enricher.js";
+import { procBootTimeNs } from "../../src/enrich/proc-reader.js";
+import { ProcessTable } from "../../src/enrich/process-table.js";
+import { UserDb } from "../../src/enrich/user-db.js";
 import { defaultLoaderPath } from "../../src/sensor/loader-process.js";
 
 /** Why live tests must be skipped on this machine, or undefined when they can run. */
@@ -102,4 +107,19 @@ export function waitUntil<T>(find: () => T | undefined, what: string, timeoutMs 
     };
     tick();
   });
+}
+
+/** Writes `source` to `dir/name.c`, builds it with cc and returns the program's path. */
+export function compileC(dir: string, name: string, source: string): string {
+  const program = join(dir, name);
+  writeFileSync(`${program}.c`, source);
+  execFileSync("cc", ["-O1", "-o", program, `${program}.c`]);
+  return program;
+}
+
+/** An enricher over a process table seeded from this machine's /proc, as the agent starts one. */
+export function seededEnricher(): Enricher {
+  const table = new ProcessTable({ bootTimeNs: procBootTimeNs() });
+  table.seedFromProc();
+  return new Enricher(table, new UserDb(), "test");
 }

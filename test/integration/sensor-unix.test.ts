@@ -9,18 +9,15 @@
  * and cc; skipped with the reason otherwise.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectEvent, DecodedRecord, SensorEvent, SyscallEvent } from "../../src/decode/events.js";
-import { Enricher } from "../../src/enrich/enricher.js";
+import type { Enricher } from "../../src/enrich/enricher.js";
 import type { FdInfo } from "../../src/enrich/fd-info.js";
-import { procBootTimeNs } from "../../src/enrich/proc-reader.js";
-import { ProcessTable } from "../../src/enrich/process-table.js";
-import { UserDb } from "../../src/enrich/user-db.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason, waitUntil } from "./live-support.js";
+import { compileC, liveSkipReason, seededEnricher, waitUntil } from "./live-support.js";
 
 const hasCc = (() => {
   try {
@@ -130,12 +127,8 @@ describe.skipIf(skipReason !== undefined)("sensor: unix socket paths (live)", ()
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "pg-sensor-unix-"));
-    writeFileSync(join(work, "unixsock.c"), HELPER_C);
-    helper = join(work, "unixsock");
-    execFileSync("cc", ["-O1", "-o", helper, join(work, "unixsock.c")]);
-    const table = new ProcessTable({ bootTimeNs: procBootTimeNs() });
-    table.seedFromProc();
-    enricher = new Enricher(table, new UserDb(), "test");
+    helper = compileC(work, "unixsock", HELPER_C);
+    enricher = seededEnricher();
     sensor = await startSensor({
       onRecord: (rec: DecodedRecord) => {
         if (rec.kind === "stats") return;

@@ -6,19 +6,16 @@
  * for dup2/socket/accept, the old one for close) and the table afterwards.
  * Needs root, kernel BTF and the loader; skipped with the reason otherwise.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DecodedRecord, SensorEvent, SyscallEvent } from "../../src/decode/events.js";
-import { Enricher } from "../../src/enrich/enricher.js";
+import type { Enricher } from "../../src/enrich/enricher.js";
 import type { FdInfo } from "../../src/enrich/fd-info.js";
-import { procBootTimeNs } from "../../src/enrich/proc-reader.js";
-import { ProcessTable } from "../../src/enrich/process-table.js";
-import { UserDb } from "../../src/enrich/user-db.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason, waitUntil } from "./live-support.js";
+import { compileC, liveSkipReason, seededEnricher, waitUntil } from "./live-support.js";
 
 const skipReason = liveSkipReason();
 if (skipReason) console.warn(`test/integration/state-syscalls.test.ts skipped: ${skipReason}`);
@@ -98,12 +95,8 @@ describe.skipIf(skipReason !== undefined)("fd table over dup2, close and socket 
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "pg-state-sys-"));
-    writeFileSync(join(work, "sockstate.c"), HELPER_C);
-    helper = join(work, "sockstate");
-    execFileSync("cc", ["-O1", "-o", helper, join(work, "sockstate.c")]);
-    const table = new ProcessTable({ bootTimeNs: procBootTimeNs() });
-    table.seedFromProc();
-    enricher = new Enricher(table, new UserDb(), "test");
+    helper = compileC(work, "sockstate", HELPER_C);
+    enricher = seededEnricher();
     sensor = await startSensor({
       onRecord: (rec: DecodedRecord) => {
         if (rec.kind === "stats") return;
