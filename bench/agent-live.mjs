@@ -92,16 +92,26 @@ function runLoops(parallel, pairs = PAIRS, rate = RATE) {
   );
 }
 
-/** Waits until the agent has caught up (the loader sends its counters every second); returns records sent. */
-async function drained(url, since) {
-  let sent = 0;
-  for (let i = 0; i < 60; i++) {
+/**
+ * Waits until the agent has caught up: the kernel's sent and lost counts
+ * (the loader reports them once a second) and the agent's decoded count
+ * have all stood still for 1.5 s. Returns the kernel's sent count.
+ */
+async function drained(url) {
+  const still = 6; // polls of 250 ms
+  let last = "";
+  let same = 0;
+  for (let i = 0; i < 240 && same < still; i++) {
     await new Promise((r) => setTimeout(r, 250));
-    const now = await metric(url, "peregrine_kernel_events_total");
-    if (now === sent && now > since) break;
-    sent = now;
+    const now = [
+      await metric(url, "peregrine_kernel_events_total"),
+      await metric(url, "peregrine_kernel_drops_total"),
+      await metric(url, "peregrine_events_total"),
+    ].join(" ");
+    same = now === last ? same + 1 : 0;
+    last = now;
   }
-  return sent;
+  return metric(url, "peregrine_kernel_events_total");
 }
 
 async function measure(checkout, parallel) {
@@ -123,14 +133,14 @@ async function measure(checkout, parallel) {
   await new Promise((r) => setTimeout(r, 1000));
   if (WARM_PAIRS > 0) {
     await runLoops(1, WARM_PAIRS, 0);
-    await drained(url, (await metric(url, "peregrine_kernel_events_total")) - 1);
+    await drained(url);
   }
   const sent0 = await metric(url, "peregrine_kernel_events_total");
   const drops0 = await metric(url, "peregrine_kernel_drops_total");
   const agent0 = cpuTicks(agent.pid);
   const loader0 = cpuTicks(loaderPid);
   const rates = await runLoops(parallel);
-  let sent = await drained(url, sent0);
+  let sent = await drained(url);
   const agentCpu = (cpuTicks(agent.pid) - agent0) / CLK_TCK;
   const loaderCpu = (cpuTicks(loaderPid) - loader0) / CLK_TCK;
   const drops = (await metric(url, "peregrine_kernel_drops_total")) - drops0;
