@@ -253,6 +253,73 @@ struct {
 
 const volatile bool close_at_exit = false;
 
+/*
+ * A counting filter in front of pg_sock_fds, so that a close in a slot that
+ * can hold no socket entry costs one array load instead of a hash lookup
+ * (hashing the 16-byte key and walking a bucket of a 65,536-bucket table).
+ * sock_hint[sock_hint__slot(files, fd)] counts the entries of pg_sock_fds
+ * whose key hashes there, and is never below that number:
+ *   - it is raised before an entry is inserted (and lowered again when the
+ *     insert adds nothing: the key was there already, or it failed), so an
+ *     entry is never visible while its slot still reads 0;
+ *   - it is lowered only after a delete that removed an entry (the bucket
+ *     lock makes that happen once per entry);
+ *   - an entry the LRU evicts, or one inserted just before a failed
+ *     insert, leaves its count behind: the slot then only costs the hash
+ *     lookup, as every close did before.
+ * So 0 means "no socket of this table at this number": the close is a
+ * file's, exactly what the lookup would have said. 65,536 slots of 4 bytes
+ * (256 KiB), as many as the map has entries: with the few thousand socket
+ * descriptors of a typical host, most slots read 0.
+ */
+#define SOCK_HINT_BITS 16
+__u32 sock_hint[1 << SOCK_HINT_BITS];
+
+static __always_inline __u32 sock_hint__slot(__u64 files, __s32 fd)
+{
+	/* The verifier forbids arithmetic on the files_struct pointer but
+	 * lets a privileged program copy its low half as a number (a 32-bit
+	 * move); two tables that share it only share slots. The addresses are
+	 * slab-aligned: multiply to spread them, the fd mixed in first so that
+	 * one table's descriptors spread too; the top bits of the product are
+	 * the best mixed. */
+	__u32 lo;
+
+	/* Spelled out as a 32-bit move: left to itself, the compiler folds
+	 * the truncation into a shift of the pointer, which is refused. */
+	asm volatile("%0 = %1" : "=w"(lo) : "w"((__u32)files));
+	return (((__u64)lo << 32 | (__u32)fd) * 0x9E3779B97F4A7C15ULL) >>
+	       (64 - SOCK_HINT_BITS);
+}
+
+/* Whether pg_sock_fds may hold this key (false: it certainly does not). */
+static __always_inline bool sock_hint__maybe(const struct sock_fd_key *key)
+{
+	return sock_hint[sock_hint__slot(key->files, key->fd)] != 0;
+}
+
+/* Inserts a key (a socket at this number), counted in sock_hint first. */
+static __always_inline void sock_fds__add(struct sock_fd_key *key)
+{
+	__u32 *n = &sock_hint[sock_hint__slot(key->files, key->fd)];
+	__u8 one = 1;
+
+	__sync_fetch_and_add(n, 1);
+	/* BPF_NOEXIST: a key noted twice is counted once. */
+	if (bpf_map_update_elem(&pg_sock_fds, key, &one, BPF_NOEXIST))
+		__sync_fetch_and_add(n, -1);
+}
+
+/* Deletes a key; true if it was there (then it is uncounted). */
+static __always_inline bool sock_fds__forget(struct sock_fd_key *key)
+{
+	if (bpf_map_delete_elem(&pg_sock_fds, key))
+		return false;
+	__sync_fetch_and_add(&sock_hint[sock_hint__slot(key->files, key->fd)],
+			     -1);
+	return true;
+}
+
 /* A walk of a forked child's fd table stops at this many descriptors:
  * sockets past it are unknown, and their closes dropped when only sockets'
  * are wanted. */
@@ -547,7 +614,6 @@ __noinline int sock_fds__note(long fd)
 	struct files_struct *files = bpf_get_current_task_btf()->files;
 	struct fdtable *fdt;
 	struct sock_fd_key key = {};
-	__u8 one = 1;
 
 	if (fd < 0 || !files)
 		return 0;
@@ -555,9 +621,9 @@ __noinline int sock_fds__note(long fd)
 	key.files = (__u64)files;
 	key.fd = fd;
 	if (fdt__is_sock(fdt->fd, fdt->max_fds, fd))
-		bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
-	else /* dup2/dup3 onto what was a socket */
-		bpf_map_delete_elem(&pg_sock_fds, &key);
+		sock_fds__add(&key);
+	else if (sock_hint__maybe(&key)) /* dup2/dup3 onto what was a socket */
+		sock_fds__forget(&key);
 	return 0;
 }
 
@@ -603,46 +669,59 @@ static __always_inline void sock_fds__received(const void *umsg)
 	}
 }
 
+enum sock_fds_walk_mode {
+	/* A forked child's own copy of the table: its open sockets are added. */
+	SOCK_FDS_ADD,
+	/* After exec: its open sockets are added (exec may have given it a
+	 * copy of a table it shared), and every entry at a number that holds
+	 * no socket now goes: close-on-exec closed them without a close(2). */
+	SOCK_FDS_SYNC,
+	/* The last task using the table exits: every entry goes. */
+	SOCK_FDS_FORGET,
+};
+
 struct sock_fds_walk {
 	__u64 files;
 	__u64 open_fds; /* unsigned long * */
 	__u64 fds;      /* struct file ** */
 	unsigned int max_fds;
 	__u64 word;     /* open_fds word of the current 64 fds */
-	bool forget;    /* remove the sockets' entries instead of adding them */
+	enum sock_fds_walk_mode mode;
 };
 
-/* One descriptor slot of the walk: a socket in it is noted. The open_fds
- * word is read once per 64 slots, so empty stretches cost little. */
+/* One descriptor slot of the walk. The open_fds word is read once per 64
+ * slots, so empty stretches cost little; a slot whose sock_hint count is 0
+ * has no entry to remove, so that costs one load. */
 static long sock_fds__walk_slot(__u32 fd, void *data)
 {
 	struct sock_fds_walk *w = data;
 	struct sock_fd_key key = { .files = w->files, .fd = fd };
-	__u8 one = 1;
+	bool open;
 
 	if ((fd & 63) == 0 &&
 	    bpf_probe_read_kernel(&w->word, sizeof(w->word),
 				  (void *)(w->open_fds + (fd >> 6) * 8)))
 		return 1;
-	if (!((w->word >> (fd & 63)) & 1))
+	open = (w->word >> (fd & 63)) & 1;
+	if (w->mode != SOCK_FDS_FORGET && open &&
+	    fdt__is_sock((struct file **)w->fds, w->max_fds, fd)) {
+		sock_fds__add(&key);
 		return 0;
-	if (!fdt__is_sock((struct file **)w->fds, w->max_fds, fd))
-		return 0;
-	if (w->forget)
-		bpf_map_delete_elem(&pg_sock_fds, &key);
-	else
-		bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
+	}
+	if (w->mode != SOCK_FDS_ADD && sock_hint__maybe(&key))
+		sock_fds__forget(&key);
 	return 0;
 }
 
 /*
- * Every socket of an fd table: added for a forked child's own copy, or
- * forgotten (forget) when the last task using the table exits, so that its
- * entries do not outlive it (a new table at the same address would have
- * its closes of files sent, and live entries would be evicted sooner).
+ * Brings the entries of one fd table in line with it (see enum
+ * sock_fds_walk_mode): for a forked child's own copy, after an exec, and
+ * when the last task using the table exits, so that entries do not outlive
+ * their sockets (a new table at the same address would have its closes of
+ * files sent, and live entries would be evicted sooner).
  */
 static __always_inline void sock_fds__walk(struct files_struct *files,
-					   bool forget)
+					   enum sock_fds_walk_mode mode)
 {
 	struct fdtable *fdt = files->fdt;
 	struct sock_fds_walk w = {
@@ -650,7 +729,7 @@ static __always_inline void sock_fds__walk(struct files_struct *files,
 		.open_fds = (__u64)fdt->open_fds,
 		.fds = (__u64)fdt->fd,
 		.max_fds = fdt->max_fds,
-		.forget = forget,
+		.mode = mode,
 	};
 	__u32 slots = w.max_fds;
 
@@ -666,14 +745,13 @@ int pg_seed_sock_fds(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct sock_fd_key key = {};
-	__u8 one = 1;
 
 	if (!task || !file || !task->files ||
 	    (file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return 0;
 	key.files = (__u64)task->files;
 	key.fd = ctx->fd;
-	bpf_map_update_elem(&pg_sock_fds, &key, &one, BPF_ANY);
+	sock_fds__add(&key);
 	return 0;
 }
 
@@ -695,6 +773,11 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	 * bprm->filename for a path relative to a dirfd or AT_EMPTY_PATH:
 	 * "/dev/fd/N[/path]". execveat(AT_FDCWD, path) stays "execve".
 	 */
+	/* Close-on-exec closed descriptors without a close(2), and an exec
+	 * of a task that shared its table gave it a copy. */
+	if (close_at_exit && task->files)
+		sock_fds__walk(task->files, SOCK_FDS_SYNC);
+
 	id = PG_SYS_EXECVE;
 	{
 		char fdp[8] = {};
@@ -807,7 +890,7 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 	}
 	/* A child with its own copy of the fd table: its sockets. */
 	if (close_at_exit && child->files && child->files != parent->files)
-		sock_fds__walk(child->files, false);
+		sock_fds__walk(child->files, SOCK_FDS_ADD);
 	if (!filter__wants(rec.syscall ? rec.syscall : PG_SYS_CLONE) ||
 	    self__ignored(pid_tgid >> 32))
 		return 0;
@@ -834,7 +917,7 @@ int BPF_PROG(pg_sched_exit, struct task_struct *task, bool group_dead)
 	/* The fd table goes with its last user (exit_files runs after this
 	 * tracepoint): its sockets' entries go too. */
 	if (close_at_exit && files && files->count.counter == 1)
-		sock_fds__walk(files, true);
+		sock_fds__walk(files, SOCK_FDS_FORGET);
 
 	/* One record per process, when its last thread goes. */
 	if (!group_dead || !filter__wants(PG_SYS_PROCEXIT) ||
@@ -1395,10 +1478,12 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			 * of a file be sent (and goes then), or ages out. */
 			if (filter__on(PG_FILTER_FILE_CLOSES))
 				break;
-			/* Most closes are files': a lock-free miss. Only a
-			 * socket's entry is deleted (under the bucket lock). */
-			if (bpf_map_lookup_elem(&pg_sock_fds, &key)) {
-				bpf_map_delete_elem(&pg_sock_fds, &key);
+			/* Most closes are files': sock_hint says so with one
+			 * load; past it, a lock-free miss. Only a socket's
+			 * entry is deleted (under the bucket lock). */
+			if (sock_hint__maybe(&key) &&
+			    bpf_map_lookup_elem(&pg_sock_fds, &key)) {
+				sock_fds__forget(&key);
 				sock_close = true;
 			}
 			break;

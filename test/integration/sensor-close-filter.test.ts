@@ -148,6 +148,109 @@ int main(void)
 }
 `;
 
+/*
+ * Churn through the numbers the socket-fd map's counting filter
+ * (sock_hint) hashes: 100 files open at once (3..102) and closed, then 100
+ * sockets at those same numbers, each closed after a file's close; a socket
+ * noted twice at one number (dup2 onto it twice) and closed once; then a
+ * file dup2'd onto that number and closed; last a socket at 3 again, after
+ * 2,000 closes of files there. Prints the socket numbers it closed.
+ */
+const CHURN_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int main(void)
+{
+	char line[16];
+	int f[100], s[100];
+
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	for (int i = 0; i < 100; i++)
+		f[i] = open("/etc/hostname", O_RDONLY);
+	for (int i = 0; i < 100; i++)
+		close(f[i]);
+	for (int i = 0; i < 100; i++)
+		s[i] = socket(AF_INET, SOCK_DGRAM, 0);
+	for (int i = 99; i >= 0; i--) {
+		close(open("/etc/hostname", O_RDONLY));
+		close(s[i]);
+		printf("%d ", s[i]);
+	}
+	int t = socket(AF_INET, SOCK_DGRAM, 0);
+	dup2(t, 500);
+	dup2(t, 500);
+	close(500);
+	printf("%d ", 500);
+	int g = open("/etc/hostname", O_RDONLY);
+	dup2(g, 500);
+	close(500);
+	close(g);
+	close(t);
+	printf("%d ", t);
+	for (int i = 0; i < 2000; i++)
+		close(open("/etc/hostname", O_RDONLY));
+	int u = socket(AF_INET6, SOCK_STREAM, 0);
+	close(u);
+	printf("%d\n", u);
+	fflush(stdout);
+	return 0;
+}
+`;
+
+/*
+ * A socket at 300 in a table shared with a child (clone CLONE_FILES): the
+ * child's exec gives it its own copy of the table (at a new address, never
+ * walked at fork), and the new image closes a file, then 300.
+ */
+const EXEC_SHARED_C = String.raw`
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char stack[65536];
+static char *self;
+
+static int child(void *arg)
+{
+	execl(self, self, "closer", "300", (char *)NULL);
+	_exit(127);
+}
+
+int main(int argc, char **argv)
+{
+	char line[16];
+
+	if (argc == 3) {
+		close(open("/etc/hostname", O_RDONLY));
+		close(atoi(argv[2]));
+		return 0;
+	}
+	self = argv[0];
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	dup2(socket(AF_INET, SOCK_DGRAM, 0), 300);
+	pid_t pid = clone(child, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
+	waitpid(pid, NULL, 0);
+	printf("child %d\n", pid);
+	fflush(stdout);
+	return 0;
+}
+`;
+
 describe.skipIf(skipReason !== undefined).each([
   { how: "decided at sys_exit", closeAtEnter: false },
   { how: "marked at sys_enter (--close-at-enter)", closeAtEnter: true },
@@ -164,6 +267,10 @@ describe.skipIf(skipReason !== undefined).each([
     execFileSync("cc", ["-O1", "-o", join(work, "closes"), join(work, "closes.c")]);
     writeFileSync(join(work, "switch.c"), SWITCH_C);
     execFileSync("cc", ["-O1", "-o", join(work, "switch"), join(work, "switch.c")]);
+    writeFileSync(join(work, "churn.c"), CHURN_C);
+    execFileSync("cc", ["-O1", "-o", join(work, "churn"), join(work, "churn.c")]);
+    writeFileSync(join(work, "exec-shared.c"), EXEC_SHARED_C);
+    execFileSync("cc", ["-O1", "-o", join(work, "exec-shared"), join(work, "exec-shared.c")]);
     // Its first socket exists before the sensor starts: only the load-time iterator can know it.
     helper = spawn(join(work, "closes"), [], { stdio: ["pipe", "pipe", "inherit"] });
     helper.stdout.setEncoding("utf8").on("data", (t: string) => {
@@ -219,6 +326,47 @@ describe.skipIf(skipReason !== undefined).each([
     expect(stats.eventsSeen).toBeGreaterThanOrEqual(
       stats.eventsEmitted + stats.ringbufFull + (stats.filtered ?? 0),
     );
+  }, 30_000);
+
+  it("sends every socket's close at numbers files used before and after it, and no file's", async () => {
+    const child = spawn(join(work, "churn"), [], { stdio: ["pipe", "pipe", "inherit"] });
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    let text = "";
+    child.stdout.setEncoding("utf8").on("data", (t: string) => {
+      text += t;
+    });
+    await waitUntil(() => (text.includes("ready") ? true : undefined), "the churn helper");
+    child.stdin.write("go\n");
+    expect(await closed).toBe(0);
+    const sockets = text.replace("ready", "").trim().split(/\s+/).map(Number);
+    expect(sockets).toHaveLength(103);
+    const pid = child.pid ?? -1;
+    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "its exit");
+    const closes = log
+      .events()
+      .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === pid)
+      .map((e) => e.args.fd);
+    // Its exec's closes (before the helper's main) are files' and dropped too.
+    expect(closes).toEqual(sockets);
+  }, 30_000);
+
+  it("sends the close of a socket in the table an exec copied from a shared one", async () => {
+    const helper2 = spawn(join(work, "exec-shared"), [], { stdio: ["pipe", "pipe", "inherit"] });
+    const closed = new Promise<number | null>((resolve) => helper2.once("close", resolve));
+    let text = "";
+    helper2.stdout.setEncoding("utf8").on("data", (t: string) => {
+      text += t;
+    });
+    await waitUntil(() => (text.includes("ready") ? true : undefined), "the exec-shared helper");
+    helper2.stdin.write("go\n");
+    expect(await closed).toBe(0);
+    const child = Number(/child (\d+)/.exec(text)?.[1]);
+    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === child, "the child's exit");
+    const closes = log
+      .events()
+      .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === child)
+      .map((e) => e.args.fd);
+    expect(closes).toEqual([300]);
   }, 30_000);
 
   it("keeps the sockets made while every close was sent, after a switch to sockets' closes only", async () => {
