@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// Per-program cost of Peregrine's kernel programs, from the kernel's own BPF
+// run-time statistics (kernel.bpf_stats_enabled: run_time_ns and run_cnt of
+// each program), while a tight openat+close loop runs. Much less noisy than
+// timing the loop: it counts only the time spent inside the programs.
+//
+// Scenarios, each the loader alone (its output read and discarded):
+//   filtered   the syscall set of rules that need only unlinkat: every
+//              openat and every close of a file dropped in the kernel
+//   delivered  the syscall set of rules that need openat: every openat and
+//              close sent
+//   noop exit  a do-nothing tp_btf sys_exit program (bpf/bench/noop.bpf.c):
+//              what the statistics themselves and an empty program cost
+//   … close    the same with a loop of two closes of a number that is not
+//              open per "pair" instead: the close path alone (a failed
+//              close takes the same path in the programs as a file's), so
+//              that openat's part is the pair's cost minus it
+//
+// For each scenario and build (this tree, and with --baseline DIR another
+// checkout's bpf/.output loader, alternated within each round) it prints
+// the sys_exit program's ns per run (over every syscall exit of the machine
+// during the loop: most are the loop's, the rest of the machine's exits
+// leave after the number table and pull the average down) and its ns per
+// openat+close pair (run time over the loop's pairs: the figure that adds to
+// a traced pair), medians and ranges over the rounds.
+//
+// The statistics are switched on only while a loop runs, and back off at
+// exit: they cost every BPF program of the machine two clock reads per run.
+//
+//   make -C bpf && npm run build && sudo node bench/kernel-progstats.mjs [--baseline DIR]
+//   (PAIRS=500000 ROUNDS=5 ONLY=<regex of scenario names>)
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { kernelFilter } from "../dist/sensor/event-filter.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const PAIRS = Number(process.env.PAIRS ?? 500_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const bIdx = process.argv.indexOf("--baseline");
+const BASELINE = bIdx > 0 ? resolve(process.argv[bIdx + 1] ?? "") : undefined;
+const builds = [{ name: "current", dir: root }];
+if (BASELINE) builds.push({ name: "baseline", dir: BASELINE });
+
+const LOOP_C = String.raw`
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]);
+	struct timespec ca, cb;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
+	if (argc > 2) /* "close": a close of a number that is not open, twice per pair */
+		for (long i = 0; i < n; i++) {
+			close(1000);
+			close(1001);
+		}
+	else
+		for (long i = 0; i < n; i++)
+			close(open("/etc/hostname", O_RDONLY));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
+	printf("%.1f\n", ((cb.tv_sec - ca.tv_sec) * 1e9 + (cb.tv_nsec - ca.tv_nsec)) / n);
+	return 0;
+}
+`;
+const work = mkdtempSync(join(tmpdir(), "pg-kstats-"));
+const loopBin = join(work, "openclose");
+writeFileSync(`${loopBin}.c`, LOOP_C);
+execFileSync("cc", ["-O2", "-o", loopBin, `${loopBin}.c`]);
+
+const STATS = "/proc/sys/kernel/bpf_stats_enabled";
+const statsWas = readFileSync(STATS, "utf8").trim();
+const setStats = (on) => writeFileSync(STATS, on ? "1" : statsWas);
+process.on("exit", () => setStats(false));
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
+
+const FILTERED = kernelFilter(new Set(["unlinkat"])).ids.join(",");
+const DELIVERED = kernelFilter(new Set(["openat"])).ids.join(",");
+
+/** The ids of the BPF programs a process holds open (/proc/<pid>/fdinfo prog_id). */
+function progIds(pid) {
+  const ids = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (!readlinkSync(`/proc/${pid}/fd/${fd}`).includes("bpf-prog")) continue;
+      const m = /^prog_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+      if (m) ids.push(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ids;
+}
+
+/** name -> { ns, cnt } of the given program ids. */
+function progStats(ids) {
+  const all = JSON.parse(execFileSync("bpftool", ["prog", "show", "--json"], { encoding: "utf8" }));
+  const out = {};
+  for (const p of all) {
+    if (ids.includes(p.id)) out[p.name] = { ns: p.run_time_ns ?? 0, cnt: p.run_cnt ?? 0 };
+  }
+  return out;
+}
+
+function runLoop(closes) {
+  return Number(
+    execFileSync(loopBin, [String(PAIRS), ...(closes ? ["close"] : [])], { encoding: "utf8" }).trim(),
+  );
+}
+
+/** Starts a program, waits for its first output (ready), measures one loop. */
+async function measure(cmd, args, progName, closes = false) {
+  const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
+  p.stdout.on("data", () => {});
+  await new Promise((res, rej) => {
+    p.stdout.once("data", res);
+    p.once("exit", (c) => rej(new Error(`${cmd} exited ${c}`)));
+  });
+  const ids = progIds(p.pid);
+  setStats(true);
+  const a = progStats(ids);
+  const loopNs = runLoop(closes);
+  const b = progStats(ids);
+  setStats(false);
+  p.stdin.end();
+  await new Promise((r) => p.once("exit", r));
+  const x = a[progName];
+  const y = b[progName];
+  if (!x || !y) throw new Error(`${progName} not found among ${cmd}'s programs`);
+  const ns = y.ns - x.ns;
+  const cnt = y.cnt - x.cnt;
+  return { perRun: ns / cnt, perPair: ns / PAIRS, runsPerPair: cnt / PAIRS, loopNs };
+}
+
+const loader = (dir) => join(dir, "bpf/.output/peregrine-loader");
+const scenarios = [];
+for (const b of builds) {
+  scenarios.push({
+    key: `filtered ${b.name}`,
+    run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], "pg_sys_exit"),
+  });
+  scenarios.push({
+    key: `filtered close ${b.name}`,
+    run: () =>
+      measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], "pg_sys_exit", true),
+  });
+  scenarios.push({
+    key: `delivered ${b.name}`,
+    run: () => measure(loader(b.dir), ["--syscalls", DELIVERED, "--stats-interval-ms", "0"], "pg_sys_exit"),
+  });
+}
+scenarios.push({
+  key: "noop exit",
+  run: () => measure(join(root, "bpf/.output/noop-loader"), ["exit"], "noop_sys_exit"),
+});
+scenarios.push({
+  key: "noop exit close",
+  run: () => measure(join(root, "bpf/.output/noop-loader"), ["exit"], "noop_sys_exit", true),
+});
+
+// ONLY=<regex>: the scenarios whose name matches (e.g. ONLY=filtered).
+if (process.env.ONLY) {
+  const only = new RegExp(process.env.ONLY);
+  scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => only.test(s.key)));
+}
+const results = Object.fromEntries(scenarios.map((s) => [s.key, []]));
+console.log(
+  `openat+close pairs per loop: ${PAIRS}, rounds: ${ROUNDS}${BASELINE ? `, baseline ${BASELINE}` : ""}`,
+);
+for (let round = 1; round <= ROUNDS; round++) {
+  // Alternate the order so drift on the shared machine hits every scenario.
+  const order = round % 2 ? scenarios : [...scenarios].reverse();
+  const line = [];
+  for (const s of order) {
+    const r = await s.run();
+    results[s.key].push(r);
+    line.push(
+      `${s.key} ${r.perRun.toFixed(1)} ns/run ${r.perPair.toFixed(1)} ns/pair (loop ${r.loopNs.toFixed(0)})`,
+    );
+  }
+  console.log(`round ${round}: ${line.join(" | ")}`);
+}
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const span = (xs) => `${med(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}-${Math.max(...xs).toFixed(1)})`;
+console.log("median (min-max) over the rounds:");
+for (const [key, rs] of Object.entries(results)) {
+  console.log(
+    `  ${key.padEnd(24)} ns/run ${span(rs.map((r) => r.perRun))}  ns/pair ${span(rs.map((r) => r.perPair))}  runs/pair ${span(rs.map((r) => r.runsPerPair))}  loop CPU ns/pair ${span(rs.map((r) => r.loopNs))}`,
+  );
+}
+rmSync(work, { recursive: true, force: true });
