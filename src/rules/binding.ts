@@ -2,6 +2,7 @@
 import type { SourcePosition } from "./errors.js";
 import type { FieldCache } from "./field-cache.js";
 import type { BindContext, FieldRegistry } from "./fields.js";
+import type { MacroMemo } from "./macro-memo.js";
 
 export interface BindingOptions {
   readonly fields: FieldRegistry;
@@ -15,4 +16,6 @@ export interface BindingOptions {
    * instead of failing the load.
    */
   readonly onUnsupported?: (field: string, reason: string, pos: SourcePosition) => void;
+  /** When set, macro uses with identical compilations share one per-event memoized predicate. */
+  readonly macros?: MacroMemo;
 }

@@ -14,6 +14,7 @@ import type { BindingOptions } from "./binding.js";
 import { FieldError, RulesError } from "./errors.js";
 import { inMacro } from "./expand.js";
 import type { Extractor } from "./fields.js";
+import { macroKey } from "./macro-memo.js";
 import { OPERATORS, type OperatorDef, type ValueTest } from "./operators.js";
 import { TRANSFORMERS } from "./transformers.js";
 import { type Constant, convertConstant, describeType, type FieldType, type RuntimeValue } from "./values.js";
@@ -70,7 +71,8 @@ export function compileFieldExpr(f: FieldExpr, opts: BindingOptions): Access {
   };
 }
 
-function convertAll(c: CheckNode, access: Access): Constant[] {
+/** The check's constants converted to the field's type (also used by guards.ts, so guards test what the rule tests). */
+export function convertAll(c: CheckNode, access: Pick<Access, "name" | "type">): Constant[] {
   const right: Operand | undefined = c.right;
   if (right === undefined) throw new RulesError(`operator '${c.op}' needs a value`, c.opPos);
   const items = right.kind === "list" ? right.items : right.kind === "value" ? [right] : [];
@@ -350,7 +352,13 @@ export function compileCondition(e: Expr, opts: BindingOptions): Predicate {
       return compileCheck(e, opts);
     case "macro-body":
       try {
-        return compileCondition(e.body, opts);
+        // Compiled for every use, so each rule still gets its own warnings,
+        // unsupported-field reports and errors; only the predicate is shared.
+        const compiled = compileCondition(e.body, opts);
+        const memo = opts.macros;
+        // Constants stay constants, so the enclosing and/or still folds them.
+        if (memo === undefined || compiled === ALWAYS || compiled === NEVER) return compiled;
+        return memo.share(macroKey(e.name, opts.bind.eventTypes, opts.onUnsupported !== undefined), compiled);
       } catch (err) {
         if (err instanceof FieldError) {
           const wrapped = inMacro(err, e.name);

@@ -32,6 +32,7 @@ import { applyExceptions } from "./exceptions.js";
 import { Expander } from "./expand.js";
 import { FieldCache } from "./field-cache.js";
 import { DEFAULT_FIELDS, type FieldRegistry } from "./fields.js";
+import { MacroMemo } from "./macro-memo.js";
 import { type CompiledOutput, compileOutput } from "./output-format.js";
 import { PRIORITIES, type Priority } from "./priority.js";
 import { type CollectedRules, RuleCollector, type RuleDef } from "./rule-collector.js";
@@ -72,6 +73,12 @@ export interface RulesetOptions {
   readonly collectErrors?: RulesError[];
   /** Warn about macros and lists no rule uses (Falco's LOAD_UNUSED_MACRO/LIST); for validation. */
   readonly warnUnused?: boolean;
+  /**
+   * false: every rule evaluates its own compiled condition, nothing shared
+   * between rules (no macro memo). The same detections either way; tests and
+   * benches compare the two.
+   */
+  readonly optimize?: boolean;
 }
 
 /** One use of a field the sensor cannot answer, in an enabled rule that was loaded. */
@@ -203,6 +210,7 @@ class RuleCompiler {
   readonly #fields: FieldRegistry;
   readonly #expander: Expander;
   readonly #cache = new FieldCache();
+  readonly #macros: MacroMemo | undefined;
   readonly #warnings: WarningSink;
   readonly #report: boolean;
   readonly unsupported: UnsupportedFieldUse[] = [];
@@ -212,8 +220,10 @@ class RuleCompiler {
     fields: FieldRegistry,
     warnings: WarningSink,
     report: boolean,
+    optimize: boolean,
     onMacroError?: (err: RulesError) => void,
   ) {
+    this.#macros = optimize ? new MacroMemo() : undefined;
     this.#fields = fields;
     this.#warnings = warnings;
     this.#report = report;
@@ -248,6 +258,7 @@ class RuleCompiler {
         fields: this.#fields,
         cache: this.#cache,
         bind: { eventTypes },
+        ...(this.#macros !== undefined && { macros: this.#macros }),
         warn: (message, pos) => this.#warnings.add(message, pos, item),
         // skip-if-unknown-filter rules are skipped on such a field instead (below), as Falco does.
         ...(this.#report &&
@@ -343,6 +354,7 @@ export function loadRulesFromText(sources: readonly RulesSource[], options: Rule
     options.fields ?? DEFAULT_FIELDS,
     sink,
     (options.unsupportedFields ?? "report") === "report",
+    options.optimize ?? true,
     errors === undefined ? undefined : (err) => errors.push(err),
   );
   const compiled: CompiledRule[] = [];
