@@ -24,105 +24,13 @@
 #include <bpf/bpf_endian.h>
 
 #include "peregrine_wire.h"
+#include "peregrine_syscalls.h"
 
 #if !defined(__TARGET_ARCH_x86)
 #error "peregrine.bpf.c reads syscall arguments from x86_64 pt_regs; port the NR_* numbers and register names first"
 #endif
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-#define NR_OPEN 2
-#define NR_CLOSE 3
-#define NR_CONNECT 42
-#define NR_CREAT 85
-#define NR_OPENAT 257
-#define NR_CLONE 56
-#define NR_FORK 57
-#define NR_VFORK 58
-#define NR_EXECVEAT 322
-#define NR_CLONE3 435
-#define NR_OPENAT2 437
-#define NR_TABLE_SIZE 512
-
-/* Internal ids above every enum pg_syscall value (and below the filter's
- * PG_FILTER_FILE_CLOSES slot): syscalls looked at only to keep pg_sock_fds. */
-#define PG_NOTE_FIRST 120
-#define PG_NOTE_FCNTL 120
-#define PG_NOTE_PIDFD_GETFD 121
-
-/* x86_64 syscall number -> enum pg_syscall; 0: not watched at sys_exit.
- * clone/clone3/fork/vfork are absent: sched_process_fork reports them (with
- * their flags) once the child exists. */
-static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
-	[2] = PG_SYS_OPEN,
-	[3] = PG_SYS_CLOSE,
-	[32] = PG_SYS_DUP,
-	[33] = PG_SYS_DUP2,
-	[41] = PG_SYS_SOCKET,
-	[42] = PG_SYS_CONNECT,
-	[43] = PG_SYS_ACCEPT,
-	[44] = PG_SYS_SENDTO,
-	[45] = PG_SYS_RECVFROM,
-	[46] = PG_SYS_SENDMSG,
-	[47] = PG_SYS_RECVMSG,
-	[49] = PG_SYS_BIND,
-	[50] = PG_SYS_LISTEN,
-	[53] = PG_SYS_SOCKETPAIR,
-	[59] = PG_SYS_EXECVE,
-	[62] = PG_SYS_KILL,
-	[80] = PG_SYS_CHDIR,
-	[81] = PG_SYS_FCHDIR,
-	[82] = PG_SYS_RENAME,
-	[83] = PG_SYS_MKDIR,
-	[84] = PG_SYS_RMDIR,
-	[85] = PG_SYS_CREAT,
-	[86] = PG_SYS_LINK,
-	[87] = PG_SYS_UNLINK,
-	[88] = PG_SYS_SYMLINK,
-	[90] = PG_SYS_CHMOD,
-	[91] = PG_SYS_FCHMOD,
-	[92] = PG_SYS_CHOWN,
-	[93] = PG_SYS_FCHOWN,
-	[94] = PG_SYS_LCHOWN,
-	[101] = PG_SYS_PTRACE,
-	[105] = PG_SYS_SETUID,
-	[106] = PG_SYS_SETGID,
-	[113] = PG_SYS_SETREUID,
-	[114] = PG_SYS_SETREGID,
-	[117] = PG_SYS_SETRESUID,
-	[119] = PG_SYS_SETRESGID,
-	[126] = PG_SYS_CAPSET,
-	[157] = PG_SYS_PRCTL,
-	[165] = PG_SYS_MOUNT,
-	[166] = PG_SYS_UMOUNT2,
-	[175] = PG_SYS_INIT_MODULE,
-	[176] = PG_SYS_DELETE_MODULE,
-	[200] = PG_SYS_TKILL,
-	[234] = PG_SYS_TGKILL,
-	[257] = PG_SYS_OPENAT,
-	[258] = PG_SYS_MKDIRAT,
-	[260] = PG_SYS_FCHOWNAT,
-	[263] = PG_SYS_UNLINKAT,
-	[264] = PG_SYS_RENAMEAT,
-	[265] = PG_SYS_LINKAT,
-	[266] = PG_SYS_SYMLINKAT,
-	[268] = PG_SYS_FCHMODAT,
-	[272] = PG_SYS_UNSHARE,
-	[288] = PG_SYS_ACCEPT4,
-	[292] = PG_SYS_DUP3,
-	[308] = PG_SYS_SETNS,
-	[313] = PG_SYS_FINIT_MODULE,
-	[316] = PG_SYS_RENAMEAT2,
-	[319] = PG_SYS_MEMFD_CREATE,
-	[321] = PG_SYS_BPF,
-	[322] = PG_SYS_EXECVEAT,
-	[323] = PG_SYS_USERFAULTFD,
-	[437] = PG_SYS_OPENAT2,
-	/* Not reported; they only make descriptors (pg_sock_fds). */
-	[72] = PG_NOTE_FCNTL,
-	[438] = PG_NOTE_PIDFD_GETFD,
-};
 
 /* Constants that are macros in the kernel, so not in vmlinux.h. */
 #define AT_FDCWD -100
@@ -252,6 +160,12 @@ struct {
 } pg_sock_fds SEC(".maps");
 
 const volatile bool close_at_exit = false;
+
+/* enum pg_nr_action by x86_64 syscall number (include/peregrine_syscalls.h):
+ * written by the loader (through the skeleton's mapping of .bss) before
+ * attach and whenever the filter changes; single bytes, so a reader sees
+ * the old or the new action, as with the filter map itself. */
+__u8 nr_action[NR_TABLE_SIZE];
 
 /*
  * A counting filter in front of pg_sock_fds, so that a close in a slot that
@@ -392,25 +306,6 @@ static __always_inline bool filter__wants(__u32 id)
 	}
 	counter__inc(PG_CNT_FILTERED);
 	return false;
-}
-
-/* Syscalls that make, copy or drop a socket descriptor (pg_sock_fds): ids
- * 56..69 (enum pg_syscall), one bit each. */
-#define SOCK_FDS_TRACKED                                                        \
-	((1u << (PG_SYS_SOCKET - PG_SYS_SOCKET)) |                             \
-	 (1u << (PG_SYS_ACCEPT - PG_SYS_SOCKET)) |                             \
-	 (1u << (PG_SYS_ACCEPT4 - PG_SYS_SOCKET)) |                            \
-	 (1u << (PG_SYS_RECVMSG - PG_SYS_SOCKET)) |                            \
-	 (1u << (PG_SYS_SOCKETPAIR - PG_SYS_SOCKET)) |                         \
-	 (1u << (PG_SYS_DUP - PG_SYS_SOCKET)) |                                \
-	 (1u << (PG_SYS_DUP2 - PG_SYS_SOCKET)) |                               \
-	 (1u << (PG_SYS_DUP3 - PG_SYS_SOCKET)) |                               \
-	 (1u << (PG_SYS_CLOSE - PG_SYS_SOCKET)))
-
-static __always_inline bool sock_fds__tracked(__u32 id)
-{
-	return id >= PG_SYS_SOCKET && id <= PG_SYS_CLOSE &&
-	       ((SOCK_FDS_TRACKED >> (id - PG_SYS_SOCKET)) & 1);
 }
 
 /* The ring-buffer-full counter of a syscall's family (ranges: see enum pg_syscall). */
@@ -1433,9 +1328,36 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	__u32 id;
 
 	/* Hot path: every syscall on the machine passes here. Decide on the
-	 * number alone before anything else. */
+	 * number alone before anything else: one byte of nr_action, which
+	 * the loader derived from the filter, so the common cases (not
+	 * watched; unwanted) touch one cache line of ours and the counter's,
+	 * not the number table, the filter map and the read-only settings. */
 	if ((unsigned long)nr >= NR_TABLE_SIZE)
 		return 0;
+	switch (nr_action[nr]) {
+	case PG_NR_IGNORE:
+		return 0;
+	case PG_NR_FILTERED:
+		counter__inc(PG_CNT_FILTERED);
+		return 0;
+	case PG_NR_CLOSE_SOCKETS: {
+		/* A close when only sockets' closes matter: a file's (most
+		 * of them) leaves after the counting filter's one load. */
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct sock_fd_key key = {
+			.files = (__u64)task->files,
+			.fd = regs->di,
+		};
+
+		if (task->thread_info.status & TS_COMPAT)
+			return 0;
+		if (!sock_hint__maybe(&key)) {
+			counter__inc(PG_CNT_FILTERED);
+			return 0;
+		}
+		break;
+	}
+	}
 	id = nr_to_pg[nr];
 	if (!id)
 		return 0;
@@ -1443,14 +1365,6 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	 * record has told it already. Only failures are reported here. */
 	if ((id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT) && ret == 0)
 		return 0;
-	/* The common case where the rules need few syscalls: one the filter
-	 * does not want and that makes or drops no socket descriptor. One
-	 * array lookup and one counter, nothing else. */
-	if (id < PG_NOTE_FIRST && !(close_at_exit && sock_fds__tracked(id)) &&
-	    !filter__on(id)) {
-		counter__inc(PG_CNT_FILTERED);
-		return 0;
-	}
 	/* A 32-bit process uses the ia32 table, where these numbers mean
 	 * other syscalls (3 is read there, not close). Not covered
 	 * (docs/sensor.md). */

@@ -39,6 +39,7 @@
 
 /* The skeleton names the wire types (unused_pg_* variables): wire first. */
 #include "peregrine_wire.h"
+#include "peregrine_syscalls.h"
 #include "peregrine.skel.h"
 
 #define PROG "peregrine-loader"
@@ -482,15 +483,23 @@ static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 	if (set != filter_set)
 		memcpy(filter_set, set, sizeof(filter_set));
 
+	bool file_closes = opens || !sock_fds_ready;
+
 	for (__u32 id = 0; id < PG_SYS_MAX; id++) {
-		__u32 on = id == PG_FILTER_FILE_CLOSES ? opens || !sock_fds_ready :
-							 set[id];
+		__u32 on = id == PG_FILTER_FILE_CLOSES ? file_closes : set[id];
 		int err = bpf_map__update_elem(skel->maps.pg_filter, &id,
 					       sizeof(id), &on, sizeof(on), 0);
 
 		if (err)
 			return err;
 	}
+	/* Then the per-number actions the program looks at first (its .bss,
+	 * mapped: plain stores the program sees at once). After the filter
+	 * map, so that an action never gets ahead of it: the full path
+	 * checks the map again. */
+	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++)
+		skel->bss->nr_action[nr] =
+			nr__action(nr, set, !close_at_enter, file_closes);
 	return enter__sync(skel, close_at_enter && !opens && set[PG_SYS_CLOSE]);
 }
 

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * Which x86_64 syscalls the sys_exit program watches, and what it does with
+ * each number once the filter is set: shared by bpf/peregrine.bpf.c and the
+ * loader, which turns the filter into the per-number action table
+ * (nr_action) that the program's first look goes to. Internal: not part of
+ * the wire format.
+ */
+#ifndef PEREGRINE_SYSCALLS_H
+#define PEREGRINE_SYSCALLS_H
+
+#include "peregrine_wire.h"
+
+/* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+#define NR_OPEN 2
+#define NR_CLOSE 3
+#define NR_CONNECT 42
+#define NR_CREAT 85
+#define NR_OPENAT 257
+#define NR_CLONE 56
+#define NR_FORK 57
+#define NR_VFORK 58
+#define NR_EXECVEAT 322
+#define NR_CLONE3 435
+#define NR_OPENAT2 437
+#define NR_TABLE_SIZE 512
+
+/* Internal ids above every enum pg_syscall value (and below the filter's
+ * PG_FILTER_FILE_CLOSES slot): syscalls looked at only to keep pg_sock_fds. */
+#define PG_NOTE_FIRST 120
+#define PG_NOTE_FCNTL 120
+#define PG_NOTE_PIDFD_GETFD 121
+
+/* x86_64 syscall number -> enum pg_syscall; 0: not watched at sys_exit.
+ * clone/clone3/fork/vfork are absent: sched_process_fork reports them (with
+ * their flags) once the child exists. */
+static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
+	[2] = PG_SYS_OPEN,
+	[3] = PG_SYS_CLOSE,
+	[32] = PG_SYS_DUP,
+	[33] = PG_SYS_DUP2,
+	[41] = PG_SYS_SOCKET,
+	[42] = PG_SYS_CONNECT,
+	[43] = PG_SYS_ACCEPT,
+	[44] = PG_SYS_SENDTO,
+	[45] = PG_SYS_RECVFROM,
+	[46] = PG_SYS_SENDMSG,
+	[47] = PG_SYS_RECVMSG,
+	[49] = PG_SYS_BIND,
+	[50] = PG_SYS_LISTEN,
+	[53] = PG_SYS_SOCKETPAIR,
+	[59] = PG_SYS_EXECVE,
+	[62] = PG_SYS_KILL,
+	[80] = PG_SYS_CHDIR,
+	[81] = PG_SYS_FCHDIR,
+	[82] = PG_SYS_RENAME,
+	[83] = PG_SYS_MKDIR,
+	[84] = PG_SYS_RMDIR,
+	[85] = PG_SYS_CREAT,
+	[86] = PG_SYS_LINK,
+	[87] = PG_SYS_UNLINK,
+	[88] = PG_SYS_SYMLINK,
+	[90] = PG_SYS_CHMOD,
+	[91] = PG_SYS_FCHMOD,
+	[92] = PG_SYS_CHOWN,
+	[93] = PG_SYS_FCHOWN,
+	[94] = PG_SYS_LCHOWN,
+	[101] = PG_SYS_PTRACE,
+	[105] = PG_SYS_SETUID,
+	[106] = PG_SYS_SETGID,
+	[113] = PG_SYS_SETREUID,
+	[114] = PG_SYS_SETREGID,
+	[117] = PG_SYS_SETRESUID,
+	[119] = PG_SYS_SETRESGID,
+	[126] = PG_SYS_CAPSET,
+	[157] = PG_SYS_PRCTL,
+	[165] = PG_SYS_MOUNT,
+	[166] = PG_SYS_UMOUNT2,
+	[175] = PG_SYS_INIT_MODULE,
+	[176] = PG_SYS_DELETE_MODULE,
+	[200] = PG_SYS_TKILL,
+	[234] = PG_SYS_TGKILL,
+	[257] = PG_SYS_OPENAT,
+	[258] = PG_SYS_MKDIRAT,
+	[260] = PG_SYS_FCHOWNAT,
+	[263] = PG_SYS_UNLINKAT,
+	[264] = PG_SYS_RENAMEAT,
+	[265] = PG_SYS_LINKAT,
+	[266] = PG_SYS_SYMLINKAT,
+	[268] = PG_SYS_FCHMODAT,
+	[272] = PG_SYS_UNSHARE,
+	[288] = PG_SYS_ACCEPT4,
+	[292] = PG_SYS_DUP3,
+	[308] = PG_SYS_SETNS,
+	[313] = PG_SYS_FINIT_MODULE,
+	[316] = PG_SYS_RENAMEAT2,
+	[319] = PG_SYS_MEMFD_CREATE,
+	[321] = PG_SYS_BPF,
+	[322] = PG_SYS_EXECVEAT,
+	[323] = PG_SYS_USERFAULTFD,
+	[437] = PG_SYS_OPENAT2,
+	/* Not reported; they only make descriptors (pg_sock_fds). */
+	[72] = PG_NOTE_FCNTL,
+	[438] = PG_NOTE_PIDFD_GETFD,
+};
+
+/* Syscalls that make, copy or drop a socket descriptor (pg_sock_fds): ids
+ * 56..69 (enum pg_syscall), one bit each. */
+#define SOCK_FDS_TRACKED                                                        \
+	((1u << (PG_SYS_SOCKET - PG_SYS_SOCKET)) |                             \
+	 (1u << (PG_SYS_ACCEPT - PG_SYS_SOCKET)) |                             \
+	 (1u << (PG_SYS_ACCEPT4 - PG_SYS_SOCKET)) |                            \
+	 (1u << (PG_SYS_RECVMSG - PG_SYS_SOCKET)) |                            \
+	 (1u << (PG_SYS_SOCKETPAIR - PG_SYS_SOCKET)) |                         \
+	 (1u << (PG_SYS_DUP - PG_SYS_SOCKET)) |                                \
+	 (1u << (PG_SYS_DUP2 - PG_SYS_SOCKET)) |                               \
+	 (1u << (PG_SYS_DUP3 - PG_SYS_SOCKET)) |                               \
+	 (1u << (PG_SYS_CLOSE - PG_SYS_SOCKET)))
+
+static inline int sock_fds__tracked(unsigned int id)
+{
+	return id >= PG_SYS_SOCKET && id <= PG_SYS_CLOSE &&
+	       ((SOCK_FDS_TRACKED >> (id - PG_SYS_SOCKET)) & 1);
+}
+
+/*
+ * What pg_sys_exit does first with a syscall number (nr_action, written by
+ * the loader whenever the filter changes, read with one load per hit):
+ */
+enum pg_nr_action {
+	PG_NR_IGNORE = 0,        /* not watched (or not on this table): nothing */
+	PG_NR_FILTERED = 1,      /* watched, unwanted, no descriptor state to keep:
+				  * counted as filtered, nothing else */
+	PG_NR_CLOSE_SOCKETS = 2, /* close, when only sockets' closes matter:
+				  * dropped unless the counting filter in
+				  * front of pg_sock_fds says it may be a socket */
+	PG_NR_FULL = 3,          /* everything else: the whole program */
+};
+
+/*
+ * The action for one number. on: the filter (indexed by enum pg_syscall);
+ * close_at_exit: pg_sock_fds is kept (the loader's default); file_closes:
+ * PG_FILTER_FILE_CLOSES (every close sent).
+ */
+static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on,
+					   int close_at_exit, int file_closes)
+{
+	unsigned int id = nr < NR_TABLE_SIZE ? nr_to_pg[nr] : 0;
+
+	if (!id)
+		return PG_NR_IGNORE;
+	if (id >= PG_NOTE_FIRST)
+		return close_at_exit ? PG_NR_FULL : PG_NR_IGNORE;
+	/* A successful execve is not counted at sys_exit (sched_process_exec
+	 * has it): the program looks at the return value. */
+	if (id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT)
+		return PG_NR_FULL;
+	if (close_at_exit && id == PG_SYS_CLOSE && !file_closes)
+		return PG_NR_CLOSE_SOCKETS;
+	if (on[id] || (close_at_exit && sock_fds__tracked(id)))
+		return PG_NR_FULL;
+	return PG_NR_FILTERED;
+}
+
+#endif /* PEREGRINE_SYSCALLS_H */
