@@ -123,6 +123,17 @@ static inline int sock_fds__tracked(unsigned int id)
 	       ((SOCK_FDS_TRACKED >> (id - PG_SYS_SOCKET)) & 1);
 }
 
+/* CPUs with a counter slot of their own (pg_cnt in bpf/peregrine.bpf.c);
+ * higher-numbered ones share one more slot. */
+#define PG_CNT_CPUS 1024
+
+/* One CPU's counters, two cache lines of their own (no false sharing).
+ * Not a wire type: no pg_ prefix, so scripts/gen-layout.mjs leaves it
+ * out (and not a bare name a kernel's vmlinux.h could also define). */
+struct peregrine_cpu_counters {
+	__u64 n[PG_CNT_MAX];
+} __attribute__((aligned(128)));
+
 /*
  * What pg_sys_exit does first with a syscall number (nr_action, written by
  * the loader whenever the filter changes, read with one load per hit):

@@ -155,7 +155,7 @@ enum pg_record_flags {
 	PG_F_EXE_MEMFD = 8, /* exec: the file is a memfd (memfd_create) */
 };
 
-/* Per-CPU kernel counters (index into the pg_counters map); the loader sums
+/* Per-CPU kernel counters (index into a CPU's pg_cnt slot); the loader sums
  * them over CPUs and writes a PG_REC_STATS record every interval. */
 enum pg_counter {
 	PG_CNT_EVENTS_SEEN = 0,     /* hits of syscalls/sched events we watch, before the filter

@@ -247,18 +247,16 @@ static int header__write(void)
 	return out__flush();
 }
 
-static int stats__write(struct peregrine_bpf *skel, __u64 *percpu, int ncpus)
+static int stats__write(struct peregrine_bpf *skel)
 {
 	struct pg_stats rec;
 
 	memset(&rec, 0, sizeof(rec));
-	for (__u32 i = 0; i < PG_CNT_MAX; i++) {
-		if (bpf_map__lookup_elem(skel->maps.pg_counters, &i, sizeof(i),
-					 percpu, sizeof(*percpu) * ncpus, 0))
-			continue;
-		for (int cpu = 0; cpu < ncpus; cpu++)
-			rec.counters[i] += percpu[cpu];
-	}
+	/* The programs' per-CPU slots (pg_cnt in their .bss, mapped here):
+	 * aligned 8-byte words, so a read is never torn. */
+	for (int cpu = 0; cpu <= PG_CNT_CPUS; cpu++)
+		for (int i = 0; i < PG_CNT_MAX; i++)
+			rec.counters[i] += skel->bss->pg_cnt[cpu].n[i];
 	/* The kernel counts a hit as seen or as filtered, never both (one
 	 * increment on the hot path); seen on the wire is before the filter. */
 	rec.counters[PG_CNT_EVENTS_SEEN] += rec.counters[PG_CNT_FILTERED];
@@ -662,7 +660,7 @@ static bool stdin__closed(struct peregrine_bpf *skel)
 }
 
 static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
-		     const struct options *o, __u64 *percpu, int ncpus)
+		     const struct options *o)
 {
 	__u64 interval_ns = o->stats_interval_ms * 1000000ull;
 	__u64 next_stats = clock__ns(CLOCK_MONOTONIC) + interval_ns;
@@ -702,7 +700,7 @@ static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
 		if (fds[2].revents & (POLLERR | POLLHUP))
 			out.closed = true;
 		if (interval_ns && clock__ns(CLOCK_MONOTONIC) >= next_stats) {
-			stats__write(skel, percpu, ncpus);
+			stats__write(skel);
 			next_stats += interval_ns;
 		}
 		out__flush();
@@ -724,8 +722,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = signal__on_stop };
 	struct peregrine_bpf *skel;
 	struct ring_buffer *rb;
-	__u64 *percpu;
-	int ncpus, status;
+	int status;
 
 	switch (args__parse(argc, argv, &opts)) {
 	case -1:
@@ -743,28 +740,15 @@ int main(int argc, char **argv)
 
 	/* Everything that touches files happens before attach, so the loader
 	 * never shows up in its own stream. */
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0) {
-		log__error("cannot count possible CPUs: %s", strerror(-ncpus));
-		return EXIT_BPF;
-	}
-	percpu = calloc(ncpus, sizeof(*percpu));
-	if (!percpu) {
-		log__error("out of memory");
-		return EXIT_IO;
-	}
 	skel = bpf__setup(&opts);
-	if (!skel) {
-		free(percpu);
+	if (!skel)
 		return EXIT_BPF;
-	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.pg_events),
 			      ring__on_sample, NULL, NULL);
 	if (!rb) {
 		log__error("failed to set up the ring buffer reader: %s",
 			   strerror(errno));
 		bpf__teardown(skel);
-		free(percpu);
 		return EXIT_BPF;
 	}
 
@@ -772,20 +756,19 @@ int main(int argc, char **argv)
 	if (header__write()) {
 		status = out.closed ? EXIT_OK : EXIT_IO;
 	} else {
-		status = loop__run(skel, rb, &opts, percpu, ncpus);
+		status = loop__run(skel, rb, &opts);
 		/* What is left (one batch at most, should producers keep
 		 * going) and the last counters, so a reader always gets
 		 * totals at the end. */
 		if (!out.closed && !out.failed) {
 			ring__drain(rb);
-			stats__write(skel, percpu, ncpus);
+			stats__write(skel);
 			out__flush();
 		}
 	}
 
 	ring_buffer__free(rb);
 	bpf__teardown(skel);
-	free(percpu);
 	if (out.failed)
 		status = EXIT_IO;
 	return status;
