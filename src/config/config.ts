@@ -35,6 +35,8 @@ export interface Config {
   otlpMaxQueueSize: number;
   otlpMaxBatchSize: number;
   otlpScheduleDelayMs: number;
+  /** Export worker threads making and sending OTLP records; undefined = one per core (at most 4), 0 = in the main thread. */
+  otlpExportWorkers: number | undefined;
   /** On-disk spool for detections the collector could not take; "" disables it. */
   spoolDir: string;
   spoolMaxBytes: number;
@@ -49,6 +51,9 @@ export interface Config {
   httpOutputCertificate: string;
   httpOutputInsecure: boolean;
 }
+
+/** Upper bound of otlp.export_workers. */
+export const MAX_EXPORT_WORKERS = 32;
 
 /** Where the spool lives unless configured. */
 export const DEFAULT_SPOOL_DIR = "/var/lib/peregrine/spool";
@@ -71,6 +76,7 @@ export function defaultConfig(): Config {
     otlpMaxQueueSize: 0,
     otlpMaxBatchSize: 0,
     otlpScheduleDelayMs: 0,
+    otlpExportWorkers: undefined,
     spoolDir: DEFAULT_SPOOL_DIR,
     spoolMaxBytes: 256 * 1024 * 1024,
     sanitizeEnabled: true,
@@ -199,6 +205,15 @@ const SETTERS: Readonly<Record<string, Setter>> = {
   },
   "otlp.schedule_delay_ms": (c, v, where) => {
     c.otlpScheduleDelayMs = asPositiveInt(v, where);
+  },
+  "otlp.export_workers": (c, v, where) => {
+    const n = typeof v === "number" ? v : Number(asString(v, where));
+    // More threads than this only adds copies of the SDK competing for the same cores.
+    if (!Number.isInteger(n) || n < 0 || n > MAX_EXPORT_WORKERS)
+      throw new ConfigError(
+        `${where}: expected an integer from 0 to ${MAX_EXPORT_WORKERS} (0: in the main thread), got ${JSON.stringify(v)}`,
+      );
+    c.otlpExportWorkers = n;
   },
   "otlp.spool.dir": (c, v, where) => {
     c.spoolDir = asString(v, where);

@@ -87,9 +87,12 @@ export function buildExportSinks(config: Config, context: BuildSinksContext): De
       ...(config.otlpMaxQueueSize > 0 && { maxQueueSize: config.otlpMaxQueueSize }),
       ...(config.otlpMaxBatchSize > 0 && { maxExportBatchSize: config.otlpMaxBatchSize }),
       ...(config.otlpScheduleDelayMs > 0 && { scheduledDelayMillis: config.otlpScheduleDelayMs }),
+      ...(config.otlpExportWorkers !== undefined && { exportWorkers: config.otlpExportWorkers }),
     };
+    let workers = 0;
     try {
       const sink = createOtlpLogSink({ ...options, ...(spool !== undefined && { spool }) });
+      workers = sink.exportWorkers;
       sinks.push(sink);
       for (const segment of sink.spool?.foreignSegments ?? []) {
         log(`warning: spool segment ${segment} is of another version's format; left unread`);
@@ -101,11 +104,14 @@ export function buildExportSinks(config: Config, context: BuildSinksContext): De
       log(
         `warning: no spool (${(error as Error).message}); detections wait in memory while the collector is away`,
       );
-      sinks.push(createOtlpLogSink(options));
+      const sink = createOtlpLogSink(options);
+      workers = sink.exportWorkers;
+      sinks.push(sink);
     }
     log(
       `sending detections as OTLP logs (${transport.protocol}) to ${transport.endpoint}` +
-        (spool !== undefined ? `, spool ${spool.dir}` : ""),
+        (spool !== undefined ? `, spool ${spool.dir}` : "") +
+        (workers > 0 ? `, ${workers} export worker threads` : ", SDK in the main thread"),
     );
   }
 

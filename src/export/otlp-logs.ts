@@ -114,6 +114,8 @@ function isExporter(t: TransportOptions | OtlpExporter): t is OtlpExporter {
 export class OtlpLogSink implements DetectionSink {
   readonly name = OTLP_LOGS_SINK_NAME;
   readonly spool: Spool | undefined;
+  /** Export worker threads making and sending the SDK records (0: in this thread). */
+  readonly exportWorkers: number;
   private readonly delivery: DurableDelivery<DetectionRecord>;
   /**
    * Resolves once the export workers have started (loaded the SDK and made
@@ -135,13 +137,16 @@ export class OtlpLogSink implements DetectionSink {
     // The spool first: when it cannot be had (locked by another agent), no worker has been started yet.
     this.spool = options.spool === undefined ? undefined : Spool.open(options.spool);
     let transport: RecordTransport<DetectionRecord>;
+    this.exportWorkers = isExporter(options.transport)
+      ? 0
+      : Math.max(0, options.exportWorkers ?? defaultExportWorkers());
     try {
       transport =
-        isExporter(options.transport) || options.exportWorkers === 0
+        isExporter(options.transport) || this.exportWorkers === 0
           ? inThreadTransport(options.transport, maxInFlight + 1)
           : new ExportWorkerPool({
               transport: options.transport,
-              workers: options.exportWorkers ?? defaultExportWorkers(),
+              workers: this.exportWorkers,
               concurrencyLimit: maxInFlight + 1,
               limits: LOG_RECORD_LIMITS,
               onLog: options.onError ?? (() => {}),
