@@ -31,11 +31,17 @@
 // delivered scenario, the drop percentage. ns/pair is the loop's CPU time
 // (CLOCK_PROCESS_CPUTIME_ID); wall-clock figures are printed for the noise.
 //
-//   npm run build && sudo node bench/kernel-overhead.mjs   (PAIRS=1000000 ROUNDS=3)
+// With --baseline DIR (another checkout, built: `npm ci && npm run build &&
+// make -C bpf` there), the build-dependent scenarios (kernel filtered,
+// kernel only, delivered, filtered) also run with that checkout's loader and
+// agent, in the same rounds right after this tree's, and the summary prints
+// both side by side.
+//
+//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]  (PAIRS=1000000 ROUNDS=3)
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kernelFilter } from "../dist/sensor/event-filter.js";
 import { cpuTicks, metric, statusBytes } from "./process-stats.mjs";
@@ -44,6 +50,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAIRS = Number(process.env.PAIRS ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+const baselineArg = process.argv.indexOf("--baseline");
+/** Another checkout to compare with, in the same rounds (undefined: none). */
+const BASELINE = baselineArg > 0 ? resolve(process.argv[baselineArg + 1] ?? "") : undefined;
 
 const LOOP_C = String.raw`
 #include <fcntl.h>
@@ -147,11 +156,11 @@ function runLoops(parallel) {
 
 const rssBytes = (pid) => statusBytes(pid, "VmRSS");
 
-async function startAgent(rulesArgs) {
+async function startAgent(rulesArgs, dir = root) {
   const agent = spawn(
     process.execPath,
     [
-      join(root, "bin/peregrine.js"),
+      join(dir, "bin/peregrine.js"),
       "run",
       ...rulesArgs,
       "--output",
@@ -183,8 +192,8 @@ async function stopAgent(a) {
 }
 
 /** One attached measurement: ns/pair and what it cost the sensor. */
-async function attached(rulesArgs, parallel = 1) {
-  const a = await startAgent(rulesArgs);
+async function attached(rulesArgs, parallel = 1, dir = root) {
+  const a = await startAgent(rulesArgs, dir);
   const sent0 = await metric(a.url, "peregrine_kernel_events_total");
   const drops0 = await metric(a.url, "peregrine_kernel_drops_total");
   const agent0 = cpuTicks(a.agent.pid);
@@ -228,8 +237,8 @@ const FILTERED_IDS = kernelFilter(new Set(["unlinkat"])).ids.join(",");
  * side and the loader's own cost per record (its CPU over the records it
  * wrote, from its final stats record).
  */
-async function kernelOnly(args = ["--syscalls", "2,69"] /* PG_SYS_OPENAT, PG_SYS_CLOSE */) {
-  const loader = spawn(join(root, "bpf/.output/peregrine-loader"), [...args, "--stats-interval-ms", "0"], {
+async function kernelOnly(args = ["--syscalls", "2,69"] /* PG_SYS_OPENAT, PG_SYS_CLOSE */, dir = root) {
+  const loader = spawn(join(dir, "bpf/.output/peregrine-loader"), [...args, "--stats-interval-ms", "0"], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   let bytes = 0;
@@ -325,6 +334,15 @@ for (let round = 1; round <= ROUNDS; round++) {
           "noopBoth",
           "untraced",
         ];
+  if (BASELINE) {
+    // Each build-dependent scenario's baseline run right after it, so both see the same machine.
+    const withBase = [];
+    for (const s of order) {
+      withBase.push(s);
+      if (["kfilt", "kernel", "delivered", "filtered"].includes(s)) withBase.push(`${s}B`);
+    }
+    order.splice(0, order.length, ...withBase);
+  }
   await waitQuiet();
   const row = { round };
   foreignInRound = 0;
@@ -335,6 +353,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "noopBoth") row.noopBoth = await noop("enter,exit");
     else if (s === "noopExit") row.noopExit = await noop("exit");
     else if (s === "kfilt") row.kfilt = (await kernelOnly(["--syscalls", FILTERED_IDS])).ns;
+    else if (s === "kfiltB") row.kfiltB = (await kernelOnly(["--syscalls", FILTERED_IDS], BASELINE)).ns;
+    else if (s === "kernelB") row.kernelB = await kernelOnly(undefined, BASELINE);
+    else if (s === "deliveredB") row.deliveredB = await attached(DEFAULT_RULES, 1, BASELINE);
+    else if (s === "filteredB") row.filteredB = await attached(FILTER_RULES, 1, BASELINE);
     else if (s === "kfiltEnter")
       row.kfiltEnter = (await kernelOnly(["--syscalls", FILTERED_IDS, "--close-at-enter"])).ns;
     else row[s] = await attached(s === "delivered" ? DEFAULT_RULES : FILTER_RULES);
@@ -348,6 +370,12 @@ for (let round = 1; round <= ROUNDS; round++) {
       `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
+  if (BASELINE) {
+    const x = (n) => `${fmt(n)} ns (${(n / row.untraced).toFixed(2)}x)`;
+    console.log(
+      `  baseline: kernel filtered ${x(row.kfiltB)} | kernel only ${x(row.kernelB.ns)} | delivered ${x(row.deliveredB.ns[0])}, ${fmt(row.deliveredB.sent)} sent, ${row.deliveredB.drops} lost | filtered ${x(row.filteredB.ns[0])}, ${fmt(row.filteredB.sent)} sent`,
+    );
+  }
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // Ratios from the rounds no other tracer ran in, when there are such rounds: the others' are inflated.
@@ -363,6 +391,19 @@ console.log(
     `kernel filtered ${span((r) => r.kfilt)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
     `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
 );
+if (BASELINE) {
+  console.log(
+    `baseline (${BASELINE}), same rounds: kernel filtered ${span((r) => r.kfiltB)}, filtered ${span((r) => r.filteredB.ns[0])}, kernel only ${span((r) => r.kernelB.ns)}, delivered ${span((r) => r.deliveredB.ns[0])}`,
+  );
+  const addedSpan = (pick) => {
+    const xs = basis.map((r) => pick(r) - r.untraced);
+    return `${fmt(med(xs))} (${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))})`;
+  };
+  console.log(
+    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
+      `kernel only ${addedSpan((r) => r.kernel.ns)} vs ${addedSpan((r) => r.kernelB.ns)}; delivered ${addedSpan((r) => r.delivered.ns[0])} vs ${addedSpan((r) => r.deliveredB.ns[0])}; noop exit ${addedSpan((r) => r.noopExit)}`,
+  );
+}
 const nbRatio = med(rows.map((r) => r.noopBoth / r.untraced));
 const neRatio = med(rows.map((r) => r.noopExit / r.untraced));
 const kfRatio = med(rows.map((r) => r.kfilt / r.untraced));

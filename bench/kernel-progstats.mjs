@@ -11,6 +11,9 @@
 //              close sent
 //   noop exit  a do-nothing tp_btf sys_exit program (bpf/bench/noop.bpf.c):
 //              what the statistics themselves and an empty program cost
+//   pg_sched_exec/fork/exit  EXECS (2000) fork+exec of /bin/true: the sched
+//              programs (the fd-table walks at fork, exec and exit); "per
+//              pair" is per fork+exec there
 //   … close    the same with a loop of two closes of a number that is not
 //              open per "pair" instead: the close path alone (a failed
 //              close takes the same path in the programs as a file's), so
@@ -39,23 +42,36 @@ import { kernelFilter } from "../dist/sensor/event-filter.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAIRS = Number(process.env.PAIRS ?? 500_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
+// --baseline DIR (or DIR,DIR2,… to compare several builds, named by their folder).
 const bIdx = process.argv.indexOf("--baseline");
-const BASELINE = bIdx > 0 ? resolve(process.argv[bIdx + 1] ?? "") : undefined;
+const BASELINE = bIdx > 0 ? (process.argv[bIdx + 1] ?? "") : undefined;
 const builds = [{ name: "current", dir: root }];
-if (BASELINE) builds.push({ name: "baseline", dir: BASELINE });
+const baselines = BASELINE ? BASELINE.split(",").map((d) => resolve(d)) : [];
+for (const dir of baselines)
+  builds.push({ name: baselines.length === 1 ? "baseline" : (dir.split("/").at(-1) ?? dir), dir });
 
 const LOOP_C = String.raw`
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 int main(int argc, char **argv)
 {
 	long n = atol(argv[1]);
 	struct timespec ca, cb;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
-	if (argc > 2) /* "close": a close of a number that is not open, twice per pair */
+	if (argc > 2 && argv[2][0] == 'e') /* "exec": n fork+exec of /bin/true */
+		for (long i = 0; i < n; i++) {
+			pid_t p = fork();
+			if (p == 0) {
+				execl("/bin/true", "true", (char *)0);
+				_exit(127);
+			}
+			waitpid(p, 0, 0);
+		}
+	else if (argc > 2) /* "close": a close of a number that is not open, twice per pair */
 		for (long i = 0; i < n; i++) {
 			close(1000);
 			close(1001);
@@ -107,14 +123,14 @@ function progStats(ids) {
   return out;
 }
 
-function runLoop(closes) {
-  return Number(
-    execFileSync(loopBin, [String(PAIRS), ...(closes ? ["close"] : [])], { encoding: "utf8" }).trim(),
-  );
+const EXECS = Number(process.env.EXECS ?? 2000);
+function runLoop(mode) {
+  const n = mode === "exec" ? EXECS : PAIRS;
+  return Number(execFileSync(loopBin, [String(n), ...(mode ? [mode] : [])], { encoding: "utf8" }).trim());
 }
 
 /** Starts a program, waits for its first output (ready), measures one loop. */
-async function measure(cmd, args, progName, closes = false) {
+async function measure(cmd, args, progName, mode = undefined) {
   const p = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
   p.stdout.on("data", () => {});
   await new Promise((res, rej) => {
@@ -124,7 +140,7 @@ async function measure(cmd, args, progName, closes = false) {
   const ids = progIds(p.pid);
   setStats(true);
   const a = progStats(ids);
-  const loopNs = runLoop(closes);
+  const loopNs = runLoop(mode);
   const b = progStats(ids);
   setStats(false);
   p.stdin.end();
@@ -134,7 +150,8 @@ async function measure(cmd, args, progName, closes = false) {
   if (!x || !y) throw new Error(`${progName} not found among ${cmd}'s programs`);
   const ns = y.ns - x.ns;
   const cnt = y.cnt - x.cnt;
-  return { perRun: ns / cnt, perPair: ns / PAIRS, runsPerPair: cnt / PAIRS, loopNs };
+  const n = mode === "exec" ? EXECS : PAIRS;
+  return { perRun: ns / cnt, perPair: ns / n, runsPerPair: cnt / n, loopNs };
 }
 
 const loader = (dir) => join(dir, "bpf/.output/peregrine-loader");
@@ -147,8 +164,14 @@ for (const b of builds) {
   scenarios.push({
     key: `filtered close ${b.name}`,
     run: () =>
-      measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], "pg_sys_exit", true),
+      measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], "pg_sys_exit", "close"),
   });
+  // EXECS fork+exec of /bin/true: the exec program's walk of the fd table.
+  for (const prog of ["pg_sched_exec", "pg_sched_fork", "pg_sched_exit"])
+    scenarios.push({
+      key: `${prog} ${b.name}`,
+      run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], prog, "exec"),
+    });
   scenarios.push({
     key: `delivered ${b.name}`,
     run: () => measure(loader(b.dir), ["--syscalls", DELIVERED, "--stats-interval-ms", "0"], "pg_sys_exit"),
@@ -160,7 +183,7 @@ scenarios.push({
 });
 scenarios.push({
   key: "noop exit close",
-  run: () => measure(join(root, "bpf/.output/noop-loader"), ["exit"], "noop_sys_exit", true),
+  run: () => measure(join(root, "bpf/.output/noop-loader"), ["exit"], "noop_sys_exit", "close"),
 });
 
 // ONLY=<regex>: the scenarios whose name matches (e.g. ONLY=filtered).
