@@ -12,6 +12,7 @@ import type { EnrichedEvent } from "../enrich/enriched-event.js";
 import type { CheckNode, Expr, FieldExpr, ListModifier, Operand } from "./ast.js";
 import type { BindingOptions } from "./binding.js";
 import { FieldError, RulesError } from "./errors.js";
+import type { EventTypeSet } from "./event-types.js";
 import { inMacro } from "./expand.js";
 import type { Extractor } from "./fields.js";
 import { macroKey } from "./macro-memo.js";
@@ -162,7 +163,16 @@ function unsupportedCheck(c: CheckNode): Predicate {
  * them is (or none is) among the constants, the check's answer is known.
  */
 function foldEventTypeCheck(c: CheckNode, opts: BindingOptions): Predicate | undefined {
-  const types = opts.bind.eventTypes;
+  const answer = eventTypeCheckAnswer(c, opts.bind.eventTypes);
+  return answer === undefined ? undefined : answer ? ALWAYS : NEVER;
+}
+
+/**
+ * The answer of an `evt.type` check for every event whose type is in
+ * `types`, when it is the same for all of them; undefined otherwise (or when
+ * `c` is not such a check). Also used by guards.ts for one event type.
+ */
+export function eventTypeCheckAnswer(c: CheckNode, types: EventTypeSet): boolean | undefined {
   if (types.negated || types.names.size === 0) return undefined;
   if (c.left.kind !== "field" || c.left.name !== "evt.type" || c.left.arg !== undefined) return undefined;
   if (c.modifier !== undefined) return undefined;
@@ -177,8 +187,8 @@ function foldEventTypeCheck(c: CheckNode, opts: BindingOptions): Predicate | und
     if (constants.has(t)) none = false;
     else all = false;
   }
-  if (all) return positive ? ALWAYS : NEVER;
-  if (none) return positive ? NEVER : ALWAYS;
+  if (all) return positive;
+  if (none) return !positive;
   return undefined;
 }
 

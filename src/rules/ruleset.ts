@@ -32,6 +32,8 @@ import { applyExceptions } from "./exceptions.js";
 import { Expander } from "./expand.js";
 import { FieldCache } from "./field-cache.js";
 import { DEFAULT_FIELDS, type FieldRegistry } from "./fields.js";
+import { GuardIndex } from "./guard-index.js";
+import { describeGuard, extractGuards, type Guard } from "./guards.js";
 import { MacroMemo } from "./macro-memo.js";
 import { type CompiledOutput, compileOutput } from "./output-format.js";
 import { PRIORITIES, type Priority } from "./priority.js";
@@ -100,6 +102,32 @@ interface CompiledRule {
   readonly predicate: Predicate;
   readonly output: CompiledOutput;
   readonly eventTypes: EventTypeSet;
+  /** Necessary checks of the condition for events of one type (guards.ts); undefined when not optimizing. */
+  readonly guardsFor: ((eventType: string) => readonly Guard[]) | undefined;
+}
+
+/** The rules one event type meets, in load order, and the index that rules most of them out per event. */
+interface TypeRules {
+  readonly rules: readonly CompiledRule[];
+  readonly index: GuardIndex | undefined;
+  /** Each rule's guards for this type (none when not optimizing, nor for "every type except …"). */
+  readonly guards: readonly (readonly Guard[])[];
+}
+
+/**
+ * A guard index pays for its extractions when it can rule out several rules;
+ * below this many guarded rules, calling them is as cheap (measured with
+ * bench/rules-throughput.mjs).
+ */
+const MIN_GUARDED_RULES = 2;
+
+/** One event type's rules; indexed when `eventType` is one type (not "every type except …"). */
+function typeRules(rules: readonly CompiledRule[], eventType: string | undefined): TypeRules {
+  if (eventType === undefined) return { rules, index: undefined, guards: [] };
+  const guards = rules.map((r) => r.guardsFor?.(eventType) ?? []);
+  if (guards.filter((g) => g.length > 0).length < MIN_GUARDED_RULES)
+    return { rules, index: undefined, guards };
+  return { rules, index: new GuardIndex(guards), guards };
 }
 
 export class Ruleset {
@@ -113,9 +141,9 @@ export class Ruleset {
   /** The highest `required_engine_version` of the files, as written. */
   readonly requiredEngineVersion: string | undefined;
   readonly requiredPluginVersions: readonly PluginRequirement[];
-  readonly #byType: ReadonlyMap<string, readonly CompiledRule[]>;
+  readonly #byType: ReadonlyMap<string, TypeRules>;
   /** Rules for event types not in #byType: those matching "every type except …". */
-  readonly #otherTypes: readonly CompiledRule[];
+  readonly #otherTypes: TypeRules;
   readonly #firstOnly: boolean;
   readonly #onError: (rule: RuleInfo, error: unknown) => void;
   #evaluationErrors = 0;
@@ -147,14 +175,20 @@ export class Ruleset {
         for (const t of KNOWN_EVENT_TYPES) if (!r.eventTypes.names.has(t)) types.add(t);
       } else for (const t of r.eventTypes.names) types.add(t);
     }
-    const byType = new Map<string, CompiledRule[]>();
+    const byType = new Map<string, TypeRules>();
     for (const key of keys)
       byType.set(
         key,
-        compiled.filter((r) => setContains(r.eventTypes, key)),
+        typeRules(
+          compiled.filter((r) => setContains(r.eventTypes, key)),
+          key,
+        ),
       );
     this.#byType = byType;
-    this.#otherTypes = compiled.filter((r) => r.eventTypes.negated);
+    this.#otherTypes = typeRules(
+      compiled.filter((r) => r.eventTypes.negated),
+      undefined,
+    );
     this.eventTypes = types;
   }
 
@@ -170,22 +204,69 @@ export class Ruleset {
    */
   evaluate(e: EnrichedEvent, emit: (d: Detection) => void): void {
     numberEvent(e);
-    const rules = this.#byType.get(e.event.evtType) ?? this.#otherTypes;
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i] as CompiledRule;
-      let matched: boolean;
-      try {
-        matched = rule.predicate(e);
-      } catch (err) {
-        this.#evaluationErrors++;
-        this.#onError(rule.info, err);
-        continue;
-      }
-      if (!matched) continue;
-      const out = rule.output.render(e);
-      emit({ rule: rule.info, event: e, output: out.text, outputFields: out.fields });
-      if (this.#firstOnly) return;
+    const entry = this.#byType.get(e.event.evtType) ?? this.#otherTypes;
+    const rules = entry.rules;
+    const index = entry.index;
+    if (index === undefined) {
+      for (let i = 0; i < rules.length; i++) if (this.#run(rules[i] as CompiledRule, e, emit)) return;
+      return;
     }
+    let mask: Uint32Array;
+    try {
+      mask = index.candidates(e);
+    } catch {
+      // An extractor failed: evaluate every rule, which reports the error per rule as before.
+      for (let i = 0; i < rules.length; i++) if (this.#run(rules[i] as CompiledRule, e, emit)) return;
+      return;
+    }
+    // The candidates' bits, lowest first: load order, as above.
+    const n = rules.length;
+    for (let w = 0, base = 0; base < n; w++, base += 32) {
+      let bits = mask[w] as number;
+      while (bits !== 0) {
+        const low = bits & -bits;
+        const i = base + 31 - Math.clz32(low);
+        if (i >= n) return;
+        if (this.#run(rules[i] as CompiledRule, e, emit)) return;
+        bits ^= low;
+      }
+    }
+  }
+
+  /** The event types whose rules are indexed by guards, and the fields each index reads (tests, benches). */
+  get guardIndexes(): ReadonlyMap<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    for (const [type, entry] of this.#byType)
+      if (entry.index !== undefined) out.set(type, entry.index.fields);
+    return out;
+  }
+
+  /**
+   * The rules events of `eventType` meet, in load order, with the guards the
+   * index rules them out by (none: always evaluated). For tests and benches.
+   */
+  guardsFor(eventType: string): { readonly rule: string; readonly guards: readonly string[] }[] {
+    const entry = this.#byType.get(eventType) ?? this.#otherTypes;
+    return entry.rules.map((r, i) => ({
+      rule: r.info.name,
+      guards: (entry.guards[i] ?? []).map(describeGuard),
+    }));
+  }
+
+  /** Evaluates one rule; true when evaluation must stop (first-match mode and it matched). */
+  #run(rule: CompiledRule, e: EnrichedEvent, emit: (d: Detection) => void): boolean {
+    let matched: boolean;
+    try {
+      matched = rule.predicate(e);
+    } catch (err) {
+      this.#evaluationErrors++;
+      this.#onError(rule.info, err);
+      return false;
+    }
+    if (!matched) return false;
+    const out = rule.output.render(e);
+    emit({ rule: rule.info, event: e, output: out.text, outputFields: out.fields });
+    return this.#firstOnly;
   }
 }
 
@@ -268,6 +349,9 @@ class RuleCompiler {
           }),
       };
       const predicate = compileCondition(condition, opts);
+      // Guards are bound now (field errors were reported above) but taken per event type, later.
+      const guardsFor =
+        this.#macros === undefined ? undefined : (type: string) => extractGuards(condition, opts, type);
       const output = compileOutput(rule.output, opts);
       this.unsupported.push(...uses);
       const info: RuleInfo = {
@@ -278,7 +362,7 @@ class RuleCompiler {
         tags: rule.tags,
         rulesetName: rule.rulesetName,
       };
-      return { info, predicate, output, eventTypes };
+      return { info, predicate, output, eventTypes, guardsFor };
     } catch (err) {
       if (err instanceof FieldError && rule.skipIfUnknownFilter) {
         this.#warnings.add(`rule skipped (skip-if-unknown-filter): ${err.reason}`, err.position, item);

@@ -9,15 +9,19 @@ import type { ProcessInfo } from "../../src/enrich/process-info.js";
 import { macroKey } from "../../src/rules/macro-memo.js";
 import { connectEvent, enriched, fire, load, openEvent, proc } from "./helpers.js";
 
-/** A process whose proc.name reads are counted (proc.name is not a cached field: each check reads it). */
+/**
+ * A process whose proc.exepath reads are counted (a field neither cached nor
+ * read by the guard index: each check of it reads it).
+ */
 function countingProcess(name: string): { process: ProcessInfo; reads: () => number } {
   let reads = 0;
   const base = proc({ name });
+  const exePath = `/usr/bin/${name}`;
   const process = Object.create(base, {
-    name: {
+    exePath: {
       get: () => {
         reads++;
-        return name;
+        return exePath;
       },
     },
   }) as ProcessInfo;
@@ -36,7 +40,7 @@ function rule(name: string, condition: string): string {
 
 const SHARED = [
   "- macro: by_cat",
-  "  condition: proc.name = cat",
+  "  condition: proc.exepath = /usr/bin/cat",
   rule("first", "evt.type = openat and by_cat"),
   rule("second", "evt.type = openat and by_cat and fd.name = /etc/shadow"),
   rule("third", "evt.type = openat and fd.name startswith /etc and by_cat"),
@@ -47,7 +51,9 @@ describe("macro memo", () => {
     for (const optimize of [true, false]) {
       const rs = load(SHARED, { optimize });
       const { process, reads } = countingProcess("cat");
-      const names = fire(rs, enriched(openEvent({ path: "/etc/shadow" }), { process })).map((d) => d.rule.name);
+      const names = fire(rs, enriched(openEvent({ path: "/etc/shadow" }), { process })).map(
+        (d) => d.rule.name,
+      );
       expect(names).toEqual(["first", "second", "third"]);
       expect(reads()).toBe(optimize ? 1 : 3);
     }
@@ -96,7 +102,7 @@ describe("macro memo", () => {
 
   it("keeps each ruleset's answers to itself (a reload with another macro body)", () => {
     const before = load(SHARED);
-    const after = load(SHARED.replace("proc.name = cat", "proc.name = vi"));
+    const after = load(SHARED.replace("proc.exepath = /usr/bin/cat", "proc.exepath = /usr/bin/vi"));
     const e = enriched(openEvent({ path: "/etc/shadow" }), { process: proc({ name: "cat" }) });
     expect(fire(before, e)).toHaveLength(3);
     expect(fire(after, e)).toHaveLength(0);

@@ -1,0 +1,169 @@
+/**
+ * Which of one event type's rules can match an event, from the rules' guards
+ * (guards.ts): a few field values read once per event rule out most rules
+ * before any is called. An openat meets ~25 default rules; all but a few
+ * need a particular path, directory, file name, open mode or process name.
+ *
+ * Rules are bits in a mask (rule i of the type's list, in load order). Per
+ * distinct field extractor (a "dimension"), each rule has at most one guard;
+ * the rules a dimension lets through are those without a guard on it plus
+ * those whose guard holds for the event's value. A rule is a candidate when
+ * every dimension lets it through; the ruleset then evaluates the candidates
+ * in load order, so detections and their order are those of evaluating
+ * every rule (a rule left out has a guard that is false, hence is false).
+ *
+ * Per event: for each dimension one extraction (skipped when no rule it
+ * guards is still a candidate), one Map lookup for `=`/`in` guards, and the
+ * distinct other tests (startswith, pmatch …) of rules still in play. The
+ * masks are preallocated: nothing is allocated per event.
+ */
+import type { EnrichedEvent } from "../enrich/enriched-event.js";
+import type { Extractor } from "./fields.js";
+import type { Guard } from "./guards.js";
+import type { ValueTest } from "./operators.js";
+import type { RuntimeValue } from "./values.js";
+
+interface TestSlot {
+  readonly test: ValueTest;
+  /** The rules whose guard on this dimension is this test. */
+  readonly mask: Uint32Array;
+}
+
+interface Dimension {
+  readonly field: string;
+  readonly extract: Extractor;
+  /** Rules with a guard on this dimension. */
+  readonly guarded: Uint32Array;
+  /** Value → rules whose `=`/`in` guard has it. */
+  readonly exact: Map<RuntimeValue, Uint32Array>;
+  readonly tests: readonly TestSlot[];
+}
+
+function newMask(words: number): Uint32Array {
+  return new Uint32Array(words);
+}
+
+function setBit(m: Uint32Array, i: number): void {
+  m[i >>> 5] = ((m[i >>> 5] as number) | (1 << (i & 31))) >>> 0;
+}
+
+/** Is some bit set in both? */
+function overlaps(a: Uint32Array, b: Uint32Array, words: number): boolean {
+  for (let w = 0; w < words; w++) if (((a[w] as number) & (b[w] as number)) !== 0) return true;
+  return false;
+}
+
+export class GuardIndex {
+  /** Number of rules (bits). */
+  readonly size: number;
+  readonly #words: number;
+  readonly #dims: readonly Dimension[];
+  /** The candidates of the last event (returned by candidates(); reused). */
+  readonly #mask: Uint32Array;
+  /** The rules one dimension lets through (scratch). */
+  readonly #pass: Uint32Array;
+
+  /** `guards[i]`: the guards of rule i of the event type's list (load order), at most one per extractor. */
+  constructor(guards: readonly (readonly Guard[])[]) {
+    const n = guards.length;
+    const words = Math.max(1, Math.ceil(n / 32));
+    this.size = n;
+    this.#words = words;
+    this.#mask = newMask(words);
+    this.#pass = newMask(words);
+    const byExtractor = new Map<Extractor, (Guard | undefined)[]>();
+    guards.forEach((list, i) => {
+      for (const g of list) {
+        let perRule = byExtractor.get(g.extract);
+        if (perRule === undefined) {
+          perRule = new Array<Guard | undefined>(n).fill(undefined);
+          byExtractor.set(g.extract, perRule);
+        }
+        // extractGuards gives at most one guard per extractor and rule.
+        perRule[i] = g;
+      }
+    });
+    const dims: Dimension[] = [];
+    for (const [extract, perRule] of byExtractor) {
+      const guarded = newMask(words);
+      const exact = new Map<RuntimeValue, Uint32Array>();
+      const tests = new Map<string, TestSlot>();
+      let field = "";
+      perRule.forEach((g, i) => {
+        if (g === undefined) return;
+        field = g.field;
+        setBit(guarded, i);
+        // The rule passes this dimension when any of its atoms holds.
+        for (const atom of g.atoms) {
+          if (atom.values !== undefined) {
+            for (const v of atom.values) {
+              let m = exact.get(v);
+              if (m === undefined) {
+                m = newMask(words);
+                exact.set(v, m);
+              }
+              setBit(m, i);
+            }
+            continue;
+          }
+          let slot = tests.get(atom.key);
+          if (slot === undefined) {
+            slot = { test: atom.test, mask: newMask(words) };
+            tests.set(atom.key, slot);
+          }
+          setBit(slot.mask, i);
+        }
+      });
+      dims.push({ field, extract, guarded, exact, tests: [...tests.values()] });
+    }
+    // Value lookups first (cheap, and they shrink the set the tests must run for), then by test count.
+    dims.sort((a, b) => a.tests.length - b.tests.length);
+    this.#dims = dims;
+  }
+
+  /** The fields the index reads, in the order it reads them (for tests and benches). */
+  get fields(): readonly string[] {
+    return this.#dims.map((d) => d.field);
+  }
+
+  /**
+   * The rules that can match `e`: bit i set for rule i. The array is reused
+   * by the next call. Throws what an extractor throws (the caller then
+   * evaluates every rule, which reports the error as before).
+   */
+  candidates(e: EnrichedEvent): Uint32Array {
+    const words = this.#words;
+    const mask = this.#mask;
+    const pass = this.#pass;
+    mask.fill(0xffffffff);
+    const dims = this.#dims;
+    for (let d = 0; d < dims.length; d++) {
+      const dim = dims[d] as Dimension;
+      const guarded = dim.guarded;
+      // No rule this dimension guards is still in play: nothing to decide here.
+      if (!overlaps(guarded, mask, words)) continue;
+      const v = dim.extract(e);
+      // pass = rules without a guard here ...
+      for (let w = 0; w < words; w++) pass[w] = ~(guarded[w] as number) >>> 0;
+      if (v !== undefined) {
+        // ... plus those whose guard holds for v (a missing value fails every guard).
+        const hit = dim.exact.get(v);
+        if (hit !== undefined)
+          for (let w = 0; w < words; w++) pass[w] = ((pass[w] as number) | (hit[w] as number)) >>> 0;
+        const tests = dim.tests;
+        for (let t = 0; t < tests.length; t++) {
+          const slot = tests[t] as TestSlot;
+          // Skip a test whose rules are all out already, or all through already.
+          let open = 0;
+          for (let w = 0; w < words; w++)
+            open |= (slot.mask[w] as number) & (mask[w] as number) & ~(pass[w] as number);
+          if (open === 0) continue;
+          if (slot.test(v))
+            for (let w = 0; w < words; w++) pass[w] = ((pass[w] as number) | (slot.mask[w] as number)) >>> 0;
+        }
+      }
+      for (let w = 0; w < words; w++) mask[w] = ((mask[w] as number) & (pass[w] as number)) >>> 0;
+    }
+    return mask;
+  }
+}
