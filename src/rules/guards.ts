@@ -30,7 +30,7 @@ import type { RuntimeValue } from "./values.js";
  * default rules and Falco's published files test on their top-level AND
  * path (bench/rules-guards.mjs counts them: on openat, open read/write on
  * 14 of 14 default and 16 of 20 upstream rules, fd.name/directory/filename
- * on 14 and 12; on execve, proc.name on 9 of 13 and 25 of 37). Others seen
+ * on 12 of 14 and 12 of 20; on execve, proc.name on 9 of 13 and 25 of 37). Others seen
  * there (fd.typechar, evt.dir, proc.args) hold for nearly every event and
  * would cost an extraction per event for no pruning.
  */
