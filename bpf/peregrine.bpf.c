@@ -197,6 +197,13 @@ __u8 nr_action[NR_TABLE_SIZE];
 #define SOCK_HINT_BITS 16
 __u32 sock_hint[1 << SOCK_HINT_BITS];
 
+/* The slot of (low half of the table's address, number). */
+static __always_inline __u32 sock_hint__hash(__u32 lo, __u32 fd)
+{
+	return ((((__u64)lo << 32) | fd) * 0x9E3779B97F4A7C15ULL) >>
+	       (64 - SOCK_HINT_BITS);
+}
+
 static __always_inline __u32 sock_hint__slot(__u64 files, __s32 fd)
 {
 	/* The verifier forbids arithmetic on the files_struct pointer but
@@ -210,8 +217,7 @@ static __always_inline __u32 sock_hint__slot(__u64 files, __s32 fd)
 	/* Spelled out as a 32-bit move: left to itself, the compiler folds
 	 * the truncation into a shift of the pointer, which is refused. */
 	asm volatile("%0 = %1" : "=w"(lo) : "w"((__u32)files));
-	return (((__u64)lo << 32 | (__u32)fd) * 0x9E3779B97F4A7C15ULL) >>
-	       (64 - SOCK_HINT_BITS);
+	return sock_hint__hash(lo, fd);
 }
 
 /* Whether pg_sock_fds may hold this key (false: it certainly does not). */
@@ -226,6 +232,12 @@ static __always_inline void sock_fds__add(struct sock_fd_key *key)
 	__u32 *n = &sock_hint[sock_hint__slot(key->files, key->fd)];
 	__u8 one = 1;
 
+	/* Noted already (a fork or exec walk over sockets the map knows, a
+	 * socket noted again): a lock-free hit, where an LRU update pops a
+	 * free node first (evicting one when the map is full) and takes the
+	 * bucket lock, only to find the key there. */
+	if (bpf_map_lookup_elem(&pg_sock_fds, key))
+		return;
 	__sync_fetch_and_add(n, 1);
 	/* BPF_NOEXIST: a key noted twice is counted once. */
 	if (bpf_map_update_elem(&pg_sock_fds, key, &one, BPF_NOEXIST))
@@ -589,31 +601,70 @@ struct sock_fds_walk {
 	__u64 open_fds; /* unsigned long * */
 	__u64 fds;      /* struct file ** */
 	unsigned int max_fds;
-	__u64 word;     /* open_fds word of the current 64 fds */
 	enum sock_fds_walk_mode mode;
 };
 
-/* One descriptor slot of the walk. The open_fds word is read once per 64
- * slots, so empty stretches cost little; a slot whose sock_hint count is 0
- * has no entry to remove, so that costs one load. */
-static long sock_fds__walk_slot(__u32 fd, void *data)
+/* An open descriptor of the walked table: a socket is noted; in a sync,
+ * a leftover entry at a number that holds something else now goes. Global
+ * functions (verified once, opaque to their callers) so that the walk's
+ * 64-slot loop stays small enough to verify. */
+__noinline int sock_fds__walk_open(__u64 files, __u64 fds, __u32 max_fds,
+				   __u32 fd, int sync)
+{
+	struct sock_fd_key key = { .files = files, .fd = fd };
+
+	if (fdt__is_sock((struct file **)fds, max_fds, fd))
+		sock_fds__add(&key);
+	else if (sync && sock_hint__maybe(&key))
+		sock_fds__forget(&key);
+	return 0;
+}
+
+/* A slot whose sock_hint count is not 0: its entry, if any, goes. */
+__noinline int sock_fds__walk_forget(__u64 files, __u32 fd)
+{
+	struct sock_fd_key key = { .files = files, .fd = fd };
+
+	sock_fds__forget(&key);
+	return 0;
+}
+
+/*
+ * 64 descriptor slots of the walk (one word of the open_fds bitmap, read
+ * once). A closed slot, or in a forget any slot, whose sock_hint count is
+ * 0 has no entry to remove and costs a multiply and a load, in a plain
+ * loop rather than a bpf_loop call per slot: a /bin/true exec'd from a
+ * shell or node has a 256-slot table, and a call per slot cost ~5 ns.
+ */
+static long sock_fds__walk_word(__u32 i, void *data)
 {
 	struct sock_fds_walk *w = data;
-	struct sock_fd_key key = { .files = w->files, .fd = fd };
-	bool open;
+	__u32 hint_base;
+	__u64 word;
 
-	if ((fd & 63) == 0 &&
-	    bpf_probe_read_kernel(&w->word, sizeof(w->word),
-				  (void *)(w->open_fds + (fd >> 6) * 8)))
+	if (bpf_probe_read_kernel(&word, sizeof(word),
+				  (void *)(w->open_fds + (__u64)i * 8)))
 		return 1;
-	open = (w->word >> (fd & 63)) & 1;
-	if (w->mode != SOCK_FDS_FORGET && open &&
-	    fdt__is_sock((struct file **)w->fds, w->max_fds, fd)) {
-		sock_fds__add(&key);
+	if (w->mode == SOCK_FDS_ADD && !word)
 		return 0;
+	/* The table's part of the hash, once per word (see sock_hint__slot). */
+	hint_base = (__u32)w->files;
+	for (__u32 b = 0; b < 64; b++) {
+		__u32 fd = i * 64 + b;
+
+		if ((word >> b) & 1) {
+			if (w->mode == SOCK_FDS_FORGET)
+				goto forget;
+			sock_fds__walk_open(w->files, w->fds, w->max_fds, fd,
+					    w->mode == SOCK_FDS_SYNC);
+			continue;
+		}
+		if (w->mode == SOCK_FDS_ADD)
+			continue;
+forget:
+		if (sock_hint[sock_hint__hash(hint_base, fd)])
+			sock_fds__walk_forget(w->files, fd);
 	}
-	if (w->mode != SOCK_FDS_ADD && sock_hint__maybe(&key))
-		sock_fds__forget(&key);
 	return 0;
 }
 
@@ -624,22 +675,28 @@ static long sock_fds__walk_slot(__u32 fd, void *data)
  * their sockets (a new table at the same address would have its closes of
  * files sent, and live entries would be evicted sooner).
  */
-static __always_inline void sock_fds__walk(struct files_struct *files,
+static __always_inline void sock_fds__walk(struct task_struct *task,
 					   enum sock_fds_walk_mode mode)
 {
-	struct fdtable *fdt = files->fdt;
+	struct fdtable *fdt = task->files->fdt;
 	struct sock_fds_walk w = {
-		.files = (__u64)files,
-		.open_fds = (__u64)fdt->open_fds,
-		.fds = (__u64)fdt->fd,
 		.max_fds = fdt->max_fds,
 		.mode = mode,
 	};
 	__u32 slots = w.max_fds;
 
+	/* Read as numbers, not loaded as pointers: the per-slot work is in
+	 * global functions, which take no pointers to kernel memory. */
+	if (bpf_probe_read_kernel(&w.files, sizeof(w.files), &task->files) ||
+	    bpf_probe_read_kernel(&w.open_fds, sizeof(w.open_fds),
+				  &fdt->open_fds) ||
+	    bpf_probe_read_kernel(&w.fds, sizeof(w.fds), &fdt->fd))
+		return;
+
 	if (slots > SOCK_FDS_WALK_MAX)
 		slots = SOCK_FDS_WALK_MAX;
-	bpf_loop(slots, sock_fds__walk_slot, &w, 0);
+	/* max_fds is a multiple of 64 (BITS_PER_LONG) in the kernel. */
+	bpf_loop(slots / 64, sock_fds__walk_word, &w, 0);
 }
 
 /* Fills pg_sock_fds once at load: every task's socket descriptors. */
@@ -680,7 +737,7 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	/* Close-on-exec closed descriptors without a close(2), and an exec
 	 * of a task that shared its table gave it a copy. */
 	if (close_at_exit && task->files)
-		sock_fds__walk(task->files, SOCK_FDS_SYNC);
+		sock_fds__walk(task, SOCK_FDS_SYNC);
 
 	id = PG_SYS_EXECVE;
 	{
@@ -794,7 +851,7 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 	}
 	/* A child with its own copy of the fd table: its sockets. */
 	if (close_at_exit && child->files && child->files != parent->files)
-		sock_fds__walk(child->files, SOCK_FDS_ADD);
+		sock_fds__walk(child, SOCK_FDS_ADD);
 	if (!filter__wants(rec.syscall ? rec.syscall : PG_SYS_CLONE) ||
 	    self__ignored(pid_tgid >> 32))
 		return 0;
@@ -821,7 +878,7 @@ int BPF_PROG(pg_sched_exit, struct task_struct *task, bool group_dead)
 	/* The fd table goes with its last user (exit_files runs after this
 	 * tracepoint): its sockets' entries go too. */
 	if (close_at_exit && files && files->count.counter == 1)
-		sock_fds__walk(files, SOCK_FDS_FORGET);
+		sock_fds__walk(task, SOCK_FDS_FORGET);
 
 	/* One record per process, when its last thread goes. */
 	if (!group_dead || !filter__wants(PG_SYS_PROCEXIT) ||
