@@ -7,12 +7,74 @@
 // (5) the SDK's protobuf serializer (what its OTLPLogExporter runs per
 // request). CPU time per detection, best of ROUNDS.
 // Run: npm run build:ts && node bench/export-cost.mjs   (N=50000 ROUNDS=5 FRESH_PROCESS=1)
+// Against another build: --baseline DIR (a built checkout): each build runs in a
+// fresh process, RUNS=3 times, alternating; per stage, every run's figure and the
+// median of each build. Both use this checkout's detection fixture and SDK
+// serializer, so a difference is the build's own.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { deserialize, serialize } from "node:v8";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
-import { createOtlpLogSink, LOG_RECORD_LIMITS } from "../dist/export/otlp-logs.js";
-import { Sanitizer } from "../dist/export/sanitize.js";
-import { SdkRecordMaker } from "../dist/export/sdk-records.js";
 import { detection, epochNs, FRESH_PROCESS } from "./export-detection.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    baseline: { type: "string" },
+    // Internal (the --baseline driver's children): the dist/ to load, and a JSON result line.
+    dist: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const distOf = (dir) => (existsSync(join(dir, "dist")) ? join(dir, "dist") : dir);
+
+if (args.baseline !== undefined) {
+  const builds = [
+    { name: "this build", dist: join(root, "dist") },
+    { name: "baseline", dist: distOf(resolve(args.baseline)) },
+  ];
+  const runs = Number(process.env.RUNS ?? 3);
+  const results = builds.map(() => []);
+  for (let run = 0; run < runs; run++) {
+    for (const k of run % 2 === 0 ? [0, 1] : [1, 0]) {
+      const child = spawnSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), "--dist", builds[k].dist, "--json"],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: process.env },
+      );
+      const line = child.stdout.split("\n").find((l) => l.startsWith("{"));
+      if (child.status !== 0 || line === undefined)
+        throw new Error(`${builds[k].name}: run failed (${child.status})`);
+      results[k].push(JSON.parse(line));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(
+    `export cost per detection, CPU µs (${runs} runs of each build, alternating; median [each run]):`,
+  );
+  console.log(`  ${"stage".padEnd(15)} ${"this build".padStart(24)} ${"baseline".padStart(24)}   ratio`);
+  for (const stage of Object.keys(results[0][0].stages)) {
+    const cell = (r) => {
+      const xs = r.map((x) => x.stages[stage]);
+      return `${median(xs).toFixed(2)} [${xs.map((x) => x.toFixed(1)).join(" ")}]`;
+    };
+    const ratio =
+      median(results[0].map((x) => x.stages[stage])) / median(results[1].map((x) => x.stages[stage]));
+    console.log(
+      `  ${stage.padEnd(15)} ${cell(results[0]).padStart(24)} ${cell(results[1]).padStart(24)}   ${ratio.toFixed(2)}×`,
+    );
+  }
+  process.exit(0);
+}
+
+const dist = args.dist !== undefined ? distOf(resolve(args.dist)) : join(root, "dist");
+const load = (p) => import(pathToFileURL(join(dist, p)).href);
+const { createOtlpLogSink, LOG_RECORD_LIMITS } = await load("export/otlp-logs.js");
+const { Sanitizer } = await load("export/sanitize.js");
+const { SdkRecordMaker } = await load("export/sdk-records.js");
 
 const N = Number(process.env.N ?? 50_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -69,6 +131,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const s of stages) best[s] = Math.min(best[s], took[s] / N);
 }
 const total = stages.reduce((a, s) => a + best[s], 0);
+if (args.json) console.log(JSON.stringify({ stages: { ...best, total }, attributes, bytes: bytes / N }));
 const sdkShare = (best["SDK records"] + best["SDK serializer"]) / total;
 console.log(
   `export cost per detection (${attributes} attributes, ${Math.round(bytes / N)} protobuf bytes${FRESH_PROCESS ? ", a fresh process per detection" : ""}; CPU µs, best of ${ROUNDS} × ${N.toLocaleString("en")}):`,

@@ -4,14 +4,94 @@
 // (dist/: SDK log records, the SDK OTLP/gRPC exporter behind our processor),
 // a real gRPC server on loopback, and counts every record by
 // decoding the request bytes. Run: npm run build:ts && node bench/export-throughput.mjs
-import { mkdtempSync, rmSync } from "node:fs";
+//
+// Against another build in the same run: --baseline DIR (a built checkout, e.g.
+// `git worktree add /tmp/base <commit> && cd /tmp/base && npm ci && npm run build:ts`).
+// Each round runs this build and the baseline one after the other, each in a
+// fresh process (ROUNDS=3 rounds, the order alternating), with the same
+// detection fixture; it prints every figure, then medians and their ratio.
+// Other jobs on the machine disturb single runs: look at the spread.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
-import { createOtlpLogSink } from "../dist/export/otlp-logs.js";
-import { Sanitizer } from "../dist/export/sanitize.js";
 import { detection, epochNs, FRESH_PROCESS } from "./export-detection.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    baseline: { type: "string" },
+    // Internal (the --baseline driver's children): the dist/ to load, and a JSON result line.
+    dist: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const distOf = (dir) => (existsSync(join(dir, "dist")) ? join(dir, "dist") : dir);
+
+if (args.baseline !== undefined) {
+  const builds = [
+    { name: "this build", dist: join(root, "dist") },
+    { name: "baseline", dist: distOf(resolve(args.baseline)) },
+  ];
+  const rounds = Number(process.env.ROUNDS ?? 3);
+  const results = builds.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [0, 1] : [1, 0];
+    for (const k of order) {
+      const child = spawnSync(
+        process.execPath,
+        [fileURLToPath(import.meta.url), "--dist", builds[k].dist, "--json"],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: process.env },
+      );
+      const lines = child.stdout.trim().split("\n");
+      const result = JSON.parse(lines.find((l) => l.startsWith("{")) ?? "null");
+      if (child.status !== 0 || result === null)
+        throw new Error(`${builds[k].name}: run failed (${child.status})`);
+      results[k].push(result);
+      for (const l of lines.filter((l) => !l.startsWith("{")))
+        console.log(`[${builds[k].name}, round ${round + 1}] ${l}`);
+    }
+  }
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)];
+  };
+  const fmt = (xs, digits = 0) => xs.map((x) => x.toFixed(digits)).join(", ");
+  for (const [k, b] of builds.entries()) {
+    const r = results[k];
+    console.log(
+      `${b.name} (${b.dist}): detections/s ${fmt(r.map((x) => x.perSecond))} (median ${median(r.map((x) => x.perSecond)).toFixed(0)}); ` +
+        `CPU µs/detection ${fmt(
+          r.map((x) => x.cpuUs),
+          1,
+        )}` +
+        (r[0].p99 !== undefined
+          ? `; latency p50 ${fmt(
+              r.map((x) => x.p50),
+              1,
+            )} ms, p99 ${fmt(
+              r.map((x) => x.p99),
+              1,
+            )} ms`
+          : ""),
+    );
+  }
+  const ratio = median(results[0].map((x) => x.perSecond)) / median(results[1].map((x) => x.perSecond));
+  const cpuRatio = median(results[0].map((x) => x.cpuUs)) / median(results[1].map((x) => x.cpuUs));
+  console.log(
+    `this build: ${ratio.toFixed(2)}× the baseline's detections/s, ${cpuRatio.toFixed(2)}× its CPU per detection (medians of ${rounds})`,
+  );
+  process.exit(0);
+}
+
+const dist = args.dist !== undefined ? distOf(resolve(args.dist)) : join(root, "dist");
+const { createOtlpLogSink } = await import(pathToFileURL(join(dist, "export/otlp-logs.js")).href);
+const { Sanitizer } = await import(pathToFileURL(join(dist, "export/sanitize.js")).href);
+const result = {};
 
 const THROUGHPUT_N = Number(process.env.N ?? 200_000);
 const LATENCY_SECONDS = Number(process.env.SECONDS ?? 10);
@@ -148,6 +228,8 @@ function counting() {
   const cpuUsPerDetection = (cpu.user + cpu.system) / THROUGHPUT_N;
   await sink.shutdown();
   rmSync(spoolDir, { recursive: true, force: true });
+  result.perSecond = THROUGHPUT_N / seconds;
+  result.cpuUs = cpuUsPerDetection;
   console.log(
     `throughput (queue ${QUEUE}, ${IN_FLIGHT} in flight, ${WORKERS ?? "default"} export workers${FRESH_PROCESS ? ", a fresh process per detection" : ""}): ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
       `${Math.round(THROUGHPUT_N / seconds).toLocaleString("en")} detections/s ` +
@@ -179,6 +261,8 @@ if (LATENCY_SECONDS > 0) {
   await sink.shutdown();
   const l = received.latenciesMs.sort((a, b) => a - b);
   const q = (p) => l[Math.min(l.length - 1, Math.floor(p * l.length))].toFixed(1);
+  result.p50 = Number(q(0.5));
+  result.p99 = Number(q(0.99));
   console.log(
     `latency at ${RATE}/s for ${LATENCY_SECONDS} s (${total} detections, default batch delay): ` +
       `p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${l[l.length - 1].toFixed(1)} ms; ` +
@@ -186,3 +270,4 @@ if (LATENCY_SECONDS > 0) {
   );
 }
 await worker.terminate();
+if (args.json) console.log(JSON.stringify(result));
