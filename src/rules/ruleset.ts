@@ -76,9 +76,10 @@ export interface RulesetOptions {
   /** Warn about macros and lists no rule uses (Falco's LOAD_UNUSED_MACRO/LIST); for validation. */
   readonly warnUnused?: boolean;
   /**
-   * false: every rule evaluates its own compiled condition, nothing shared
-   * between rules (no macro memo). The same detections either way; tests and
-   * benches compare the two.
+   * false: every rule of an event's type is evaluated on its own compiled
+   * condition — no macro memo shared between rules, no guard index ruling
+   * rules out first (docs/rules.md, "How evaluation is optimized"). The same
+   * detections in the same order either way; tests and benches compare the two.
    */
   readonly optimize?: boolean;
 }
@@ -348,7 +349,8 @@ class RuleCompiler {
           }),
       };
       const predicate = compileCondition(condition, opts);
-      // Guards are bound now (field errors were reported above) but taken per event type, later.
+      // Taken per event type when the Ruleset builds its indexes; the fields they
+      // read were bound without error just above, so binding them again cannot fail.
       const guardsFor =
         this.#macros === undefined ? undefined : (type: string) => extractGuards(condition, opts, type);
       const output = compileOutput(rule.output, opts);
