@@ -5,6 +5,14 @@
 // a real gRPC server on loopback, and counts every record by
 // decoding the request bytes. Run: npm run build:ts && node bench/export-throughput.mjs
 //
+// "Nothing lost" is checked exactly: the receiver counts records and marks each
+// record's peregrine.detection.id seen once (a bitmap over the id's counter, walked
+// with a cursor over the raw protobuf, ~1.5 µs per detection of the receiver's CPU;
+// IDS=0 only counts), so a duplicate cannot hide a loss. It does not decode records
+// into objects: a collector does more per record, which this bench leaves out.
+// CPU per detection is split per thread (Linux /proc/self/task): the main thread,
+// the sink's export workers, the receiver, and V8's GC/compiler threads.
+//
 // Against another build in the same run: --baseline DIR (a built checkout, e.g.
 // `git worktree add /tmp/base <commit> && cd /tmp/base && npm ci && npm run build:ts`).
 // Each round runs this build and the baseline one after the other, each in a
@@ -12,7 +20,7 @@
 // detection fixture; it prints every figure, then medians and their ratio.
 // Other jobs on the machine disturb single runs: look at the spread.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -79,6 +87,10 @@ if (args.baseline !== undefined) {
             )} ms`
           : ""),
     );
+    const split = Object.keys(r[0].threadUs).map(
+      (t) => `${t} ${median(r.map((x) => x.threadUs[t])).toFixed(1)}`,
+    );
+    console.log(`  median CPU µs/detection per thread: ${split.join(", ")}`);
   }
   const ratio = median(results[0].map((x) => x.perSecond)) / median(results[1].map((x) => x.perSecond));
   const cpuRatio = median(results[0].map((x) => x.cpuUs)) / median(results[1].map((x) => x.cpuUs));
@@ -125,6 +137,51 @@ function fields(buf, cb) {
     else if (wire === 1) at += 8; else if (wire === 5) at += 4;
   }
 }
+// "Nothing lost", exactly: besides counting records, each record's peregrine.detection.id
+// (attribute = field 6 KeyValue: key field 1, value field 2 = AnyValue string field 1) is
+// marked seen, so a record delivered twice cannot stand in for one lost. The id is 12 hex
+// digits per run + a 10-hex-digit counter (src/export/detection-id.ts): a bitmap indexed by
+// the counter marks it without allocating; an id of another form goes to a set. IDS=0 skips it.
+const checkIds = ${process.env.IDS !== "0"};
+const seenCounters = new Uint8Array(1 << 23);
+let distinct = 0;
+const others = new Set();
+function hex(c) { return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57; }
+function markId(buf, from, length) {
+  if (length === 22) {
+    let n = 0;
+    for (let i = from + 12; i < from + 22; i++) n = n * 16 + hex(buf[i]);
+    if (n < seenCounters.length) {
+      if (seenCounters[n] === 0) { seenCounters[n] = 1; distinct++; }
+      return;
+    }
+  }
+  const id = buf.latin1Slice(from, from + length);
+  if (!others.has(id)) { others.add(id); distinct++; }
+}
+const ID_KEY = Buffer.from("peregrine.detection.id");
+// Offsets only (a cursor, no array or subarray per attribute): the check must not make the
+// receiver the bottleneck.
+let at = 0;
+function varint(buf) { let v = 0, shift = 0, b; do { b = buf[at++]; v += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80); return v; }
+function detectionIdOf(rec) {
+  at = 0;
+  while (at < rec.length) {
+    const key = varint(rec);
+    const wire = key & 7;
+    if (wire === 0) { varint(rec); continue; }
+    if (wire === 1) { at += 8; continue; }
+    if (wire === 5) { at += 4; continue; }
+    const len = varint(rec);
+    const end = at + len;
+    // KeyValue {1: key, 2: AnyValue {1: string}}, with the key and value short enough for 1-byte lengths.
+    if (key === 0x32 && rec[at] === 0x0a && rec[at + 1] === ID_KEY.length && rec[at + 2] === 0x70 && rec.indexOf(ID_KEY, at + 2) === at + 2) {
+      const v = at + 2 + ID_KEY.length; // 0x12 len 0x0a len string
+      if (rec[v] === 0x12 && rec[v + 2] === 0x0a) markId(rec, v + 4, rec[v + 3]);
+    }
+    at = end;
+  }
+}
 const server = new grpc.Server({ "grpc-node.flow_control_window": 16 << 20 });
 server.addService({ Export: { path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
   requestStream: false, responseStream: false, requestSerialize: (b) => b, requestDeserialize: (b) => b,
@@ -135,25 +192,44 @@ server.addService({ Export: { path: "/opentelemetry.proto.collector.logs.v1.Logs
     fields(call.request, (f1, rl) => { if (f1 !== 1) return;
       fields(rl, (f2, sl) => { if (f2 !== 2) return;
         fields(sl, (f3, rec) => { if (f3 !== 2) return; records++;
+          if (checkIds) detectionIdOf(rec);
           // The SDK serializer writes time_unix_nano (field 1, fixed64) first: tag 0x09 + 8 bytes.
           if (measure && rec[0] === 0x09) latencies.push(Number(now - Buffer.from(rec.buffer, rec.byteOffset + 1, 8).readBigUInt64LE(0)) / 1e6);
         }); }); });
-    parentPort.postMessage({ records, latencies });
+    parentPort.postMessage({ records, latencies, distinctIds: distinct });
     callback(null, Buffer.alloc(0));
   } });
-server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) => parentPort.postMessage({ port }));
+server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, port) =>
+  parentPort.postMessage({ port, tid: require("node:fs").readFileSync("/proc/thread-self/stat", "utf8").split(" ")[0] }));
 `;
-const received = { records: 0, latenciesMs: [] };
+const received = { records: 0, latenciesMs: [], distinctIds: 0 };
 const worker = new Worker(RECEIVER, { eval: true });
+let receiverTid = "";
 const port = await new Promise((resolve) => {
   worker.on("message", (m) => {
-    if (m.port !== undefined) resolve(m.port);
-    else {
+    if (m.port !== undefined) {
+      receiverTid = m.tid;
+      resolve(m.port);
+    } else {
       received.records += m.records;
+      received.distinctIds = m.distinctIds;
       for (const l of m.latencies) received.latenciesMs.push(l);
     }
   });
 });
+
+/** CPU ticks (1/100 s) of each thread of this process, by thread id (Linux /proc). */
+function threadTicks() {
+  const out = new Map();
+  for (const tid of readdirSync("/proc/self/task")) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, Number(f[11]) + Number(f[12])); // utime + stime
+    } catch {} // a thread that ended meanwhile
+  }
+  return out;
+}
 
 function makeSink(counters, extra = {}) {
   return createOtlpLogSink({
@@ -201,6 +277,7 @@ function counting() {
 {
   const spoolDir = mkdtempSync(join(tmpdir(), "pg-bench-spool-"));
   const counters = counting();
+  const threadsBefore = new Set(threadTicks().keys());
   const sink = makeSink(counters, {
     spool: { dir: spoolDir, maxBytes: 1 << 30 },
     maxQueueSize: QUEUE,
@@ -210,6 +287,7 @@ function counting() {
   if (sink.ready !== undefined) await sink.ready;
   const start = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
+  const ticksStart = threadTicks();
   let emitted = 0;
   while (emitted < THROUGHPUT_N) {
     if (sink.queueLength >= QUEUE) {
@@ -226,17 +304,43 @@ function counting() {
   const cpu = process.cpuUsage(cpuStart);
   // CPU of the whole process (the receiver thread included): load on the machine does not change it.
   const cpuUsPerDetection = (cpu.user + cpu.system) / THROUGHPUT_N;
+  // Per thread: the main thread, the threads the sink started (its export workers; libuv's pool
+  // would count here too, idle in this bench), the receiver, and the rest (V8's platform
+  // threads: concurrent/parallel GC and compilation for every thread of the process).
+  const threadUs = { main: 0, "export workers": 0, receiver: 0, "V8 GC/compiler threads": 0 };
+  for (const [tid, ticks] of threadTicks()) {
+    const us = ((ticks - (ticksStart.get(tid) ?? 0)) * 1e4) / THROUGHPUT_N;
+    const group =
+      tid === String(process.pid)
+        ? "main"
+        : tid === receiverTid
+          ? "receiver"
+          : threadsBefore.has(tid)
+            ? "V8 GC/compiler threads"
+            : "export workers";
+    threadUs[group] += us;
+  }
   await sink.shutdown();
   rmSync(spoolDir, { recursive: true, force: true });
   result.perSecond = THROUGHPUT_N / seconds;
   result.cpuUs = cpuUsPerDetection;
+  result.threadUs = threadUs;
+  result.distinctIds = received.distinctIds;
   console.log(
     `throughput (queue ${QUEUE}, ${IN_FLIGHT} in flight, ${WORKERS ?? "default"} export workers${FRESH_PROCESS ? ", a fresh process per detection" : ""}): ${THROUGHPUT_N.toLocaleString("en")} detections delivered in ${seconds.toFixed(3)} s = ` +
       `${Math.round(THROUGHPUT_N / seconds).toLocaleString("en")} detections/s ` +
       `(emit loop ${emitSeconds.toFixed(3)} s); received ${received.records.toLocaleString("en")}, ` +
       `sent ${counters.c.sent}, spooled ${counters.c.spooled}, dropped ${counters.c.dropped}, failed ${counters.c.failed}; ` +
-      `CPU ${cpuUsPerDetection.toFixed(1)} µs/detection (agent + receiver threads)`,
+      `CPU ${cpuUsPerDetection.toFixed(1)} µs/detection (agent + receiver threads: ` +
+      `${Object.entries(threadUs)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(", ")})` +
+      (process.env.IDS !== "0"
+        ? `; distinct detection ids received ${received.distinctIds.toLocaleString("en")}`
+        : ""),
   );
+  if (process.env.IDS !== "0" && received.distinctIds !== THROUGHPUT_N)
+    console.log(`LOST: ${THROUGHPUT_N - received.distinctIds} detection ids never received`);
 }
 
 // --- 2. latency at a steady 1,000 detections/s, default settings (SECONDS=0: skipped) ---------
