@@ -186,9 +186,9 @@ __u8 nr_action[NR_TABLE_SIZE];
  *     entry is never visible while its slot still reads 0;
  *   - it is lowered only after a delete that removed an entry (the bucket
  *     lock makes that happen once per entry);
- *   - an entry the LRU evicts, or one inserted just before a failed
- *     insert, leaves its count behind: the slot then only costs the hash
- *     lookup, as every close did before.
+ *   - an entry the LRU evicts (to make room for another) leaves its
+ *     count behind: the slot then only costs the hash lookup, as every
+ *     close did before, until the table's exec or last exit walks it.
  * So 0 means "no socket of this table at this number": the close is a
  * file's, exactly what the lookup would have said. 65,536 slots of 4 bytes
  * (256 KiB), as many as the map has entries: with the few thousand socket
@@ -254,9 +254,9 @@ static __always_inline bool sock_fds__forget(struct sock_fd_key *key)
 	return true;
 }
 
-/* A walk of a forked child's fd table stops at this many descriptors:
- * sockets past it are unknown, and their closes dropped when only sockets'
- * are wanted. */
+/* A walk of an fd table (fork, exec, exit) stops at this many slots:
+ * sockets past it are unknown to a forked child or an exec'd copy, and
+ * their closes dropped when only sockets' are wanted. */
 #define SOCK_FDS_WALK_MAX 65536
 
 /* Turns a kernel address read as a number into a pointer the verifier lets
