@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // What one more rule costs the agent per record when it repeats a condition
 // other rules already have: the default rules' openat rules nearly all start
-// with the same macro (file_opened_for_reading, file_opened_for_writing …),
-// and the engine evaluates it again for each rule. For each condition below:
+// with the same macro (file_opened_for_reading, file_opened_for_writing …).
+// Evaluated again for each rule, a repetition cost 10-31 ns per record; with
+// the macro memo and the guard index (src/rules/macro-memo.ts,
+// guard-index.ts) 1.5-2 ns (docs/rules.md, "How evaluation is optimized").
+// Run it from a baseline checkout for the before figure. For each condition below:
 // the agent's pipeline (decode → enrich → rules, as agent-pipeline.mjs runs
 // it) on a capture with 0, 1 and 25 copies of a rule that never matches;
 // (25 − 1) / 24 is the cost of each repetition. Times are process CPU time.
