@@ -2,8 +2,10 @@
 // thread (no network, no receiver): (1) our mapping, detection → the
 // DetectionRecord the sink queues; (2) the structured clone of a batch to an
 // export worker and (3) back into objects there (v8.serialize/deserialize,
-// the serializer postMessage uses); (4) the SDK making its log records
-// (sdk-records.ts: LoggerProvider per workload, Logger.emit, setAttributes);
+// the serializer postMessage uses), the batch in columns as the worker pool
+// sends it (packed-batch.ts; "clone" includes packing it) when the build has
+// them; (4) the SDK making its log records
+// (sdk-records.ts: LoggerProvider per workload, Logger.emit, setAttribute);
 // (5) the SDK's protobuf serializer (what its OTLPLogExporter runs per
 // request). CPU time per detection, best of ROUNDS.
 // Run: npm run build:ts && node bench/export-cost.mjs   (N=50000 ROUNDS=5 FRESH_PROCESS=1)
@@ -75,6 +77,10 @@ const load = (p) => import(pathToFileURL(join(dist, p)).href);
 const { createOtlpLogSink, LOG_RECORD_LIMITS } = await load("export/otlp-logs.js");
 const { Sanitizer } = await load("export/sanitize.js");
 const { SdkRecordMaker } = await load("export/sdk-records.js");
+// Builds from before the columns send batches as objects.
+const packBatch = existsSync(join(dist, "export/packed-batch.js"))
+  ? (await load("export/packed-batch.js")).packBatch
+  : undefined;
 
 const N = Number(process.env.N ?? 50_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -113,14 +119,14 @@ for (let round = 0; round < ROUNDS; round++) {
   const batches = [];
   for (let i = 0; i < N; i += BATCH) batches.push(records.slice(i, i + BATCH));
   t = process.cpuUsage();
-  const wire = batches.map((b) => serialize(b));
+  const wire = batches.map((b) => serialize(packBatch?.(b) ?? b));
   const clone = cpuUs(t);
   t = process.cpuUsage();
   const back = wire.map((w) => deserialize(w));
   const declone = cpuUs(t);
   const maker = new SdkRecordMaker(LOG_RECORD_LIMITS);
   t = process.cpuUsage();
-  const sdk = back.map((b) => maker.make(b));
+  const sdk = back.map((b) => (Array.isArray(b) ? maker.make(b) : maker.makePacked(b)));
   const make = cpuUs(t);
   t = process.cpuUsage();
   bytes = 0;

@@ -11,6 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { DetectionRecord } from "./detection-record.js";
 import type { FromWorker, ToWorker, WorkerSettings } from "./export-workers.js";
 import { createOtlpExporter, exportRecords, forwardSdkDiagnostics } from "./otlp-exporter.js";
+import type { PackedBatch } from "./packed-batch.js";
 import { SdkRecordMaker } from "./sdk-records.js";
 
 const port = parentPort;
@@ -23,10 +24,10 @@ const target = createOtlpExporter(settings.transport, settings.concurrencyLimit)
 const maker = new SdkRecordMaker(settings.limits);
 post({ type: "ready" });
 
-async function send(id: number, batch: DetectionRecord[]): Promise<void> {
+async function send(id: number, batch: DetectionRecord[] | PackedBatch): Promise<void> {
   let records: ReturnType<SdkRecordMaker["make"]>;
   try {
-    records = maker.make(batch);
+    records = Array.isArray(batch) ? maker.make(batch) : maker.makePacked(batch);
   } catch (error) {
     // Records the SDK cannot make are not going to work on a second try either.
     post({
@@ -40,7 +41,8 @@ async function send(id: number, batch: DetectionRecord[]): Promise<void> {
 }
 
 port.on("message", (message: ToWorker) => {
-  if (message.type === "send") void send(message.id, message.batch);
+  if (message.type === "send-packed") void send(message.id, message.packed);
+  else if (message.type === "send") void send(message.id, message.batch);
   else if (message.type === "renew") target.renew?.();
   else if (message.type === "shutdown") {
     target.exporter

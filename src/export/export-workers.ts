@@ -7,8 +7,9 @@
  * on the other cores, instead of in it.
  *
  * What crosses the thread boundary is plain data, by structured clone: a
- * batch of DetectionRecords one way (the rule's and process's attribute
- * layers are shared objects, so a batch carries each once), and the
+ * batch of DetectionRecords one way, in columns (packed-batch.ts; the
+ * rule's and process's attribute layers are shared objects, so a batch
+ * carries each once), and the
  * outcome of its export the other way (sent / partial success / retry with
  * a hint / failed), plus the SDK's warnings as text. Queue, spool, order,
  * retries and counting stay in the main thread (DurableDelivery), which
@@ -24,6 +25,7 @@ import { type ResourceLimits, Worker } from "node:worker_threads";
 import type { LogRecordLimits } from "@opentelemetry/sdk-logs";
 import type { DetectionRecord } from "./detection-record.js";
 import { checkTransportFiles, type SendOutcome, type TransportOptions } from "./otlp-exporter.js";
+import { type PackedBatch, packBatch } from "./packed-batch.js";
 import type { RecordTransport } from "./sdk-delivery.js";
 
 /** What a worker is started with (workerData). */
@@ -38,6 +40,7 @@ export interface WorkerSettings {
 
 export type ToWorker =
   | { readonly type: "send"; readonly id: number; readonly batch: DetectionRecord[] }
+  | { readonly type: "send-packed"; readonly id: number; readonly packed: PackedBatch }
   | { readonly type: "renew" }
   | { readonly type: "shutdown" };
 
@@ -203,7 +206,14 @@ export class ExportWorkerPool implements RecordTransport<DetectionRecord> {
     return new Promise<SendOutcome>((resolve) => {
       slot.pending.set(id, resolve);
       try {
-        worker.postMessage({ type: "send", id, batch } satisfies ToWorker);
+        // In columns (packed-batch.ts: no object per record to remake in the worker), or as
+        // objects when the batch holds what columns cannot carry exactly.
+        const packed = packBatch(batch);
+        worker.postMessage(
+          packed !== undefined
+            ? ({ type: "send-packed", id, packed } satisfies ToWorker)
+            : ({ type: "send", id, batch } satisfies ToWorker),
+        );
       } catch (error) {
         // A record that cannot be cloned (not plain data) cannot be sent, now or later.
         slot.pending.delete(id);

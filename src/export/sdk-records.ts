@@ -27,6 +27,7 @@ import {
   type SdkLogRecord,
 } from "@opentelemetry/sdk-logs";
 import type { DetectionRecord, RecordOrigin } from "./detection-record.js";
+import type { PackedBatch } from "./packed-batch.js";
 import { nsToHrTime } from "./time.js";
 
 /**
@@ -38,17 +39,29 @@ const MAX_ORIGINS = 2048;
 
 /** Catches what a Logger emits, adding the record's attribute layers. */
 class Collector implements LogRecordProcessor {
-  layers: DetectionRecord["attributes"] = [];
+  /** The record's layers as objects: layers[layersFrom … layersTo). */
+  layers: readonly LogAttributes[] = [];
+  layersFrom = 0;
+  layersTo = 0;
+  /** Then, from a packed batch, its last layer: keys with values from lastValues[valuesFrom]. */
+  lastKeys: readonly string[] = [];
+  lastValues: readonly unknown[] = [];
+  valuesFrom = 0;
   out: ReadableLogRecord[] = [];
 
   onEmit(record: SdkLogRecord): void {
     const layers = this.layers;
-    for (let i = 0; i < layers.length; i++) {
+    for (let i = this.layersFrom; i < this.layersTo; i++) {
       const layer = layers[i] as LogAttributes;
       // Layers are plain objects (made by us, by structured clone or JSON.parse): for-in sees
       // exactly their own keys, in the order Object.entries() would give them.
       for (const key in layer) record.setAttribute(key, layer[key]);
     }
+    const keys = this.lastKeys;
+    const values = this.lastValues;
+    const from = this.valuesFrom;
+    for (let i = 0; i < keys.length; i++)
+      record.setAttribute(keys[i] as string, values[from + i] as LogAttributes[string]);
     this.out.push(record);
   }
 
@@ -82,27 +95,81 @@ export class SdkRecordMaker {
     return logger;
   }
 
+  private emit(
+    origin: RecordOrigin,
+    timeNs: bigint,
+    observedNs: bigint,
+    severityNumber: number | undefined,
+    severityText: string | undefined,
+    eventName: string | undefined,
+    body: unknown,
+  ): void {
+    const emitted: LogRecord = {
+      timestamp: nsToHrTime(timeNs),
+      observedTimestamp: nsToHrTime(observedNs),
+      // An explicit context: the SDK does not look up the active one (detections have no trace).
+      context: ROOT_CONTEXT,
+    };
+    if (eventName !== undefined) emitted.eventName = eventName;
+    if (severityNumber !== undefined) emitted.severityNumber = severityNumber;
+    if (severityText !== undefined) emitted.severityText = severityText;
+    if (body !== undefined) emitted.body = body as LogRecord["body"];
+    this.loggerOf(origin).emit(emitted);
+  }
+
+  private finish(): ReadableLogRecord[] {
+    const collector = this.collector;
+    collector.layers = [];
+    collector.layersFrom = 0;
+    collector.layersTo = 0;
+    collector.lastKeys = [];
+    collector.lastValues = [];
+    const out = collector.out;
+    collector.out = [];
+    return out;
+  }
+
   /** SDK records for a batch, in the batch's order. */
   make(batch: readonly DetectionRecord[]): ReadableLogRecord[] {
     const collector = this.collector;
     collector.out = [];
+    collector.lastKeys = [];
     for (const r of batch) {
       collector.layers = r.attributes;
-      const emitted: LogRecord = {
-        timestamp: nsToHrTime(r.timeNs),
-        observedTimestamp: nsToHrTime(r.observedNs),
-        // An explicit context: the SDK does not look up the active one (detections have no trace).
-        context: ROOT_CONTEXT,
-      };
-      if (r.eventName !== undefined) emitted.eventName = r.eventName;
-      if (r.severityNumber !== undefined) emitted.severityNumber = r.severityNumber;
-      if (r.severityText !== undefined) emitted.severityText = r.severityText;
-      if (r.body !== undefined) emitted.body = r.body as LogRecord["body"];
-      this.loggerOf(r.origin).emit(emitted);
+      collector.layersFrom = 0;
+      collector.layersTo = r.attributes.length;
+      this.emit(r.origin, r.timeNs, r.observedNs, r.severityNumber, r.severityText, r.eventName, r.body);
     }
-    collector.layers = [];
-    const out = collector.out;
+    return this.finish();
+  }
+
+  /** SDK records for a batch in columns (packed-batch.ts), in the batch's order: the same records as make(). */
+  makePacked(packed: PackedBatch): ReadableLogRecord[] {
+    const collector = this.collector;
     collector.out = [];
-    return out;
+    collector.layers = packed.layers;
+    collector.lastValues = packed.lastValues;
+    const { times, texts } = packed;
+    let layer = 0;
+    let value = 0;
+    for (let j = 0; j < packed.origins.length; j++) {
+      const keys = packed.lastKeys[j] as readonly string[];
+      collector.layersFrom = layer;
+      layer += packed.layerCounts[j] as number;
+      collector.layersTo = layer;
+      collector.lastKeys = keys;
+      collector.valuesFrom = value;
+      value += keys.length;
+      this.emit(
+        packed.origins[j] as RecordOrigin,
+        times[2 * j] as bigint,
+        times[2 * j + 1] as bigint,
+        packed.severityNumbers[j],
+        texts[2 * j],
+        texts[2 * j + 1],
+        packed.bodies[j],
+      );
+    }
+    return this.finish();
   }
 }
