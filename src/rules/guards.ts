@@ -26,13 +26,14 @@ import { OPERATORS, type ValueTest } from "./operators.js";
 import type { RuntimeValue } from "./values.js";
 
 /**
- * The fields guards are taken on: the ones the openat and execve rules of our
- * default rules and Falco's published files test on their top-level AND
- * path (bench/rules-guards.mjs counts them: on openat, open read/write on
- * 14 of 14 default and 16 of 20 upstream rules, fd.name/directory/filename
- * on 12 of 14 and 12 of 20; on execve, proc.name on 9 of 13 and 25 of 37). Others seen
- * there (fd.typechar, evt.dir, proc.args) hold for nearly every event and
- * would cost an extraction per event for no pruning.
+ * The fields guards are taken on: the ones the openat and execve rules of
+ * our default rules and Falco's published files test on their top-level AND
+ * path (bench/rules-guards.mjs counts them: on openat, open read/write on 14
+ * of 14 default and 16 of 20 upstream rules, fd.name/directory/filename on
+ * 12 of 14 and 12 of 20; on execve, proc.name on 9 of 13 and 25 of 37).
+ * Others seen there hold for nearly every event (fd.typechar = 'f', evt.dir
+ * = '<') or guard a rule or two at the price of building a string per
+ * event (proc.args, proc.cmdline).
  */
 export const GUARD_FIELDS: ReadonlySet<string> = new Set([
   "fd.name",
