@@ -210,19 +210,40 @@ static __always_inline __u32 sock_hint__hash(__u32 lo, __u32 fd)
 	       ((1 << SOCK_HINT_BITS) - 1);
 }
 
-static __always_inline __u32 sock_hint__slot(__u64 files, __s32 fd)
+/* The low half of a table's address as a number. The verifier forbids
+ * arithmetic on the files_struct pointer but lets a privileged program copy
+ * its low half (a 32-bit move); two tables that share it only share slots.
+ * The addresses are slab-aligned: the hashes multiply them to spread them
+ * (the top bits of the product are the best mixed). */
+static __always_inline __u32 sock_hint__lo(__u64 files)
 {
-	/* The verifier forbids arithmetic on the files_struct pointer but
-	 * lets a privileged program copy its low half as a number (a 32-bit
-	 * move); two tables that share it only share slots. The addresses are
-	 * slab-aligned: multiplied to spread them (the top bits of the product
-	 * are the best mixed). */
 	__u32 lo;
 
 	/* Spelled out as a 32-bit move: left to itself, the compiler folds
 	 * the truncation into a shift of the pointer, which is refused. */
 	asm volatile("%0 = %1" : "=w"(lo) : "w"((__u32)files));
-	return sock_hint__hash(lo, fd);
+	return lo;
+}
+
+static __always_inline __u32 sock_hint__slot(__u64 files, __s32 fd)
+{
+	return sock_hint__hash(sock_hint__lo(files), fd);
+}
+
+/*
+ * The same kind of count per table alone (4,096 slots): not 0 when some
+ * table that hashes there may have entries. The walks at exec and exit
+ * read it first: a table with none (most processes hold no socket) has no
+ * leftover entry to look for, so the exec walk only notes open sockets and
+ * the exit walk is skipped.
+ */
+#define SOCK_TABLES_BITS 12
+__u32 sock_tables[1 << SOCK_TABLES_BITS];
+
+static __always_inline __u32 *sock_tables__count(__u32 lo)
+{
+	return &sock_tables[((__u64)lo * 0x9E3779B97F4A7C15ULL) >>
+			    (64 - SOCK_TABLES_BITS)];
 }
 
 /* Whether pg_sock_fds may hold this key (false: it certainly does not). */
@@ -234,7 +255,9 @@ static __always_inline bool sock_hint__maybe(const struct sock_fd_key *key)
 /* Inserts a key (a socket at this number), counted in sock_hint first. */
 static __always_inline void sock_fds__add(struct sock_fd_key *key)
 {
-	__u32 *n = &sock_hint[sock_hint__slot(key->files, key->fd)];
+	__u32 lo = sock_hint__lo(key->files);
+	__u32 *n = &sock_hint[sock_hint__hash(lo, key->fd)];
+	__u32 *t = sock_tables__count(lo);
 	__u8 one = 1;
 
 	/* Noted already (a fork or exec walk over sockets the map knows, a
@@ -244,18 +267,24 @@ static __always_inline void sock_fds__add(struct sock_fd_key *key)
 	if (bpf_map_lookup_elem(&pg_sock_fds, key))
 		return;
 	__sync_fetch_and_add(n, 1);
+	__sync_fetch_and_add(t, 1);
 	/* BPF_NOEXIST: a key noted twice is counted once. */
-	if (bpf_map_update_elem(&pg_sock_fds, key, &one, BPF_NOEXIST))
+	if (bpf_map_update_elem(&pg_sock_fds, key, &one, BPF_NOEXIST)) {
 		__sync_fetch_and_add(n, -1);
+		__sync_fetch_and_add(t, -1);
+	}
 }
 
 /* Deletes a key; true if it was there (then it is uncounted). */
 static __always_inline bool sock_fds__forget(struct sock_fd_key *key)
 {
+	__u32 lo;
+
 	if (bpf_map_delete_elem(&pg_sock_fds, key))
 		return false;
-	__sync_fetch_and_add(&sock_hint[sock_hint__slot(key->files, key->fd)],
-			     -1);
+	lo = sock_hint__lo(key->files);
+	__sync_fetch_and_add(&sock_hint[sock_hint__hash(lo, key->fd)], -1);
+	__sync_fetch_and_add(sock_tables__count(lo), -1);
 	return true;
 }
 
@@ -698,6 +727,13 @@ static __always_inline void sock_fds__walk(struct task_struct *task,
 	    bpf_probe_read_kernel(&w.fds, sizeof(w.fds), &fdt->fd))
 		return;
 
+	/* No entry of this table anywhere (see sock_tables): nothing to
+	 * forget, at exit nothing to do. */
+	if (mode != SOCK_FDS_ADD && !*sock_tables__count((__u32)w.files)) {
+		if (mode == SOCK_FDS_FORGET)
+			return;
+		w.mode = SOCK_FDS_ADD;
+	}
 	if (slots > SOCK_FDS_WALK_MAX)
 		slots = SOCK_FDS_WALK_MAX;
 	/* max_fds is a multiple of 64 (BITS_PER_LONG) in the kernel. */
