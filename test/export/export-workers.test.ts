@@ -8,6 +8,7 @@ import type { DetectionRecord } from "../../src/export/detection-record.js";
 import { makeOrigin } from "../../src/export/detection-record.js";
 import { ExportWorkerPool } from "../../src/export/export-workers.js";
 import type { TransportOptions } from "../../src/export/otlp-exporter.js";
+import { packBatch } from "../../src/export/packed-batch.js";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp-receiver.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -112,5 +113,21 @@ describe("export worker pool", () => {
     expect(await p.send(records(0, 2))).toEqual({ kind: "ok" });
     await r.waitForCount(2);
     expect(p.running).toBe(1);
+  });
+
+  it("sends a batch that columns cannot carry (a time below 0 ns) as objects, every record made", async () => {
+    const r = await receiver();
+    const { pool: p } = pool(r.url, 1);
+    await p.ready;
+    const batch = records(0, 3);
+    batch[1] = { ...(batch[1] as DetectionRecord), timeNs: -1n };
+    expect(packBatch(batch)).toBeUndefined();
+    expect(await p.send(batch)).toEqual({ kind: "ok" });
+    await r.waitForCount(3);
+    expect(r.records.map((l) => l.body)).toEqual(["detection 0", "detection 1", "detection 2"]);
+    expect(r.records[2]).toMatchObject({
+      timeUnixNano: 1_795_887_724_118_456_791n,
+      attributes: { "security_rule.name": "r", "process.pid": 4242n, "peregrine.field.n": 2n },
+    });
   });
 });
