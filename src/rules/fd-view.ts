@@ -56,13 +56,22 @@ function fromTable(fd: FdInfo): FdView {
   const isFile = fd.type === "file" || fd.type === "directory";
   const isIp = fd.type === "ipv4" || fd.type === "ipv6";
   if (!isIp) {
+    // Every field written out, not `...NONE`: a spread copies property by property, and
+    // this runs for every open the rules look at.
     return {
-      ...NONE,
       num: fd.num,
       type: fd.type,
       name: fd.name === "" ? undefined : fd.name,
-      path: isFile && fd.name.startsWith("/") ? fd.name : undefined,
+      path: isFile && fd.name.charCodeAt(0) === 0x2f ? fd.name : undefined,
       l4proto: fd.l4proto === "" ? undefined : fd.l4proto,
+      clientIp: undefined,
+      clientPort: undefined,
+      serverIp: undefined,
+      serverPort: undefined,
+      localIp: undefined,
+      localPort: undefined,
+      remoteIp: undefined,
+      remotePort: undefined,
       connected: fd.type === "unix" ? fd.connected : undefined,
     };
   }

@@ -177,6 +177,55 @@ describe("guard index evaluation", () => {
     }
   });
 
+  it("remembers per value only the tests it ran: a value met first where a test was skipped is tested when it counts", () => {
+    const text = [
+      RULES,
+      rule("tmp write", "evt.type = openat and evt.is_open_write = true and fd.name startswith /tmp/"),
+      rule("key read", "evt.type = openat and evt.is_open_read = true and fd.filename startswith id_"),
+    ].join("\n");
+    // One ruleset for the whole sequence, so the index's value memo carries from event to event.
+    const rs = load(text);
+    const plain = load(text, { optimize: false });
+    const sequence: [string, number][] = [
+      // A read open: "tmp write" is out before fd.name, so its startswith test does not run for /tmp/id_rsa ...
+      ["/tmp/id_rsa", 0],
+      // ... and must run when the same value comes with a write open.
+      ["/tmp/id_rsa", 1],
+      ["/tmp/id_rsa", 0],
+      ["/tmp/id_rsa", 2],
+      ["/etc/shadow", 1],
+      ["/etc/shadow", 0],
+      ["/etc/shadow", 0],
+      ["/home/a/.ssh/id_rsa", 0],
+      ["/home/a/.ssh/id_rsa", 1],
+      ["/tmp/x", 0],
+      ["/etc/shadow", 1],
+    ];
+    for (const [path, flags] of sequence) {
+      const e = enriched(openEvent({ path, openFlags: flags }));
+      const want = fire(plain, e).map((d) => d.rule.name);
+      expect(
+        fire(rs, e).map((d) => d.rule.name),
+        `${path} ${flags}`,
+      ).toEqual(want);
+    }
+  });
+
+  it("stays exact when a dimension meets more distinct values than its memo keeps", () => {
+    const rs = load(RULES);
+    const plain = load(RULES, { optimize: false });
+    const names = (r: ReturnType<typeof load>, path: string, flags: number) =>
+      fire(r, enriched(openEvent({ path, openFlags: flags }))).map((d) => d.rule.name);
+    expect(names(rs, "/etc/id_x", 0)).toEqual(names(plain, "/etc/id_x", 0));
+    // Past the memo's bound (2048 values per dimension) it starts afresh.
+    for (let i = 0; i < 5000; i++) {
+      const path = i % 2 === 0 ? `/etc/f${i}` : `/home/u${i}/.ssh/id_${i}`;
+      expect(names(rs, path, i % 3)).toEqual(names(plain, path, i % 3));
+    }
+    expect(names(rs, "/etc/id_x", 1)).toEqual(names(plain, "/etc/id_x", 1));
+    expect(names(rs, "/etc/id_x", 0)).toEqual(names(plain, "/etc/id_x", 0));
+  });
+
   it("handles more rules than one mask word (bits past 32)", () => {
     const many = Array.from({ length: 70 }, (_, i) =>
       rule(`r${i}`, i % 3 === 0 ? "evt.type = openat" : `evt.type = openat and fd.name = /f${i % 7}`),
