@@ -16,6 +16,10 @@ export function normalizePath(path: string): string {
   return `/${out.join("/")}`;
 }
 
+/** The last absolute path resolveAgainst normalized, and its normal form ("/" is its own). */
+let lastAbsolute = "/";
+let lastNormal = "/";
+
 /**
  * A path as a syscall saw it, made absolute against a base directory (the
  * cwd or a dirfd's path). undefined when it is relative and the base is not
@@ -23,7 +27,15 @@ export function normalizePath(path: string): string {
  */
 export function resolveAgainst(path: string, base: string | undefined): string | undefined {
   if (path === "") return undefined;
-  if (path.startsWith("/")) return normalizePath(path);
+  if (path.charCodeAt(0) === 0x2f) {
+    // Every open lands here, and a host opens the same files again and again: the last
+    // absolute path and its normal form are kept (strings compare by value: exact).
+    if (path !== lastAbsolute) {
+      lastNormal = normalizePath(path);
+      lastAbsolute = path;
+    }
+    return lastNormal;
+  }
   if (base === undefined || !base.startsWith("/")) return undefined;
   return normalizePath(`${base}/${path}`);
 }
