@@ -17,6 +17,9 @@
  * objects the layers are is cheap, and about twice as slow from a merged
  * object of 40 keys (V8 keeps an object of more than ~16 keys added one by
  * one as a hash table).
+ * The SDK's own attribute object of each record would be such a hash table
+ * too; attribute-shapes.ts lays each key sequence down once as V8 hidden
+ * classes so that it is not (the first record of a sequence notes it).
  */
 import { ROOT_CONTEXT } from "@opentelemetry/api";
 import type { LogAttributes, Logger, LogRecord } from "@opentelemetry/api-logs";
@@ -28,8 +31,9 @@ import {
   type ReadableLogRecord,
   type SdkLogRecord,
 } from "@opentelemetry/sdk-logs";
+import { AttributeShapes } from "./attribute-shapes.js";
 import type { DetectionRecord, RecordOrigin } from "./detection-record.js";
-import type { PackedBatch } from "./packed-batch.js";
+import { type PackedBatch, packBatch } from "./packed-batch.js";
 import { nsToHrTime } from "./time.js";
 
 /**
@@ -38,6 +42,12 @@ import { nsToHrTime } from "./time.js";
  * may add a few. Beyond it the map is cleared (the providers are remade).
  */
 const MAX_ORIGINS = 2048;
+
+/**
+ * Records per batch whose key sequence may be noted (attribute-shapes.ts):
+ * a batch's records mostly share a few; this bounds the cost when they do not.
+ */
+const NOTES_PER_BATCH = 8;
 
 /** Catches what a Logger emits, adding the record's attribute layers. */
 class Collector implements LogRecordProcessor {
@@ -50,6 +60,12 @@ class Collector implements LogRecordProcessor {
   lastValues: readonly unknown[] = [];
   valuesFrom = 0;
   out: ReadableLogRecord[] = [];
+  /** Key sequences laid down as V8 hidden classes (attribute-shapes.ts). */
+  readonly shapes = new AttributeShapes();
+  /** How many more records of this batch may have their key sequence noted (each costs a key list). */
+  notesLeft = 0;
+  /** The previous record's layer objects and last key list: a record with the same ones has its key sequence. */
+  private readonly previous: unknown[] = [];
 
   onEmit(record: SdkLogRecord): void {
     const layers = this.layers;
@@ -64,7 +80,35 @@ class Collector implements LogRecordProcessor {
     const from = this.valuesFrom;
     for (let i = 0; i < keys.length; i++)
       record.setAttribute(keys[i] as string, values[from + i] as LogAttributes[string]);
+    if (this.notesLeft > 0 && !this.likePrevious()) {
+      this.notesLeft--;
+      this.shapes.note(record.attributes);
+    }
     this.out.push(record);
+  }
+
+  /** Whether this record's layers and last key list are the previous record's (then remembers this one's). */
+  private likePrevious(): boolean {
+    const previous = this.previous;
+    const n = this.layersTo - this.layersFrom;
+    let same = previous.length === n + 1 && previous[n] === this.lastKeys;
+    for (let i = 0; same && i < n; i++) same = previous[i] === this.layers[this.layersFrom + i];
+    if (!same) {
+      previous.length = 0;
+      for (let i = this.layersFrom; i < this.layersTo; i++) previous.push(this.layers[i]);
+      previous.push(this.lastKeys);
+    }
+    return same;
+  }
+
+  /** Between batches: holds on to nothing of the last one. */
+  reset(): void {
+    this.layers = [];
+    this.layersFrom = 0;
+    this.layersTo = 0;
+    this.lastKeys = [];
+    this.lastValues = [];
+    this.previous.length = 0;
   }
 
   async forceFlush(): Promise<void> {}
@@ -119,23 +163,35 @@ export class SdkRecordMaker {
     this.loggerOf(origin).emit(emitted);
   }
 
+  private start(): void {
+    this.collector.reset();
+    this.collector.out = [];
+    this.collector.notesLeft = NOTES_PER_BATCH;
+  }
+
   private finish(): ReadableLogRecord[] {
     const collector = this.collector;
-    collector.layers = [];
-    collector.layersFrom = 0;
-    collector.layersTo = 0;
-    collector.lastKeys = [];
-    collector.lastValues = [];
+    collector.reset();
     const out = collector.out;
     collector.out = [];
     return out;
   }
 
-  /** SDK records for a batch, in the batch's order. */
+  /** Key sequences laid down as V8 hidden classes so far (attribute-shapes.ts). */
+  get shapes(): number {
+    return this.collector.shapes.size;
+  }
+
+  /**
+   * SDK records for a batch, in the batch's order: made from the batch in
+   * columns when it packs (packed-batch.ts; in this thread that is what
+   * lets records of one shape be recognised as such), else from the objects.
+   */
   make(batch: readonly DetectionRecord[]): ReadableLogRecord[] {
+    const packed = packBatch(batch);
+    if (packed !== undefined) return this.makePacked(packed);
+    this.start();
     const collector = this.collector;
-    collector.out = [];
-    collector.lastKeys = [];
     for (const r of batch) {
       collector.layers = r.attributes;
       collector.layersFrom = 0;
@@ -147,8 +203,8 @@ export class SdkRecordMaker {
 
   /** SDK records for a batch in columns (packed-batch.ts), in the batch's order: the same records as make(). */
   makePacked(packed: PackedBatch): ReadableLogRecord[] {
+    this.start();
     const collector = this.collector;
-    collector.out = [];
     collector.layers = packed.layers;
     collector.lastValues = packed.lastValues;
     const { times, texts } = packed;
