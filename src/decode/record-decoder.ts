@@ -33,6 +33,7 @@ import {
   PG_SYSCALL_EXIT,
   PG_TUPLE,
 } from "./layout.generated.js";
+import { PathStrings } from "./path-strings.js";
 import type { StreamHeader } from "./stream-header.js";
 import { type RawSyscall, SYSCALL_SPECS } from "./syscall-args.js";
 
@@ -99,24 +100,13 @@ function readS64(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * TWO_32;
 }
 
-/**
- * Buffer#toString("utf8", start, end) without the argument checks and
- * encoding lookup it does on every call (half its cost for a short path):
- * Buffer's own utf8Slice, which Node has had since 0.x, when it is there.
- */
-const utf8Slice: (buf: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as { utf8Slice?: unknown }).utf8Slice === "function"
-    ? (buf, start, end) =>
-        (buf as unknown as { utf8Slice(s: number, e: number): string }).utf8Slice(start, end)
-    : (buf, start, end) => buf.toString("utf8", start, end);
-
-/** A string of len bytes that may end in a NUL (which is dropped). */
-function readStr(buf: Buffer, start: number, len: number): string {
+/** A string of len bytes that may end in a NUL (which is dropped), through the decoder's recent paths. */
+function readStr(buf: Buffer, start: number, len: number, paths: PathStrings): string {
   // Most syscall records carry no string at all (close, dup, kill …).
   if (len === 0) return "";
   let end = start + len;
   if (buf[end - 1] === 0) end--;
-  return end === start ? "" : utf8Slice(buf, start, end);
+  return end === start ? "" : paths.get(buf, start, end);
 }
 
 /**
@@ -289,6 +279,9 @@ export class RecordDecoder {
     "bad-value": 0,
   };
 
+  /** Paths decoded lately: a repeated path is one string, not a decode per record (path-strings.ts). */
+  readonly #paths = new PathStrings();
+
   /** The view over the last buffer decoded from: one per stream chunk, not one per record. */
   #view: DataView = EMPTY_VIEW;
   #viewOf: Buffer = EMPTY;
@@ -384,7 +377,7 @@ export class RecordDecoder {
       cgroupId: buf.readBigUInt64LE(o + PG_EXEC.cgroup_id),
       startNs: this.#ts(buf, o + PG_EXEC.start_ns),
       comm: readCStr(buf, o + PG_EXEC.comm, PG_LIMITS.PG_COMM_LEN),
-      filename: readStr(buf, filenameAt, filenameLen),
+      filename: readStr(buf, filenameAt, filenameLen, this.#paths),
       argv: readArgv(buf, filenameAt + filenameLen, argsLen),
       tty: buf.readUInt32LE(o + PG_EXEC.tty),
       sid: buf.readUInt32LE(o + PG_EXEC.sid),
@@ -451,7 +444,7 @@ export class RecordDecoder {
       openFlags: viewU64(v, o + PG_OPEN.flags),
       mode: v.getUint32(o + PG_OPEN.mode, true),
       dirfd: v.getInt32(o + PG_OPEN.dirfd, true),
-      path: readStr(buf, o + PG_OPEN.sizeof, pathLen),
+      path: readStr(buf, o + PG_OPEN.sizeof, pathLen, this.#paths),
     };
   }
 
@@ -535,11 +528,11 @@ export class RecordDecoder {
     raw.view = v;
     raw.argsAt = o + PG_SYSCALL_EXIT.args;
     raw.auxAt = o + PG_SYSCALL_EXIT.aux;
-    raw.path = readStr(buf, at, pathLen);
+    raw.path = readStr(buf, at, pathLen, this.#paths);
     at += pathLen;
-    raw.path2 = readStr(buf, at, path2Len);
+    raw.path2 = readStr(buf, at, path2Len, this.#paths);
     at += path2Len;
-    raw.path3 = readStr(buf, at, path3Len);
+    raw.path3 = readStr(buf, at, path3Len, this.#paths);
     at += path3Len;
     raw.addr = decodeSockaddr(buf, at, addrLen);
     const args = spec.args(raw);
