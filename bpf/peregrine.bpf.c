@@ -397,19 +397,27 @@ static __always_inline void hdr__fill(void *buf, __u16 kind, __u64 pid_tgid)
 }
 
 /* Copy one finished record into the ring buffer and count the outcome. */
-static __always_inline void ring__output(void *rec, __u32 size, __u32 id)
+/*
+ * The wakeup flag for a record of size bytes: the loader is woken once,
+ * when this record takes the backlog past wakeup_bytes. Waking it for
+ * every record above the mark (it is awake already, or blocked writing to
+ * a slow agent) cost a forced wakeup per event, in the traced task's time:
+ * ~4 us per event on the development VM. A missed wakeup costs at most the
+ * loader's 10 ms drain timer.
+ */
+static __always_inline __u64 ring__flags(__u32 size)
 {
-	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u64 avail = bpf_ringbuf_query(&pg_events, BPF_RB_AVAIL_DATA);
 
-	/* Wake the loader once, when this record takes the backlog past
-	 * wakeup_bytes. Waking it for every record above the mark (it is
-	 * awake already, or blocked writing to a slow agent) cost a forced
-	 * wakeup per event, in the traced task's time: ~4 us per event on the
-	 * development VM. A missed wakeup costs at most the loader's 10 ms
-	 * drain timer. */
 	if (avail < wakeup_bytes && avail + size >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void ring__output(void *rec, __u32 size, __u32 id)
+{
+	__u64 flags = ring__flags(size);
+
 	if (bpf_ringbuf_output(&pg_events, rec, size, flags)) {
 		counter__inc(PG_CNT_RINGBUF_FULL);
 		counter__inc(family__full_counter(id));
@@ -1189,6 +1197,64 @@ static __always_inline long user__socklen(const void *uptr)
 	return v;
 }
 
+/* The fixed part of a PG_REC_SYSCALL after its header. */
+static __always_inline void syscall__fill(struct pg_syscall_exit *rec,
+					  struct pt_regs *regs, __u32 id,
+					  long ret, const struct cred *cred,
+					  const __u64 *aux)
+{
+	rec->ret = ret;
+	rec->args[0] = regs->di;
+	rec->args[1] = regs->si;
+	rec->args[2] = regs->dx;
+	rec->args[3] = regs->r10;
+	rec->args[4] = regs->r8;
+	rec->args[5] = regs->r9;
+	rec->aux[0] = aux[0];
+	rec->aux[1] = aux[1];
+	rec->aux[2] = aux[2];
+	rec->uid = cred->uid.val;
+	rec->gid = cred->gid.val;
+	rec->euid = cred->euid.val;
+	rec->egid = cred->egid.val;
+	rec->syscall = id;
+	rec->tuple_len = 0;
+	rec->path_len = 0;
+	rec->path2_len = 0;
+	rec->path3_len = 0;
+	rec->addr_len = 0;
+	rec->unix_local_len = 0;
+	rec->unix_peer_len = 0;
+}
+
+/*
+ * A PG_REC_SYSCALL with nothing after its fixed part, reserved in the ring
+ * buffer and filled there: no scratch buffer, no copy. bpf_stats: 37 ns
+ * less per openat+close pair when every close is sent (the close record)
+ * than building it in the scratch buffer and copying it with
+ * bpf_ringbuf_output().
+ */
+static __always_inline void syscall__emit_fixed(struct pt_regs *regs, __u32 id,
+						long ret, __u64 pid_tgid,
+						const struct cred *cred,
+						const __u64 *aux)
+{
+	struct pg_syscall_exit *rec;
+	__u64 flags = ring__flags(sizeof(*rec));
+
+	rec = bpf_ringbuf_reserve(&pg_events, sizeof(*rec), 0);
+	if (!rec) {
+		counter__inc(PG_CNT_RINGBUF_FULL);
+		counter__inc(family__full_counter(id));
+		return;
+	}
+	hdr__fill(rec, PG_REC_SYSCALL, pid_tgid);
+	rec->hdr.size = sizeof(*rec);
+	syscall__fill(rec, regs, id, ret, cred, aux);
+	bpf_ringbuf_submit(rec, flags);
+	counter__inc(PG_CNT_EVENTS_EMITTED);
+}
+
 /*
  * PG_REC_SYSCALL: the argument registers, the creds after the call, and
  * what each syscall needs read from memory (see struct pg_syscall_exit).
@@ -1203,34 +1269,12 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	long alen = 0, sockfd = -1;
 	struct pg_syscall_exit *rec;
 	struct user_msghdr msg;
+	__u64 aux[3] = {};
 	struct sock *sk;
 	__u32 off;
 	__u8 *buf;
 
-	buf = scratch__get();
-	if (!buf)
-		return;
-	rec = (struct pg_syscall_exit *)buf;
-	hdr__fill(buf, PG_REC_SYSCALL, pid_tgid);
-	rec->ret = ret;
-	rec->args[0] = regs->di;
-	rec->args[1] = regs->si;
-	rec->args[2] = regs->dx;
-	rec->args[3] = regs->r10;
-	rec->args[4] = regs->r8;
-	rec->args[5] = regs->r9;
-	rec->aux[0] = 0;
-	rec->aux[1] = 0;
-	rec->aux[2] = 0;
-	rec->uid = cred->uid.val;
-	rec->gid = cred->gid.val;
-	rec->euid = cred->euid.val;
-	rec->egid = cred->egid.val;
-	rec->syscall = id;
-	rec->tuple_len = 0;
-	rec->unix_local_len = 0;
-	rec->unix_peer_len = 0;
-
+	/* First what the record carries beyond its fixed part. */
 	switch (id) {
 	case PG_SYS_UNLINK:
 	case PG_SYS_RMDIR:
@@ -1287,7 +1331,7 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 			sockfd = ret;
 			uaddr = (const void *)regs->si;
 			alen = user__socklen((const void *)regs->dx);
-			rec->aux[0] = alen;
+			aux[0] = alen;
 		}
 		break;
 	case PG_SYS_SENDTO: /* sendto(fd, buf, len, flags, addr, addrlen) */
@@ -1300,7 +1344,7 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 		if (ret >= 0) {
 			uaddr = (const void *)regs->r8;
 			alen = user__socklen((const void *)regs->r9);
-			rec->aux[0] = alen;
+			aux[0] = alen;
 		}
 		break;
 	case PG_SYS_SENDMSG: /* sendmsg(fd, msghdr, flags) */
@@ -1319,16 +1363,29 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 			if (bpf_probe_read_user(sv, sizeof(sv),
 						(const void *)regs->r10))
 				counter__inc(PG_CNT_READ_FAILED);
-			rec->aux[0] = sv[0];
-			rec->aux[1] = sv[1];
+			aux[0] = sv[0];
+			aux[1] = sv[1];
 		}
 		break;
 	case PG_SYS_CAPSET:
-		rec->aux[0] = cred->cap_effective.val;
-		rec->aux[1] = cred->cap_permitted.val;
-		rec->aux[2] = cred->cap_inheritable.val;
+		aux[0] = cred->cap_effective.val;
+		aux[1] = cred->cap_permitted.val;
+		aux[2] = cred->cap_inheritable.val;
 		break;
 	}
+
+	/* Nothing after the fixed part (a close, dup, set*id, kill …):
+	 * written straight into the ring buffer. */
+	if (!p1 && !p2 && !p3 && !uaddr && sockfd < 0) {
+		syscall__emit_fixed(regs, id, ret, pid_tgid, cred, aux);
+		return;
+	}
+	buf = scratch__get();
+	if (!buf)
+		return;
+	rec = (struct pg_syscall_exit *)buf;
+	hdr__fill(buf, PG_REC_SYSCALL, pid_tgid);
+	syscall__fill(rec, regs, id, ret, cred, aux);
 
 	off = sizeof(*rec);
 	sk = NULL;
