@@ -996,7 +996,8 @@ const FIELD_TABLE: readonly FieldEntry[] = [
       if (fd !== undefined) return fd.name === "" ? undefined : fd.name;
       return fdView(e).name;
     },
-    costly: true,
+    // Not memoized per event (field-cache.ts): a property read, or the view fdView keeps per event.
+    costly: false,
   }),
   plain({
     name: "fd.nameraw",
@@ -1012,7 +1013,8 @@ const FIELD_TABLE: readonly FieldEntry[] = [
       const path = filePath(e);
       return path === undefined ? undefined : dirname(path);
     },
-    costly: true,
+    // splitLast keeps the last path's split: the memo of field-cache.ts would only add a call.
+    costly: false,
   }),
   plain({
     name: "fd.filename",
@@ -1022,7 +1024,8 @@ const FIELD_TABLE: readonly FieldEntry[] = [
       const path = filePath(e);
       return path === undefined ? undefined : basename(path);
     },
-    costly: true,
+    // splitLast keeps the last path's split: the memo of field-cache.ts would only add a call.
+    costly: false,
   }),
   fdField(
     "fd.typechar",

@@ -65,6 +65,8 @@ interface ValueMemo {
   readonly pass: Uint32Array;
   /** Per test slot: 0 not run yet, 1 held, 2 failed. */
   readonly ran: Uint8Array;
+  /** Rules not in `pass` with a test not run yet: none in play, and `pass` is the answer as it stands. */
+  readonly pending: Uint32Array;
 }
 
 /**
@@ -210,7 +212,12 @@ export class GuardIndex {
       const hit = dim.exact.get(v);
       if (hit !== undefined)
         for (let w = 0; w < words; w++) pass[w] = ((pass[w] as number) | (hit[w] as number)) >>> 0;
-      entry = { pass, ran: new Uint8Array(tests.length) };
+      const pending = newMask(words);
+      for (const slot of tests)
+        for (let w = 0; w < words; w++)
+          pending[w] = ((pending[w] as number) | (slot.mask[w] as number)) >>> 0;
+      for (let w = 0; w < words; w++) pending[w] = ((pending[w] as number) & ~(pass[w] as number)) >>> 0;
+      entry = { pass, ran: new Uint8Array(tests.length), pending };
       // Only plain values are kept: a bytes value is an object, equal to another only by identity.
       if (typeof v !== "object") {
         if (dim.memo.size >= MEMO_VALUES) dim.memo.clear();
@@ -222,6 +229,9 @@ export class GuardIndex {
       dim.lastEntry = entry;
     }
     const pass = entry.pass;
+    const pending = entry.pending;
+    // The common case once a value has been met: no test left that could change a rule in play.
+    if (!overlaps(pending, mask, words)) return pass;
     const ran = entry.ran;
     for (let t = 0; t < tests.length; t++) {
       if (ran[t] !== 0) continue;
@@ -237,6 +247,14 @@ export class GuardIndex {
         for (let w = 0; w < words; w++) pass[w] = ((pass[w] as number) | (slot.mask[w] as number)) >>> 0;
       } else ran[t] = 2;
     }
+    // What is still pending: the rules of tests not run yet, less those that passed since.
+    pending.fill(0);
+    for (let t = 0; t < tests.length; t++) {
+      if (ran[t] !== 0) continue;
+      const m = (tests[t] as TestSlot).mask;
+      for (let w = 0; w < words; w++) pending[w] = ((pending[w] as number) | (m[w] as number)) >>> 0;
+    }
+    for (let w = 0; w < words; w++) pending[w] = ((pending[w] as number) & ~(pass[w] as number)) >>> 0;
     return pass;
   }
 }
