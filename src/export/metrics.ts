@@ -152,6 +152,11 @@ export class PeregrineMetrics {
   private readonly ruleHandlesByInfo = new WeakMap<RuleInfo, CounterHandle>();
   private readonly events: BufferedCounter;
   private readonly eventHandles = new Map<string, CounterHandle>();
+  /** The last two event types counted and their handles (eventDecoded). */
+  private eventType0 = "";
+  private eventHandle0: CounterHandle | undefined;
+  private eventType1 = "";
+  private eventHandle1: CounterHandle | undefined;
   private readonly eventTypes = new BoundedLabel();
   private readonly decoderErrors: BufferedCounter;
   private readonly decoderReasons = new BoundedLabel();
@@ -483,10 +488,21 @@ export class PeregrineMetrics {
 
   /** One decoded event of Falco type `type` ("openat", "execve", …). */
   eventDecoded(type: string, n = 1): void {
-    let handle = this.eventHandles.get(type);
+    // A stream mostly alternates a few types (openat, close …): the last two handles are at
+    // hand, so most events skip the Map lookup (it runs for every record the agent decodes).
+    let handle: CounterHandle | undefined;
+    if (type === this.eventType0) handle = this.eventHandle0;
+    else if (type === this.eventType1) handle = this.eventHandle1;
     if (handle === undefined) {
-      handle = this.events.handle({ type: this.eventTypes.value(type) });
-      this.eventHandles.set(type, handle);
+      handle = this.eventHandles.get(type);
+      if (handle === undefined) {
+        handle = this.events.handle({ type: this.eventTypes.value(type) });
+        this.eventHandles.set(type, handle);
+      }
+      this.eventType1 = this.eventType0;
+      this.eventHandle1 = this.eventHandle0;
+      this.eventType0 = type;
+      this.eventHandle0 = handle;
     }
     handle.inc(n);
   }
