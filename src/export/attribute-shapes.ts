@@ -65,9 +65,18 @@ export class AttributeShapes {
       this.disabled = true; // code generation from strings is off in this process
       return;
     }
-    // The record's own values: the same field representations the SDK's objects will have.
-    this.keep.push(build(keys.map((k) => attributes[k])));
+    // Values of the same kinds as the record's (so the fields get the representation the SDK's
+    // objects will need), but no detection's content kept in memory: strings empty, numbers as is.
+    this.keep.push(build(keys.map((k) => placeholder(attributes[k]))));
   }
+}
+
+function placeholder(value: unknown): unknown {
+  if (typeof value === "string") return "";
+  if (Array.isArray(value)) return [];
+  if (value instanceof Uint8Array) return new Uint8Array(0);
+  if (typeof value === "object" && value !== null) return {};
+  return value;
 }
 
 function isArrayIndex(key: string): boolean {
