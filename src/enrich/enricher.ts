@@ -179,6 +179,8 @@ export class Enricher {
   private applySyscall(ev: SyscallEvent): FdInfo | undefined {
     const pid = ev.tgid;
     const a = ev.args;
+    // The commonest syscall record, ahead of the switch's string comparisons (as its default below).
+    if (ev.evtType === "close") return a.fd === undefined || a.fd < 0 ? undefined : this.fds.get(pid, a.fd);
     const ok = ev.ret >= 0;
     switch (ev.evtType) {
       case "socket":

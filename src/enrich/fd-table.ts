@@ -246,8 +246,43 @@ export interface SocketEnds {
   readonly protocol: number;
 }
 
+/**
+ * pid → FdSet, remembering the last pid looked up: an event looks its
+ * process's set up several times (the event's fd, the put or remove, the
+ * close after the rules), and consecutive events mostly come from one
+ * process. Every write goes through set/delete, which keep the remembered
+ * answer current (an absent pid is remembered as absent too).
+ */
+class SetsByPid {
+  readonly #map = new Map<number, FdSet>();
+  #lastPid = -1;
+  #lastSet: FdSet | undefined;
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  get(pid: number): FdSet | undefined {
+    if (pid === this.#lastPid) return this.#lastSet;
+    const set = this.#map.get(pid);
+    this.#lastPid = pid;
+    this.#lastSet = set;
+    return set;
+  }
+
+  set(pid: number, set: FdSet): void {
+    this.#map.set(pid, set);
+    if (pid === this.#lastPid) this.#lastSet = set;
+  }
+
+  delete(pid: number): void {
+    this.#map.delete(pid);
+    if (pid === this.#lastPid) this.#lastSet = undefined;
+  }
+}
+
 export class FdTable implements FdLookup {
-  private readonly byPid = new Map<number, FdSet>();
+  private readonly byPid = new SetsByPid();
   private readonly source: ProcSource;
   private readonly maxPerProcess: number;
   private readonly maxTotal: number;

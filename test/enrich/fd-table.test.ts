@@ -306,3 +306,64 @@ describe("FdTable: processes older than the agent", () => {
     expect(src.reads).toBe(readsBefore + 1);
   });
 });
+
+describe("FdTable: the remembered last pid", () => {
+  it("answers from the current set when a pid exits, is reused, forks or copies on write between lookups", () => {
+    const t = new FdTable({ source: NO_PROC });
+    const a = t.onOpen(10, 3, "/a", AT_FDCWD, O_RDONLY, "/");
+    expect(t.get(10, 3)).toBe(a);
+    // Exit, then the same pid again: its old descriptors are gone.
+    t.onExit(10);
+    expect(t.get(10, 3)).toBeUndefined();
+    const b = t.onOpen(10, 3, "/b", AT_FDCWD, O_RDONLY, "/");
+    expect(t.get(10, 3)).toBe(b);
+    // A child shares the parent's set until one writes; looked up right before and after.
+    t.onFork(10, 11);
+    expect(t.get(11, 3)).toBe(b);
+    t.onClose(11, 3);
+    expect(t.get(11, 3)).toBeUndefined();
+    expect(t.get(10, 3)).toBe(b);
+    const c = t.onOpen(10, 4, "/c", AT_FDCWD, O_RDONLY, "/");
+    expect(t.get(11, 4)).toBeUndefined();
+    expect(t.get(10, 4)).toBe(c);
+    // A pid reused by fork (release of its old table), looked up just before.
+    expect(t.get(11, 3)).toBeUndefined();
+    t.onFork(10, 11);
+    expect(t.get(11, 4)).toBe(c);
+    expect(t.list(11)).toEqual(t.list(10));
+    t.onExit(11);
+    expect(t.list(11)).toEqual([]);
+    expect(t.get(10, 4)).toBe(c);
+  });
+
+  it("gives what a fresh table replaying the same events gives, for random event sequences on few pids", () => {
+    // Same events into two tables; the second is asked about every pid after every event,
+    // the first only at the end: remembered answers must never go stale.
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let run = 0; run < 50; run++) {
+      const probed = new FdTable({ source: NO_PROC });
+      const quiet = new FdTable({ source: NO_PROC });
+      for (let i = 0; i < 200; i++) {
+        const pid = 20 + rand(3);
+        const other = 20 + rand(3);
+        const fd = 3 + rand(4);
+        const op = rand(5);
+        const newFd = 3 + rand(4);
+        for (const t of [probed, quiet]) {
+          if (op === 0) t.onOpen(pid, fd, `/f${fd}`, AT_FDCWD, O_RDONLY, "/");
+          else if (op === 1) t.onClose(pid, fd);
+          else if (op === 2 && pid !== other) t.onFork(pid, other);
+          else if (op === 3) t.onExit(pid);
+          else t.onDup(pid, fd, newFd, false);
+        }
+        for (let p = 20; p < 23; p++) for (let f = 3; f < 7; f++) probed.get(p, f);
+      }
+      for (let p = 20; p < 23; p++) expect(probed.list(p)).toEqual(quiet.list(p));
+      expect(probed.size).toBe(quiet.size);
+    }
+  });
+});
