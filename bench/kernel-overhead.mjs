@@ -292,8 +292,18 @@ async function bpftrace() {
       if (t.includes("Attaching")) setTimeout(() => resolve(true), 300);
     });
     bt.once("exit", () => resolve(false));
+    // A bpftrace that neither attaches nor exits (seen here once after its RLIMIT_MEMLOCK
+    // warning) must not stall the run.
+    setTimeout(() => resolve(false), 15_000);
   });
-  if (!attachedOk) return Number.NaN; // e.g. tracefs not mounted
+  if (!attachedOk) {
+    // e.g. tracefs not mounted
+    if (bt.exitCode === null) {
+      bt.kill("SIGKILL");
+      await new Promise((r) => bt.once("exit", r));
+    }
+    return Number.NaN;
+  }
   const ns = (await runLoops(1))[0];
   bt.kill("SIGINT");
   await new Promise((r) => bt.once("exit", r));
