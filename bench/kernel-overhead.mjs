@@ -298,7 +298,7 @@ async function bpftrace() {
   });
   if (!attachedOk) {
     // e.g. tracefs not mounted
-    if (bt.exitCode === null) {
+    if (bt.exitCode === null && bt.signalCode === null) {
       bt.kill("SIGKILL");
       await new Promise((r) => bt.once("exit", r));
     }
