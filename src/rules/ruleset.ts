@@ -144,6 +144,14 @@ export class Ruleset {
   readonly #byType: ReadonlyMap<string, TypeRules>;
   /** Rules for event types not in #byType: those matching "every type except …". */
   readonly #otherTypes: TypeRules;
+  /**
+   * The last two event types evaluated and their entries: a stream mostly alternates a few
+   * types (openat, close), so most events skip the Map lookup. #byType never changes.
+   */
+  #type0 = "";
+  #entry0: TypeRules | undefined;
+  #type1 = "";
+  #entry1: TypeRules | undefined;
   readonly #firstOnly: boolean;
   readonly #onError: (rule: RuleInfo, error: unknown) => void;
   #evaluationErrors = 0;
@@ -204,7 +212,7 @@ export class Ruleset {
    */
   evaluate(e: EnrichedEvent, emit: (d: Detection) => void): void {
     numberEvent(e);
-    const entry = this.#byType.get(e.event.evtType) ?? this.#otherTypes;
+    const entry = this.#entryFor(e.event.evtType);
     const rules = entry.rules;
     const index = entry.index;
     if (index === undefined) {
@@ -231,6 +239,18 @@ export class Ruleset {
         bits ^= low;
       }
     }
+  }
+
+  /** The rules events of `type` meet (see #type0). */
+  #entryFor(type: string): TypeRules {
+    if (type === this.#type0 && this.#entry0 !== undefined) return this.#entry0;
+    if (type === this.#type1 && this.#entry1 !== undefined) return this.#entry1;
+    const entry = this.#byType.get(type) ?? this.#otherTypes;
+    this.#type1 = this.#type0;
+    this.#entry1 = this.#entry0;
+    this.#type0 = type;
+    this.#entry0 = entry;
+    return entry;
   }
 
   /** The event types whose rules are indexed by guards, and the fields each index reads (tests, benches). */

@@ -211,6 +211,30 @@ describe("guard index evaluation", () => {
     }
   });
 
+  it("lets rules without a guard on a field through when the event has no value for it", () => {
+    const text = [
+      RULES,
+      rule("cat exec", "evt.type = execve and proc.name = cat"),
+      rule("curl exec", "evt.type = execve and proc.name = curl"),
+      rule("any exec", "evt.type = execve and evt.rawres >= 0"),
+    ].join("\n");
+    const rs = load(text);
+    const plain = load(text, { optimize: false });
+    // A path relative to a directory fd nobody knows: fd.name, fd.directory and fd.filename are missing.
+    const events = [
+      enriched(openEvent({ path: "etc/shadow", dirfd: 7 })),
+      enriched(openEvent({ path: "etc/shadow", dirfd: 7, openFlags: 1 })),
+      // An unknown process: proc.name is missing.
+      enriched(execEvent(), { process: null }),
+      enriched(execEvent()),
+    ];
+    for (const e of events) {
+      const want = fire(plain, e).map((d) => d.rule.name);
+      expect(want.length).toBeGreaterThan(0);
+      expect(fire(rs, e).map((d) => d.rule.name)).toEqual(want);
+    }
+  });
+
   it("stays exact when a dimension meets more distinct values than its memo keeps", () => {
     const rs = load(RULES);
     const plain = load(RULES, { optimize: false });
@@ -230,8 +254,15 @@ describe("guard index evaluation", () => {
     const many = Array.from({ length: 70 }, (_, i) =>
       rule(`r${i}`, i % 3 === 0 ? "evt.type = openat" : `evt.type = openat and fd.name = /f${i % 7}`),
     ).join("\n");
-    for (const path of ["/f0", "/f3", "/f6", "/nope"]) {
-      const e = enriched(openEvent({ path }));
+    // The last: relative to an unknown directory fd, so fd.name is missing.
+    for (const [path, dirfd] of [
+      ["/f0", -100],
+      ["/f3", -100],
+      ["/f6", -100],
+      ["/nope", -100],
+      ["f0", 7],
+    ] as const) {
+      const e = enriched(openEvent({ path, dirfd }));
       const want = fire(load(many, { optimize: false }), e).map((d) => d.rule.name);
       expect(fire(load(many), e).map((d) => d.rule.name)).toEqual(want);
       expect(want.length).toBeGreaterThan(20);
