@@ -13,19 +13,22 @@
  * every rule (a rule left out has a guard that is false, hence is false).
  *
  * Per event: for each dimension one extraction (skipped when no rule it
- * guards is still a candidate) and one Map lookup of the value's memo
- * (below); only a value the dimension has not met yet costs the `=`/`in`
- * lookup and the distinct other tests (startswith, pmatch …) of rules still
- * in play. The masks are preallocated: a value already met allocates nothing.
+ * guards is still a candidate); when the value is the one the dimension
+ * met last (below), nothing else; otherwise one Map lookup for `=`/`in`
+ * guards and the distinct other tests (startswith, pmatch …) of rules still
+ * in play. The masks are preallocated: nothing is allocated per event.
  *
- * Value memo: a guard's test is a pure function of the value (guards.ts,
- * GUARD_OPERATORS), so what a dimension lets through for a value can be kept
+ * Last-value memo: a guard's test is a pure function of the value (guards.ts,
+ * GUARD_OPERATORS), so what a dimension let through for its last value holds
  * for the next event with the same value — the same file opened again, the
- * same process name. An entry keeps the pass mask and which tests have run
- * for the value; tests still run lazily, only for rules in play and not yet
- * decided, and add their answer to the entry, so the result is the one the
- * tests would give on the spot. Bounded: a dimension that meets more
- * distinct values than MEMO_VALUES starts its memo afresh.
+ * same process name. The dimension keeps the pass mask and which tests have
+ * run for that value; tests still run lazily, only for rules in play and not
+ * yet decided, and add their answer, so the result is the one the tests
+ * would give on the spot. One value per dimension, in preallocated arrays: a
+ * new value overwrites them, so a stream of ever-new paths (a build, `find
+ * /`) costs what it did without the memo. (A Map of many values, tried
+ * first, tripled the cost of an open of a never-seen path: an entry per
+ * value and dimension to allocate and insert.)
  */
 import type { EnrichedEvent } from "../enrich/enriched-event.js";
 import type { Extractor } from "./fields.js";
@@ -49,32 +52,17 @@ interface Dimension {
   /** Value → rules whose `=`/`in` guard has it. */
   readonly exact: Map<RuntimeValue, Uint32Array>;
   readonly tests: readonly TestSlot[];
-  /** Value → what is known of it so far (see the value memo above). */
-  readonly memo: Map<RuntimeValue, ValueMemo>;
-  /**
-   * The last value looked up and its entry: the same file opened again skips the Map, whose
-   * lookup hashes the value (a fresh string per event) before comparing it.
-   */
+  /** The last present value met (see the last-value memo above); undefined: none yet. */
   lastValue: RuntimeValue | undefined;
-  lastEntry: ValueMemo | undefined;
-}
-
-/** What a dimension lets through for one value, as far as its tests have run. */
-interface ValueMemo {
-  /** Rules without a guard here, with an `=`/`in` guard holding the value, or with a test that held. */
+  /** For lastValue: rules without a guard here, with an `=`/`in` guard holding it, or with a test that held. */
   readonly pass: Uint32Array;
-  /** Per test slot: 0 not run yet, 1 held, 2 failed. */
+  /** For lastValue, per test slot: 0 not run yet, 1 held, 2 failed. */
   readonly ran: Uint8Array;
-  /** Rules not in `pass` with a test not run yet: none in play, and `pass` is the answer as it stands. */
+  /** For lastValue: rules not in `pass` with a test not run yet (none in play: `pass` is the answer). */
   readonly pending: Uint32Array;
+  /** Rules with a test slot here (what `pending` starts from for a new value). */
+  readonly tested: Uint32Array;
 }
-
-/**
- * Distinct values memoized per dimension before its memo starts afresh: an
- * entry is ~150 bytes, and the paths a host opens over and over are far
- * fewer than this (a value met once costs what it did without a memo).
- */
-const MEMO_VALUES = 2048;
 
 function newMask(words: number): Uint32Array {
   return new Uint32Array(words);
@@ -150,6 +138,9 @@ export class GuardIndex {
       });
       const unguarded = newMask(words);
       for (let w = 0; w < words; w++) unguarded[w] = ~(guarded[w] as number) >>> 0;
+      const tested = newMask(words);
+      for (const slot of tests.values())
+        for (let w = 0; w < words; w++) tested[w] = ((tested[w] as number) | (slot.mask[w] as number)) >>> 0;
       dims.push({
         field,
         extract,
@@ -157,9 +148,11 @@ export class GuardIndex {
         unguarded,
         exact,
         tests: [...tests.values()],
-        memo: new Map(),
         lastValue: undefined,
-        lastEntry: undefined,
+        pass: newMask(words),
+        ran: new Uint8Array(tests.size),
+        pending: newMask(words),
+        tested,
       });
     }
     // Value lookups first (cheap, and they shrink the set the tests must run for), then by test count.
@@ -213,42 +206,30 @@ export class GuardIndex {
 
   /**
    * The rules `dim` lets through for the present value `v`, for every rule
-   * still in `mask`: its memo entry, with the tests of the rules in play that
-   * have not run for `v` yet run now. Bits of rules out of `mask` may be
-   * undecided; the caller ANDs them away.
+   * still in `mask`: the last-value memo, reset first when `v` is another
+   * value, with the tests of the rules in play that have not run for `v` yet
+   * run now. Bits of rules out of `mask` may be undecided; the caller ANDs
+   * them away.
    */
   #passFor(dim: Dimension, v: RuntimeValue, mask: Uint32Array): Uint32Array {
     const words = this.#words;
     const tests = dim.tests;
-    // Strings compare by value, so a hit is the entry the Map would give.
-    let entry = dim.lastValue === v ? dim.lastEntry : dim.memo.get(v);
-    if (entry === undefined) {
-      const pass = newMask(words);
-      pass.set(dim.unguarded);
+    const pass = dim.pass;
+    const ran = dim.ran;
+    const pending = dim.pending;
+    // Strings compare by value. A bytes value (an object) is never taken for the last one.
+    if (dim.lastValue !== v || typeof v === "object") {
       const hit = dim.exact.get(v);
-      if (hit !== undefined)
-        for (let w = 0; w < words; w++) pass[w] = ((pass[w] as number) | (hit[w] as number)) >>> 0;
-      const pending = newMask(words);
-      for (const slot of tests)
-        for (let w = 0; w < words; w++)
-          pending[w] = ((pending[w] as number) | (slot.mask[w] as number)) >>> 0;
-      for (let w = 0; w < words; w++) pending[w] = ((pending[w] as number) & ~(pass[w] as number)) >>> 0;
-      entry = { pass, ran: new Uint8Array(tests.length), pending };
-      // Only plain values are kept: a bytes value is an object, equal to another only by identity.
-      if (typeof v !== "object") {
-        if (dim.memo.size >= MEMO_VALUES) dim.memo.clear();
-        dim.memo.set(v, entry);
+      for (let w = 0; w < words; w++) {
+        const p = ((dim.unguarded[w] as number) | (hit === undefined ? 0 : (hit[w] as number))) >>> 0;
+        pass[w] = p;
+        pending[w] = ((dim.tested[w] as number) & ~p) >>> 0;
       }
+      for (let t = 0; t < ran.length; t++) ran[t] = 0;
+      dim.lastValue = typeof v === "object" ? undefined : v;
     }
-    if (typeof v !== "object") {
-      dim.lastValue = v;
-      dim.lastEntry = entry;
-    }
-    const pass = entry.pass;
-    const pending = entry.pending;
     // The common case once a value has been met: no test left that could change a rule in play.
     if (!overlaps(pending, mask, words)) return pass;
-    const ran = entry.ran;
     for (let t = 0; t < tests.length; t++) {
       if (ran[t] !== 0) continue;
       const slot = tests[t] as TestSlot;
@@ -264,7 +245,7 @@ export class GuardIndex {
       } else ran[t] = 2;
     }
     // What is still pending: the rules of tests not run yet, less those that passed since.
-    pending.fill(0);
+    for (let w = 0; w < words; w++) pending[w] = 0;
     for (let t = 0; t < tests.length; t++) {
       if (ran[t] !== 0) continue;
       const m = (tests[t] as TestSlot).mask;
