@@ -10,7 +10,8 @@
  * and is the same string object all the way down.
  *
  * Exact: a hit needs the same length and the same bytes, and the same bytes
- * decode to the same text. Direct-mapped (one entry per slot, the newest
+ * decode to the same text. A path is kept from its second miss in a row on
+ * its slot on (see get()). Direct-mapped (one entry per slot, the newest
  * wins), so it is bounded (SLOTS * MAX_BYTES of keys) and never scans.
  */
 
@@ -35,6 +36,8 @@ export class PathStrings {
   /** Slot i's byte length; -1 while empty. */
   readonly #lens = new Int32Array(SLOTS).fill(-1);
   readonly #strings: string[] = new Array<string>(SLOTS).fill("");
+  /** Per slot, the sampled-bytes fingerprint of the last path that missed there (see get()). */
+  readonly #seen = new Int32Array(SLOTS);
   /** Lookups answered from the cache, and decoded (tests, benches). */
   hits = 0;
   misses = 0;
@@ -42,29 +45,45 @@ export class PathStrings {
   /** The UTF-8 text of buf[start, end). */
   get(buf: Uint8Array, start: number, end: number): string {
     const len = end - start;
-    // Tiny ones ("/", ".") are cheap to decode, and the hash below reads three bytes from the end.
-    if (len > MAX_CACHED_PATH_BYTES || len < 4) return len <= 0 ? "" : this.#decode(buf, start, end);
-    // Paths differ most at their end (file names) and in length; the middle byte splits
-    // siblings such as /proc/1/stat and /proc/2/stat that share both.
-    const h =
-      (len * 31 +
-        (buf[end - 1] as number) * 7 +
-        (buf[end - 2] as number) * 131 +
-        (buf[start + (len >> 1)] as number) * 17 +
-        (buf[end - 3] as number)) &
-      (SLOTS - 1);
+    // Tiny ones ("/", "/tmp") are cheap to decode, and the hash below reads seven bytes from the end.
+    if (len > MAX_CACHED_PATH_BYTES || len < 8) return len <= 0 ? "" : this.#decode(buf, start, end);
+    // Sampled bytes, not all of them: a path's end (its file name, though often a shared
+    // extension: hence also the bytes before one), its middle and quarters (siblings such
+    // as /proc/1/stat and /proc/2/stat), and its length. A collision costs a comparison.
+    let fp = len;
+    fp = (Math.imul(fp, 31) + (buf[end - 1] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[end - 2] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[end - 5] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[end - 6] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[end - 7] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[start + (len >> 1)] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[start + (len >> 2)] as number)) | 0;
+    fp = (Math.imul(fp, 31) + (buf[end - 1 - (len >> 2)] as number)) | 0;
+    fp ^= fp >>> 9;
+    const h = fp & (SLOTS - 1);
     const keys = this.#keys;
+    const at = h * MAX_CACHED_PATH_BYTES;
     if (this.#lens[h] === len) {
-      const at = h * MAX_CACHED_PATH_BYTES;
-      let i = 0;
-      while (i < len && keys[at + i] === buf[start + i]) i++;
-      if (i === len) {
+      // From the end: paths sharing a slot and a length mostly differ in their last bytes.
+      let i = len - 1;
+      while (i >= 0 && keys[at + i] === buf[start + i]) i--;
+      if (i < 0) {
         this.hits++;
         return this.#strings[h] as string;
       }
     }
     const text = this.#decode(buf, start, end);
-    keys.set(buf.subarray(start, end), h * MAX_CACHED_PATH_BYTES);
+    // A path is kept from its second miss in a row on its slot (same fingerprint) on: for a
+    // path met once, copying its bytes and keeping its string (which then outlives a young
+    // GC or two) would cost more than the decode, and a stream of ever-new paths (a build,
+    // `find /`) would pay that for every one.
+    if (this.#seen[h] !== fp) {
+      this.#seen[h] = fp;
+      return text;
+    }
+    // A byte loop, not keys.set(buf.subarray()): making the subarray costs more than a
+    // short copy (a Buffer's subarray goes through its species constructor).
+    for (let i = 0; i < len; i++) keys[at + i] = buf[start + i] as number;
     this.#lens[h] = len;
     this.#strings[h] = text;
     return text;

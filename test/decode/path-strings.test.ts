@@ -18,27 +18,65 @@ function placed(text: string, at = 5): { buf: Buffer; start: number; end: number
 }
 
 describe("PathStrings", () => {
-  it("hands back the string decoded before for the same bytes, from another buffer too", () => {
+  it("keeps a path from its second sighting on and hands that string back, from another buffer too", () => {
     const cache = new PathStrings();
-    const a = placed("/etc/hostname", 3);
-    const first = cache.get(a.buf, a.start, a.end);
-    const b = placed("/etc/hostname", 11);
-    const second = cache.get(b.buf, b.start, b.end);
-    expect(first).toBe("/etc/hostname");
-    expect(second).toBe("/etc/hostname");
-    expect(cache.hits).toBe(1);
-    expect(cache.misses).toBe(1);
+    const texts = [3, 11, 20, 7].map((at) => {
+      const p = placed("/etc/hostname", at);
+      return cache.get(p.buf, p.start, p.end);
+    });
+    expect(texts).toEqual(["/etc/hostname", "/etc/hostname", "/etc/hostname", "/etc/hostname"]);
+    // Decoded twice (a path met once is not kept), then answered from the cache.
+    expect(cache.misses).toBe(2);
+    expect(cache.hits).toBe(2);
   });
 
   it("does not answer from a slot whose bytes differ, even after the buffer is overwritten in place", () => {
     const cache = new PathStrings();
     const { buf, start, end } = placed("/proc/1/stat");
     expect(cache.get(buf, start, end)).toBe("/proc/1/stat");
+    expect(cache.get(buf, start, end)).toBe("/proc/1/stat");
+    expect(cache.get(buf, start, end)).toBe("/proc/1/stat");
+    expect(cache.hits).toBe(1);
     // A reused read buffer: same place, same length, other bytes.
     buf.write("/proc/2/stat", start, "utf8");
     expect(cache.get(buf, start, end)).toBe("/proc/2/stat");
     buf.write("/proc/1/stat", start, "utf8");
     expect(cache.get(buf, start, end)).toBe("/proc/1/stat");
+  });
+
+  it("tells apart paths of one length that differ in a single byte anywhere", () => {
+    // The slot comes from a few sampled bytes: paths differing in one byte often share a
+    // slot and a length, and only the full comparison can tell them apart.
+    const base = "/var/lib/app/cache/0123456789abcdef/data.bin";
+    const cache = new PathStrings();
+    for (let round = 0; round < 3; round++) {
+      for (let at = 1; at < base.length; at++) {
+        const text = `${base.slice(0, at)}${base[at] === "x" ? "y" : "x"}${base.slice(at + 1)}`;
+        for (const t of [base, base, text, text, base]) {
+          const p = placed(t);
+          expect(cache.get(p.buf, p.start, p.end)).toBe(t);
+        }
+      }
+    }
+    expect(cache.hits).toBeGreaterThan(0);
+  });
+
+  it("tells apart a path from its own prefixes and extensions", () => {
+    // Prefixes share their bytes up to their length: only the length check tells them apart
+    // when two of them land in one slot (which, among these hundreds, some do).
+    const cache = new PathStrings();
+    const bases = ["/usr/lib/x86_64-linux-gnu/libcrypto.so.3", "/home/user/.config/app/settings.json"];
+    const all = bases.flatMap((b) => Array.from({ length: b.length - 7 }, (_, i) => b.slice(0, i + 8)));
+    for (let round = 0; round < 3; round++) {
+      for (const t of all) {
+        const p = placed(t);
+        expect(cache.get(p.buf, p.start, p.end)).toBe(t);
+      }
+      for (const t of [...all].reverse()) {
+        const p = placed(t);
+        expect(cache.get(p.buf, p.start, p.end)).toBe(t);
+      }
+    }
   });
 
   it("decodes multi-byte UTF-8, tiny, empty and over-long paths like Buffer#toString", () => {
