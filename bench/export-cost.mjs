@@ -13,47 +13,20 @@
 // fresh process, RUNS=3 times, alternating; per stage, every run's figure and the
 // median of each build. Both use this checkout's detection fixture and SDK
 // serializer, so a difference is the build's own.
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { deserialize, serialize } from "node:v8";
 import { ProtobufLogsSerializer } from "@opentelemetry/otlp-transformer";
+import { alternateBuilds, buildArgs, distOf, median } from "./alternate-builds.mjs";
 import { detection, epochNs, FRESH_PROCESS } from "./export-detection.mjs";
 
-const { values: args } = parseArgs({
-  options: {
-    baseline: { type: "string" },
-    // Internal (the --baseline driver's children): the dist/ to load, and a JSON result line.
-    dist: { type: "string" },
-    json: { type: "boolean", default: false },
-  },
-});
+const args = buildArgs();
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const distOf = (dir) => (existsSync(join(dir, "dist")) ? join(dir, "dist") : dir);
 
 if (args.baseline !== undefined) {
-  const builds = [
-    { name: "this build", dist: join(root, "dist") },
-    { name: "baseline", dist: distOf(resolve(args.baseline)) },
-  ];
   const runs = Number(process.env.RUNS ?? 3);
-  const results = builds.map(() => []);
-  for (let run = 0; run < runs; run++) {
-    for (const k of run % 2 === 0 ? [0, 1] : [1, 0]) {
-      const child = spawnSync(
-        process.execPath,
-        [fileURLToPath(import.meta.url), "--dist", builds[k].dist, "--json"],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: process.env },
-      );
-      const line = child.stdout.split("\n").find((l) => l.startsWith("{"));
-      if (child.status !== 0 || line === undefined)
-        throw new Error(`${builds[k].name}: run failed (${child.status})`);
-      results[k].push(JSON.parse(line));
-    }
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const { results } = alternateBuilds(fileURLToPath(import.meta.url), root, args.baseline, runs);
   console.log(
     `export cost per detection, CPU µs (${runs} runs of each build, alternating; median [each run]):`,
   );

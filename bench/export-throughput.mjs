@@ -1,73 +1,18 @@
-// OTLP export: (1) detections/s delivered to a local OTLP/gRPC receiver with
-// nothing lost, (2) latency detection → receiver (p50/p99) at a steady
-// 1,000 detections/s with the default batch settings. Uses the built sink
-// (dist/: SDK log records, the SDK OTLP/gRPC exporter behind our processor),
-// a real gRPC server on loopback, and counts every record by
-// decoding the request bytes. Run: npm run build:ts && node bench/export-throughput.mjs
-//
-// "Nothing lost" is checked exactly: the receiver counts records and marks each
-// record's peregrine.detection.id seen once (a bitmap over the id's counter, walked
-// with a cursor over the raw protobuf, ~1.5 µs per detection of the receiver's CPU;
-// IDS=0 only counts), so a duplicate cannot hide a loss. It does not decode records
-// into objects: a collector does more per record, which this bench leaves out.
-// CPU per detection is split per thread (Linux /proc/self/task): the main thread,
-// the sink's export workers, the receiver, and V8's GC/compiler threads.
-//
-// Against another build in the same run: --baseline DIR (a built checkout, e.g.
-// `git worktree add /tmp/base <commit> && cd /tmp/base && npm ci && npm run build:ts`).
-// Each round runs this build and the baseline one after the other, each in a
-// fresh process (ROUNDS=3 rounds, the order alternating), with the same
-// detection fixture; it prints every figure, then medians and their ratio.
-// Other jobs on the machine disturb single runs: look at the spread.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
+import { alternateBuilds, buildArgs, distOf, median } from "./alternate-builds.mjs";
 import { detection, epochNs, FRESH_PROCESS } from "./export-detection.mjs";
 
-const { values: args } = parseArgs({
-  options: {
-    baseline: { type: "string" },
-    // Internal (the --baseline driver's children): the dist/ to load, and a JSON result line.
-    dist: { type: "string" },
-    json: { type: "boolean", default: false },
-  },
-});
+const args = buildArgs();
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const distOf = (dir) => (existsSync(join(dir, "dist")) ? join(dir, "dist") : dir);
 
 if (args.baseline !== undefined) {
-  const builds = [
-    { name: "this build", dist: join(root, "dist") },
-    { name: "baseline", dist: distOf(resolve(args.baseline)) },
-  ];
   const rounds = Number(process.env.ROUNDS ?? 3);
-  const results = builds.map(() => []);
-  for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? [0, 1] : [1, 0];
-    for (const k of order) {
-      const child = spawnSync(
-        process.execPath,
-        [fileURLToPath(import.meta.url), "--dist", builds[k].dist, "--json"],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: process.env },
-      );
-      const lines = child.stdout.trim().split("\n");
-      const result = JSON.parse(lines.find((l) => l.startsWith("{")) ?? "null");
-      if (child.status !== 0 || result === null)
-        throw new Error(`${builds[k].name}: run failed (${child.status})`);
-      results[k].push(result);
-      for (const l of lines.filter((l) => !l.startsWith("{")))
-        console.log(`[${builds[k].name}, round ${round + 1}] ${l}`);
-    }
-  }
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.floor(s.length / 2)];
-  };
+  const { builds, results } = alternateBuilds(fileURLToPath(import.meta.url), root, args.baseline, rounds);
   const fmt = (xs, digits = 0) => xs.map((x) => x.toFixed(digits)).join(", ");
   for (const [k, b] of builds.entries()) {
     const r = results[k];
