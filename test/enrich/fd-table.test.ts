@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { FdInfo } from "../../src/enrich/fd-info.js";
 import { AT_FDCWD, FdTable, O_CLOEXEC, O_DIRECTORY } from "../../src/enrich/fd-table.js";
 import { NO_PROC, type ProcSource } from "../../src/enrich/proc-source.js";
+import { fileFd } from "../support/detection-fixtures.js";
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -10,23 +11,6 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
-
-function fileFd(num: number, name: string, openFlags = 0): FdInfo {
-  return {
-    num,
-    type: "file",
-    name,
-    openFlags,
-    ino: 0,
-    l4proto: "",
-    localAddr: "",
-    localPort: 0,
-    remoteAddr: "",
-    remotePort: 0,
-    role: "",
-    connected: false,
-  };
-}
 
 /** A /proc that knows a few descriptors of a few processes, and counts how often it is asked. */
 function fakeProc(fds: Record<number, FdInfo[]>, atNs = 0n): ProcSource & { reads: number; lists: number } {

@@ -15,13 +15,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import type { EnrichedEvent } from "../../src/enrich/enriched-event.js";
-import type { FdInfo } from "../../src/enrich/fd-info.js";
 import {
   loadRulesFromText,
   type Ruleset,
   type RulesSource,
   readRulesSources,
 } from "../../src/rules/ruleset.js";
+import { fileFd } from "../support/detection-fixtures.js";
 import { enriched, execEvent, openEvent, proc } from "./helpers.js";
 
 const DEFAULT_RULES = join(import.meta.dirname, "../../rules");
@@ -112,23 +112,6 @@ function pools(lit: Literals): Pools {
   }
   const words = lit.words.filter((w) => /^[\w.+@:/=-]+$/.test(w));
   return { paths: [...paths], dirs: [...dirs], names: [...names], words };
-}
-
-function fileFd(num: number, name: string, openFlags: number): FdInfo {
-  return {
-    num,
-    type: "file",
-    name,
-    openFlags,
-    ino: 0,
-    l4proto: "",
-    localAddr: "",
-    localPort: 0,
-    remoteAddr: "",
-    remotePort: 0,
-    role: "",
-    connected: false,
-  };
 }
 
 function eventArbitrary(p: Pools): fc.Arbitrary<EnrichedEvent> {

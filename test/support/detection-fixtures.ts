@@ -32,6 +32,24 @@ export function fakeFds(fds: Iterable<readonly [pid: number, fd: FdInfo]> = []):
   return { get: (pid, fd) => map.get(`${pid}:${fd}`) };
 }
 
+/** A regular file's fd entry with nothing else known. */
+export function fileFd(num: number, name: string, openFlags = 0): FdInfo {
+  return {
+    num,
+    type: "file",
+    name,
+    openFlags,
+    ino: 0,
+    l4proto: "",
+    localAddr: "",
+    localPort: 0,
+    remoteAddr: "",
+    remotePort: 0,
+    role: "",
+    connected: false,
+  };
+}
+
 export function fakeUsers(
   users: Readonly<Record<number, string>> = { 0: "root", 1000: "alice" },
   groups: Readonly<Record<number, string>> = { 0: "root", 1000: "alice" },
