@@ -9,22 +9,11 @@
 import { describe, expect, it } from "vitest";
 import type { ProcessInfo } from "../../src/enrich/process-info.js";
 import { GUARD_FIELDS } from "../../src/rules/guards.js";
-import { enriched, execEvent, fire, load, openEvent, proc } from "./helpers.js";
-
-function rule(name: string, condition: string, extra = ""): string {
-  return [
-    `- rule: ${name}`,
-    "  desc: d",
-    `  condition: ${JSON.stringify(condition)}`,
-    "  output: hit",
-    "  priority: WARNING",
-    extra,
-  ].join("\n");
-}
+import { enriched, execEvent, fire, load, namedRule, openEvent, proc } from "./helpers.js";
 
 /** The guards of a one-rule file's rule for events of `type`. */
 function guardsOf(condition: string, type = "openat", prelude = ""): readonly string[] {
-  const rs = load(`${prelude}\n${rule("r", condition)}`);
+  const rs = load(`${prelude}\n${namedRule("r", condition)}`);
   const entry = rs.guardsFor(type).find((r) => r.rule === "r");
   if (entry === undefined) throw new Error(`rule r is not evaluated for ${type}`);
   return entry.guards;
@@ -73,7 +62,7 @@ describe("guard extraction", () => {
   });
 
   it("takes nothing from exceptions (they are `and not (...)`)", () => {
-    const text = rule(
+    const text = namedRule(
       "r",
       "evt.type = openat and fd.name startswith /etc",
       ["  exceptions:", "    - name: cats", "      fields: proc.name", "      values: [cat]"].join("\n"),
@@ -142,8 +131,8 @@ describe("guard extraction", () => {
 
   it("is off with optimize: false", () => {
     const text = [
-      rule("a", "evt.type = openat and fd.name = /x"),
-      rule("b", "evt.type = openat and fd.name = /y"),
+      namedRule("a", "evt.type = openat and fd.name = /x"),
+      namedRule("b", "evt.type = openat and fd.name = /y"),
     ].join("\n");
     expect(load(text).guardIndexes.get("openat")).toEqual(["fd.name"]);
     const plain = load(text, { optimize: false });
@@ -154,11 +143,11 @@ describe("guard extraction", () => {
 
 describe("guard index evaluation", () => {
   const RULES = [
-    rule("shadow read", "evt.type = openat and evt.is_open_read = true and fd.name = /etc/shadow"),
-    rule("anything in etc", "evt.type = openat and fd.name startswith /etc/"),
-    rule("unguarded", "evt.type = openat and evt.rawres >= 0"),
-    rule("write in etc", "evt.type = openat and evt.is_open_write = true and fd.directory = /etc"),
-    rule("ssh dir", "evt.type = openat and (fd.directory endswith /.ssh or fd.filename startswith id_)"),
+    namedRule("shadow read", "evt.type = openat and evt.is_open_read = true and fd.name = /etc/shadow"),
+    namedRule("anything in etc", "evt.type = openat and fd.name startswith /etc/"),
+    namedRule("unguarded", "evt.type = openat and evt.rawres >= 0"),
+    namedRule("write in etc", "evt.type = openat and evt.is_open_write = true and fd.directory = /etc"),
+    namedRule("ssh dir", "evt.type = openat and (fd.directory endswith /.ssh or fd.filename startswith id_)"),
   ].join("\n");
 
   it("emits the matching rules in load order, all of them or the first", () => {
@@ -180,8 +169,8 @@ describe("guard index evaluation", () => {
   it("remembers per value only the tests it ran: a value met first where a test was skipped is tested when it counts", () => {
     const text = [
       RULES,
-      rule("tmp write", "evt.type = openat and evt.is_open_write = true and fd.name startswith /tmp/"),
-      rule("key read", "evt.type = openat and evt.is_open_read = true and fd.filename startswith id_"),
+      namedRule("tmp write", "evt.type = openat and evt.is_open_write = true and fd.name startswith /tmp/"),
+      namedRule("key read", "evt.type = openat and evt.is_open_read = true and fd.filename startswith id_"),
     ].join("\n");
     // One ruleset for the whole sequence, so the index's value memo carries from event to event.
     const rs = load(text);
@@ -214,9 +203,9 @@ describe("guard index evaluation", () => {
   it("lets rules without a guard on a field through when the event has no value for it", () => {
     const text = [
       RULES,
-      rule("cat exec", "evt.type = execve and proc.name = cat"),
-      rule("curl exec", "evt.type = execve and proc.name = curl"),
-      rule("any exec", "evt.type = execve and evt.rawres >= 0"),
+      namedRule("cat exec", "evt.type = execve and proc.name = cat"),
+      namedRule("curl exec", "evt.type = execve and proc.name = curl"),
+      namedRule("any exec", "evt.type = execve and evt.rawres >= 0"),
     ].join("\n");
     const rs = load(text);
     const plain = load(text, { optimize: false });
@@ -252,7 +241,7 @@ describe("guard index evaluation", () => {
 
   it("handles more rules than one mask word (bits past 32)", () => {
     const many = Array.from({ length: 70 }, (_, i) =>
-      rule(`r${i}`, i % 3 === 0 ? "evt.type = openat" : `evt.type = openat and fd.name = /f${i % 7}`),
+      namedRule(`r${i}`, i % 3 === 0 ? "evt.type = openat" : `evt.type = openat and fd.name = /f${i % 7}`),
     ).join("\n");
     // The last: relative to an unknown directory fd, so fd.name is missing.
     for (const [path, dirfd] of [
@@ -271,9 +260,9 @@ describe("guard index evaluation", () => {
 
   it("falls back to every rule when reading a guard's field throws, so errors are reported as before", () => {
     const text = [
-      rule("cat", "evt.type = execve and proc.name = cat"),
-      rule("curl", "evt.type = execve and proc.name = curl"),
-      rule("any exec", "evt.type = execve"),
+      namedRule("cat", "evt.type = execve and proc.name = cat"),
+      namedRule("curl", "evt.type = execve and proc.name = curl"),
+      namedRule("any exec", "evt.type = execve"),
     ].join("\n");
     const broken = Object.create(proc(), {
       name: {

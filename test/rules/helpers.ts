@@ -145,8 +145,13 @@ export function fire(ruleset: Ruleset, e: EnrichedEvent): Detection[] {
 
 /** A one-rule file for `condition` (and `output`), as YAML text. */
 export function ruleText(condition: string, output = "hit", extra = ""): string {
+  return namedRule("r", condition, extra, output);
+}
+
+/** One rule named `name` as YAML text; several joined with "\n" make a rules file. */
+export function namedRule(name: string, condition: string, extra = "", output = "hit"): string {
   return [
-    "- rule: r",
+    `- rule: ${name}`,
     "  desc: test rule",
     `  condition: ${JSON.stringify(condition)}`,
     `  output: ${JSON.stringify(output)}`,

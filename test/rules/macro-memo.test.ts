@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { ProcessInfo } from "../../src/enrich/process-info.js";
 import { macroKey } from "../../src/rules/macro-memo.js";
-import { connectEvent, enriched, fire, load, openEvent, proc } from "./helpers.js";
+import { connectEvent, enriched, fire, load, namedRule, openEvent, proc } from "./helpers.js";
 
 /**
  * A process whose proc.exepath reads are counted (a field neither cached nor
@@ -28,22 +28,12 @@ function countingProcess(name: string): { process: ProcessInfo; reads: () => num
   return { process, reads: () => reads };
 }
 
-function rule(name: string, condition: string): string {
-  return [
-    `- rule: ${name}`,
-    "  desc: d",
-    `  condition: ${JSON.stringify(condition)}`,
-    "  output: hit",
-    "  priority: WARNING",
-  ].join("\n");
-}
-
 const SHARED = [
   "- macro: by_cat",
   "  condition: proc.exepath = /usr/bin/cat",
-  rule("first", "evt.type = openat and by_cat"),
-  rule("second", "evt.type = openat and by_cat and fd.name = /etc/shadow"),
-  rule("third", "evt.type = openat and fd.name startswith /etc and by_cat"),
+  namedRule("first", "evt.type = openat and by_cat"),
+  namedRule("second", "evt.type = openat and by_cat and fd.name = /etc/shadow"),
+  namedRule("third", "evt.type = openat and fd.name startswith /etc and by_cat"),
 ].join("\n");
 
 describe("macro memo", () => {
@@ -78,8 +68,8 @@ describe("macro memo", () => {
     const text = [
       "- macro: cat_opening",
       "  condition: evt.type = openat and proc.name = cat",
-      rule("only_open", "evt.type = openat and cat_opening"),
-      rule("open_or_connect", "evt.type in (openat, connect) and cat_opening"),
+      namedRule("only_open", "evt.type = openat and cat_opening"),
+      namedRule("open_or_connect", "evt.type in (openat, connect) and cat_opening"),
     ].join("\n");
     for (const optimize of [true, false]) {
       const rs = load(text, { optimize });
@@ -113,8 +103,8 @@ describe("macro memo", () => {
     const text = [
       "- macro: names_unknown",
       "  condition: fd.rip.name = example.com",
-      rule("one", "evt.type = connect and names_unknown"),
-      rule("two", "evt.type = connect and names_unknown and proc.name = curl"),
+      namedRule("one", "evt.type = connect and names_unknown"),
+      namedRule("two", "evt.type = connect and names_unknown and proc.name = curl"),
     ].join("\n");
     const rs = load(text);
     expect(rs.unsupportedFields.map((u) => u.rule)).toEqual(["one", "two"]);
