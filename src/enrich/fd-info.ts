@@ -56,6 +56,24 @@ export interface FdInfo {
   connected: boolean;
 }
 
+/** A descriptor of `type` with nothing else known yet: every field in one shape. */
+export function blankFd(num: number, type: FdType): FdInfo {
+  return {
+    num,
+    type,
+    name: "",
+    openFlags: 0,
+    ino: 0,
+    l4proto: "",
+    localAddr: "",
+    localPort: 0,
+    remoteAddr: "",
+    remotePort: 0,
+    role: "",
+    connected: false,
+  };
+}
+
 /** Looks fds up by process and number. */
 export interface FdLookup {
   get(pid: number, fd: number): FdInfo | undefined;

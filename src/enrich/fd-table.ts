@@ -10,7 +10,7 @@
  * table (keyed by tgid); a forked child shares its parent's table copy-on-
  * write until either side changes it.
  */
-import type { FdInfo, FdLookup, FdType } from "./fd-info.js";
+import { blankFd, type FdInfo, type FdLookup, type FdType } from "./fd-info.js";
 import { resolveAgainst } from "./path.js";
 import type { ProcSource } from "./proc-source.js";
 import { tupleName } from "./proc-source.js";
@@ -89,23 +89,6 @@ function unmapTuple(
         : undefined;
   if (local === undefined) return { type, localAddr, remoteAddr };
   return { type: "ipv4", localAddr: local, remoteAddr: remoteAddr.slice(MAPPED.length) };
-}
-
-function blankFd(num: number, type: FdType): FdInfo {
-  return {
-    num,
-    type,
-    name: "",
-    openFlags: 0,
-    ino: 0,
-    l4proto: "",
-    localAddr: "",
-    localPort: 0,
-    remoteAddr: "",
-    remotePort: 0,
-    role: "",
-    connected: false,
-  };
 }
 
 /**

@@ -5,7 +5,7 @@
  * is what lets a capture carry exactly the answers the live run got.
  */
 import { readdirSync, readlinkSync, statSync } from "node:fs";
-import type { FdInfo, FdType } from "./fd-info.js";
+import { blankFd, type FdInfo, type FdType } from "./fd-info.js";
 import { type ProcSocket, readSocketTables } from "./proc-net.js";
 import {
   type ExecProcFacts,
@@ -292,20 +292,7 @@ export class LiveProcSource implements ProcSource {
     // Closed in between: describe it from the link alone.
     const fdinfo = readProcText(`${this.procRoot}/${pid}/fdinfo/${fd}`);
     const info = fdinfo === undefined ? { flags: 0, ino: 0 } : parseFdInfo(fdinfo);
-    const base: FdInfo = {
-      num: fd,
-      type: "unknown",
-      name: target,
-      openFlags: info.flags,
-      ino: info.ino,
-      l4proto: "",
-      localAddr: "",
-      localPort: 0,
-      remoteAddr: "",
-      remotePort: 0,
-      role: "",
-      connected: false,
-    };
+    const base: FdInfo = { ...blankFd(fd, "unknown"), name: target, openFlags: info.flags, ino: info.ino };
     if (target.startsWith("/")) {
       if (target.startsWith("/memfd:")) return { ...base, type: "memfd" };
       const name = target.replace(/ \(deleted\)$/, "");

@@ -19,7 +19,7 @@ import type { DetectionSink } from "../../src/export/sink.js";
 import type { Detection } from "../../src/rules/detection.js";
 import { loadRulesFromText } from "../../src/rules/ruleset.js";
 import { argsOf, buildExec, buildOpen } from "../decode/wire-builder.js";
-import { makeProcess } from "../support/detection-fixtures.js";
+import { fileFd, makeProcess } from "../support/detection-fixtures.js";
 
 const RULES = `
 - rule: Shadow read from an ssh session
@@ -94,27 +94,7 @@ describe("replayCapture", () => {
         },
       ],
       [2, "fds:60", ["0", [0, 1, 2]]],
-      ...[0, 1, 2].map(
-        (n) =>
-          [
-            2,
-            `fd:60:${n}`,
-            {
-              num: n,
-              type: "file",
-              name: "/dev/pts/0",
-              openFlags: 2,
-              ino: 3,
-              l4proto: "",
-              localAddr: "",
-              localPort: 0,
-              remoteAddr: "",
-              remotePort: 0,
-              role: "",
-              connected: false,
-            },
-          ] as const,
-      ),
+      ...[0, 1, 2].map((n) => [2, `fd:60:${n}`, { ...fileFd(n, "/dev/pts/0", 2), ino: 3 }] as const),
     ]);
     w.close();
     const sink = collect();

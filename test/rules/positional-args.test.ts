@@ -6,10 +6,12 @@
 import { describe, expect, it } from "vitest";
 import type { GenericSyscallName, SyscallArgs, SyscallEvent } from "../../src/decode/events.js";
 import { SENSOR_EVENT_TYPES } from "../../src/decode/events.js";
+import { blankFd } from "../../src/enrich/fd-info.js";
 import { FALCO_PARAMS } from "../../src/rules/event-args.js";
 import { ALL_EVENT_TYPES, type EventTypeSet } from "../../src/rules/event-types.js";
 import { DEFAULT_FIELDS } from "../../src/rules/fields.js";
 import type { RuntimeValue } from "../../src/rules/values.js";
+import { fileFd } from "../support/detection-fixtures.js";
 import {
   connectEvent,
   enriched,
@@ -99,20 +101,7 @@ describe("evt.arg[N] follows Falco's parameter order", () => {
     [
       "0",
       enriched(openEvent(), {
-        fd: {
-          num: 3,
-          type: "file",
-          name: "/etc/shadow",
-          openFlags: 0,
-          ino: 0,
-          l4proto: "",
-          localAddr: "",
-          localPort: 0,
-          remoteAddr: "",
-          remotePort: 0,
-          role: "",
-          connected: false,
-        },
+        fd: fileFd(3, "/etc/shadow"),
       }),
       "<f>/etc/shadow",
     ],
@@ -122,20 +111,7 @@ describe("evt.arg[N] follows Falco's parameter order", () => {
     [
       "1",
       enriched(syscall("fchmod", { fd: 5, mode: 0o600 }), {
-        fd: {
-          num: 5,
-          type: "directory",
-          name: "/srv",
-          openFlags: 0,
-          ino: 0,
-          l4proto: "",
-          localAddr: "",
-          localPort: 0,
-          remoteAddr: "",
-          remotePort: 0,
-          role: "",
-          connected: false,
-        },
+        fd: { ...blankFd(5, "directory"), name: "/srv" },
       }),
       "<d>/srv",
     ],
@@ -143,11 +119,8 @@ describe("evt.arg[N] follows Falco's parameter order", () => {
       "1",
       enriched(syscall("fchmod", { fd: 5, mode: 0o600 }), {
         fd: {
-          num: 5,
-          type: "ipv4",
+          ...blankFd(5, "ipv4"),
           name: "1.2.3.4:5->6.7.8.9:10",
-          openFlags: 0,
-          ino: 0,
           l4proto: "tcp",
           localAddr: "1.2.3.4",
           localPort: 5,

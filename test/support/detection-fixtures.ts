@@ -5,7 +5,7 @@
  */
 import type { ConnectEvent, ExecEvent, OpenEvent, SensorEvent } from "../../src/decode/events.js";
 import type { EnrichedEvent } from "../../src/enrich/enriched-event.js";
-import type { FdInfo, FdLookup } from "../../src/enrich/fd-info.js";
+import { blankFd, type FdInfo, type FdLookup } from "../../src/enrich/fd-info.js";
 import {
   HOST_CONTAINER,
   type ProcessInfo,
@@ -34,20 +34,7 @@ export function fakeFds(fds: Iterable<readonly [pid: number, fd: FdInfo]> = []):
 
 /** A regular file's fd entry with nothing else known. */
 export function fileFd(num: number, name: string, openFlags = 0): FdInfo {
-  return {
-    num,
-    type: "file",
-    name,
-    openFlags,
-    ino: 0,
-    l4proto: "",
-    localAddr: "",
-    localPort: 0,
-    remoteAddr: "",
-    remotePort: 0,
-    role: "",
-    connected: false,
-  };
+  return { ...blankFd(num, "file"), name, openFlags };
 }
 
 export function fakeUsers(
