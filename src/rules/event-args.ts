@@ -378,8 +378,8 @@ for (const t of ["dup", "dup2", "dup3"] as const) {
   (SYSCALL_ARGS[t] as Record<string, ArgDef>).res = RETURNED_FD;
 }
 
-/** Falco's execve and clone exit parameters, in order (see FALCO_PARAMS below). */
-const EXECVE_X = [
+/** Falco's execve and clone exit parameters, in order (see FALCO_PARAMS below): both start with the same 15. */
+const PROC_X_HEAD = [
   "res",
   "exe",
   "args",
@@ -395,6 +395,9 @@ const EXECVE_X = [
   "vm_swap",
   "comm",
   "cgroups",
+] as const;
+const EXECVE_X = [
+  ...PROC_X_HEAD,
   "env",
   "tty",
   "pgid",
@@ -409,29 +412,7 @@ const EXECVE_X = [
   "uid",
   "trusted_exepath",
 ] as const;
-const CLONE_X = [
-  "res",
-  "exe",
-  "args",
-  "tid",
-  "pid",
-  "ptid",
-  "cwd",
-  "fdlimit",
-  "pgft_maj",
-  "pgft_min",
-  "vm_size",
-  "vm_rss",
-  "vm_swap",
-  "comm",
-  "cgroups",
-  "flags",
-  "uid",
-  "gid",
-  "vtid",
-  "vpid",
-  "pidns_init_start_ts",
-] as const;
+const CLONE_X = [...PROC_X_HEAD, "flags", "uid", "gid", "vtid", "vpid", "pidns_init_start_ts"] as const;
 
 /** The execve parameters we answer (a successful exec's record). */
 const EXEC_ANSWERED: ArgTable = {
