@@ -26,6 +26,18 @@ export function liveSkipReason(): string | undefined {
   return undefined;
 }
 
+/** liveSkipReason, or that a test's C helper cannot be built (no cc). */
+export function liveCSkipReason(): string | undefined {
+  const live = liveSkipReason();
+  if (live !== undefined) return live;
+  try {
+    execFileSync("cc", ["--version"], { stdio: "ignore" });
+    return undefined;
+  } catch {
+    return "needs a C compiler (cc) for the helper";
+  }
+}
+
 /** Collects decoded records and lets a test wait until one matches. */
 export class RecordLog {
   readonly records: DecodedRecord[] = [];

@@ -19,17 +19,9 @@ import type { Readable, Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ExitEvent, SyscallEvent } from "../../src/decode/events.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason, RecordLog, waitUntil } from "./live-support.js";
+import { liveCSkipReason, RecordLog, waitUntil } from "./live-support.js";
 
-const hasCc = (() => {
-  try {
-    execFileSync("cc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skipReason = liveSkipReason() ?? (hasCc ? undefined : "needs a C compiler (cc) for the helper");
+const skipReason = liveCSkipReason();
 if (skipReason) console.warn(`test/integration/sensor-close-filter.test.ts skipped: ${skipReason}`);
 
 /*

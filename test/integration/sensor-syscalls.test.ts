@@ -22,18 +22,10 @@ import type {
   SyscallEvent,
 } from "../../src/decode/events.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveSkipReason, RecordLog } from "./live-support.js";
+import { liveCSkipReason, RecordLog } from "./live-support.js";
 
 const HELPER_SRC = fileURLToPath(new URL("./sensor-helper.c", import.meta.url));
-const hasCc = (() => {
-  try {
-    execFileSync("cc", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const skipReason = liveSkipReason() ?? (hasCc ? undefined : "needs a C compiler (cc) for the helper");
+const skipReason = liveCSkipReason();
 if (skipReason) console.warn(`test/integration/sensor-syscalls.test.ts skipped: ${skipReason}`);
 
 const ENOENT = -2;
