@@ -44,9 +44,12 @@
  * PG_SCHEMA_VERSION.
  *   3: unix socket addresses: pg_connect.addr_len, pg_syscall_exit.unix_local_len
  *      and unix_peer_len, in what were zeroed _pad fields in 2, so a version 2
- *      stream (captures) decodes unchanged, with no unix addresses. */
+ *      stream (captures) decodes unchanged, with no unix addresses.
+ *   4: the descriptor-making syscalls (pg_syscall 70-95: pipe, eventfd, …,
+ *      close_range) and recvmsg's SCM_RIGHTS fds in aux; ids and layouts of
+ *      3 unchanged, so a version 2 or 3 stream decodes as before. */
 enum pg_schema {
-	PG_SCHEMA_VERSION = 3,
+	PG_SCHEMA_VERSION = 4,
 	PG_SCHEMA_OLDEST_READABLE = 2,
 	/* "PRGN" read as a little-endian u32 */
 	PG_STREAM_MAGIC = 0x4e475250,
@@ -67,8 +70,11 @@ enum pg_record_kind {
  * depend on the architecture's syscall table. The agent maps these to Falco's
  * evt.type names: the name after PG_SYS_, lower case. The same numbers index
  * the in-kernel filter (pg_filter). Families are contiguous ranges (see
- * pg_family_of in peregrine.bpf.c): file 1-4 and 6-24, network 5 and 56-69,
- * process 25-55. */
+ * family__full_counter in peregrine.bpf.c): file 1-4 and 6-24, network 5
+ * and 56-69, process 25-55; 70-95 (descriptors that are neither files nor
+ * sockets, and close_range) count as other. Their Falco names: those
+ * Falco's event table has (pipe2, eventfd2, fcntl …) with its parameters;
+ * the others are its generic events (evt.type = the syscall name). */
 enum pg_syscall {
 	PG_SYS_UNKNOWN = 0,
 	PG_SYS_OPEN = 1,
@@ -140,9 +146,47 @@ enum pg_syscall {
 	PG_SYS_DUP2 = 67,
 	PG_SYS_DUP3 = 68,
 	PG_SYS_CLOSE = 69,
-	/* Not a syscall: the filter slot that says whether closes of fds that
-	 * are not sockets are sent. The loader sets it when any open* is on: a
-	 * close of a file nobody saw opening tells the agent nothing. */
+	/* Syscalls that make a descriptor (or drop a range of them): the fd
+	 * table follows them so that a number reused after an unsent close
+	 * never keeps the closed file's name. */
+	PG_SYS_PIPE = 70,
+	PG_SYS_PIPE2 = 71,
+	PG_SYS_EVENTFD = 72,
+	PG_SYS_EVENTFD2 = 73,
+	PG_SYS_SIGNALFD = 74,
+	PG_SYS_SIGNALFD4 = 75,
+	PG_SYS_TIMERFD_CREATE = 76,
+	PG_SYS_INOTIFY_INIT = 77,
+	PG_SYS_INOTIFY_INIT1 = 78,
+	PG_SYS_EPOLL_CREATE = 79,
+	PG_SYS_EPOLL_CREATE1 = 80,
+	PG_SYS_PIDFD_OPEN = 81,
+	PG_SYS_PIDFD_GETFD = 82,
+	PG_SYS_FCNTL = 83,          /* sent for F_DUPFD* only, unless PG_FILTER_ALL_FCNTL */
+	PG_SYS_CLOSE_RANGE = 84,
+	PG_SYS_PERF_EVENT_OPEN = 85,
+	PG_SYS_IO_URING_SETUP = 86,
+	PG_SYS_FANOTIFY_INIT = 87,
+	PG_SYS_OPEN_BY_HANDLE_AT = 88,
+	PG_SYS_MEMFD_SECRET = 89,
+	PG_SYS_MQ_OPEN = 90,
+	PG_SYS_FSOPEN = 91,
+	PG_SYS_FSMOUNT = 92,
+	PG_SYS_FSPICK = 93,
+	PG_SYS_OPEN_TREE = 94,
+	PG_SYS_LANDLOCK_CREATE_RULESET = 95,
+	/* Not syscalls: filter slots that say how much of a syscall is sent.
+	 * PG_FILTER_RECEIVED_FDS: a recvmsg that received descriptors
+	 * (SCM_RIGHTS) is sent even when recvmsg itself is not wanted (the
+	 * agent sets it for its fd table). The next two the agent sets when a
+	 * loaded rule can match the event, as opposed to the fd table alone
+	 * needing part of it. PG_FILTER_ALL_FCNTL: every fcntl is sent, not
+	 * only the F_DUPFD* that make a descriptor. PG_FILTER_FILE_CLOSES:
+	 * closes of descriptors that are not sockets are sent (the fd table
+	 * replaces an entry when its number is reused, so it needs only
+	 * sockets' closes). */
+	PG_FILTER_RECEIVED_FDS = 125,
+	PG_FILTER_ALL_FCNTL = 126,
 	PG_FILTER_FILE_CLOSES = 127,
 	PG_SYS_MAX = 128, /* size of the filter map */
 };
@@ -314,7 +358,17 @@ struct pg_tuple {
  * aux[] holds values the kernel read at exit:
  *   openat2-like: none; socketpair: aux[0], aux[1] = the two fds;
  *   capset: aux[0..2] = effective, permitted, inheritable after the call;
- *   accept/accept4/recvfrom: aux[0] = the addrlen the kernel wrote.
+ *   accept/accept4/recvfrom: aux[0] = the addrlen the kernel wrote;
+ *   pipe/pipe2: aux[0], aux[1] = the two fds, aux[2] = the pipe's inode;
+ *   recvmsg: the fds received with SCM_RIGHTS (first control message, at
+ *   most 5): s32 each, two per word, low half first, in aux[0], aux[1] and
+ *   the low half of aux[2]; the high half of aux[2] says how many (0 in
+ *   streams before version 4);
+ *   open_by_handle_at: aux[0] = the inode of the opened file;
+ *   signalfd/signalfd4: aux[0] = the first 32 bits of the signal mask;
+ *   io_uring_setup: aux[0..2] = the first six u32 of the io_uring_params the
+ *   kernel wrote back (sq_entries, cq_entries, flags, sq_thread_cpu,
+ *   sq_thread_idle, features), two per word, low half first.
  * Variable part, in this order: tuple (tuple_len is 0 or sizeof(struct
  * pg_tuple)), path, path2, path3 (user strings, NUL terminated, the syscall's
  * path arguments in argument order), addr (raw sockaddr bytes, <= PG_SOCKADDR_MAX),

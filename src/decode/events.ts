@@ -73,12 +73,49 @@ export const NETWORK_SYSCALLS = [
   "dup3",
   "close",
 ] as const;
+/**
+ * Syscalls that make a descriptor that is neither a file path nor a socket
+ * (or, close_range, drop a range of them): the fd table follows them so
+ * that a number reused after a close it was not sent never keeps the
+ * closed file's name. Falco's event table has the first sixteen (with
+ * parameters); the others are its generic events (evt.type = the name,
+ * no parameters).
+ */
+export const DESCRIPTOR_SYSCALLS = [
+  "pipe",
+  "pipe2",
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "inotify_init",
+  "inotify_init1",
+  "epoll_create",
+  "epoll_create1",
+  "pidfd_open",
+  "pidfd_getfd",
+  "fcntl",
+  "open_by_handle_at",
+  "io_uring_setup",
+  "close_range",
+  "perf_event_open",
+  "fanotify_init",
+  "memfd_secret",
+  "mq_open",
+  "fsopen",
+  "fsmount",
+  "fspick",
+  "open_tree",
+  "landlock_create_ruleset",
+] as const;
 
 /** evt.type of a SyscallEvent. */
 export type GenericSyscallName =
   | (typeof FILE_SYSCALLS)[number]
   | (typeof PROCESS_SYSCALLS)[number]
-  | (typeof NETWORK_SYSCALLS)[number];
+  | (typeof NETWORK_SYSCALLS)[number]
+  | (typeof DESCRIPTOR_SYSCALLS)[number];
 
 /** Falco's evt.type names for everything the sensor records. */
 export type SyscallName = SensorEvent["evtType"];
@@ -243,6 +280,11 @@ export interface SyscallArgs {
   readonly newfd?: number;
   readonly fd1?: number;
   readonly fd2?: number;
+  /** pidfd_getfd: the pidfd and the descriptor number in that process. */
+  readonly pid_fd?: number;
+  readonly target_fd?: number;
+  /** open_by_handle_at: the descriptor of the mount the handle is on. */
+  readonly mountfd?: number;
   readonly path?: string;
   readonly name?: string;
   readonly filename?: string;
@@ -279,6 +321,26 @@ export interface SyscallArgs {
   readonly domain?: number;
   readonly proto?: number;
   readonly backlog?: number;
+  /** pipe/pipe2: the pipe's inode; open_by_handle_at: the opened file's (not a Falco parameter there). */
+  readonly ino?: number;
+  /** eventfd*: the counter's initial value; signalfd*: the first 32 signals of the mask. */
+  readonly initval?: number;
+  readonly mask?: number;
+  /** timerfd_create's clock; epoll_create's size hint. */
+  readonly clockid?: number;
+  readonly size?: number;
+  /** io_uring_setup: what the kernel wrote back into io_uring_params. */
+  readonly entries?: number;
+  readonly sq_entries?: number;
+  readonly cq_entries?: number;
+  readonly sq_thread_cpu?: number;
+  readonly sq_thread_idle?: number;
+  readonly features?: number;
+  /** close_range: the first and last number of the range (not Falco parameters: a generic event there). */
+  readonly first?: number;
+  readonly last?: number;
+  /** recvmsg: the descriptors received with SCM_RIGHTS (at most 5; not a Falco parameter). */
+  readonly fds?: readonly number[];
   /** The sockaddr argument (connect/bind/sendto/sendmsg; recvfrom/recvmsg/accept*: the peer the kernel wrote). */
   readonly addr?: SockAddr;
   /** The credentials after the call (set*id, capset): uid/gid are in their own names above. */
@@ -292,7 +354,7 @@ export interface SyscallArgs {
 export interface SyscallEvent extends EventCommon {
   readonly kind: "syscall";
   readonly evtType: GenericSyscallName;
-  /** Return value: >= 0 on success (an fd for socket/accept/dup/memfd_create/bpf/userfaultfd), -errno on failure. */
+  /** Return value: >= 0 on success (an fd for socket/accept/dup/memfd_create/bpf/userfaultfd and the DESCRIPTOR_SYSCALLS other than pipe, pipe2 and close_range), -errno on failure. */
   readonly ret: number;
   readonly args: SyscallArgs;
   readonly tuple: SocketTuple | undefined;
@@ -368,6 +430,62 @@ export const SYSCALL_ARG_NAMES: Readonly<Record<GenericSyscallName, readonly (ke
   dup2: ["oldfd", "newfd"],
   dup3: ["oldfd", "newfd", "flags"],
   close: ["fd"],
+  pipe: ["fd1", "fd2", "ino"],
+  pipe2: ["fd1", "fd2", "ino", "flags"],
+  eventfd: ["initval", "flags"],
+  eventfd2: ["flags", "initval"],
+  signalfd: ["fd", "mask", "flags"],
+  signalfd4: ["flags", "fd", "mask"],
+  timerfd_create: ["clockid", "flags"],
+  inotify_init: ["flags"],
+  inotify_init1: ["flags"],
+  epoll_create: ["size"],
+  epoll_create1: ["flags"],
+  pidfd_open: ["pid", "flags"],
+  pidfd_getfd: ["pid_fd", "target_fd", "flags"],
+  fcntl: ["fd", "cmd"],
+  open_by_handle_at: ["mountfd", "flags", "path"],
+  io_uring_setup: [
+    "entries",
+    "sq_entries",
+    "cq_entries",
+    "flags",
+    "sq_thread_cpu",
+    "sq_thread_idle",
+    "features",
+  ],
+  close_range: [],
+  perf_event_open: [],
+  fanotify_init: [],
+  memfd_secret: [],
+  mq_open: [],
+  fsopen: [],
+  fsmount: [],
+  fspick: [],
+  open_tree: [],
+  landlock_create_ruleset: [],
+};
+
+/**
+ * Values a SyscallEvent carries for the state tables only, not as Falco
+ * parameters (rules cannot name them): the received descriptors of a
+ * recvmsg, the range of a close_range, the flags of generic events (whose
+ * close-on-exec bit the fd table needs), open_by_handle_at's inode.
+ */
+export const SYSCALL_STATE_ARG_NAMES: Readonly<
+  Partial<Record<GenericSyscallName, readonly (keyof SyscallArgs)[]>>
+> = {
+  recvmsg: ["fds"],
+  open_by_handle_at: ["ino"],
+  close_range: ["first", "last", "flags"],
+  perf_event_open: ["flags"],
+  fanotify_init: ["flags"],
+  memfd_secret: ["flags"],
+  fsopen: ["flags"],
+  fsmount: ["flags"],
+  fspick: ["flags"],
+  open_tree: ["flags"],
+  landlock_create_ruleset: ["flags"],
 };
 
 /** Every evt.type the sensor can produce (the syscall filter's vocabulary). */
@@ -387,6 +505,7 @@ export const SENSOR_EVENT_TYPES: readonly SensorEvent["evtType"][] = [
   ...FILE_SYSCALLS,
   ...PROCESS_SYSCALLS.filter((n) => n !== "execve" && n !== "execveat"),
   ...NETWORK_SYSCALLS,
+  ...DESCRIPTOR_SYSCALLS,
 ];
 
 /** Everything the kernel reports about a process or a syscall. */

@@ -32,6 +32,23 @@ const s32 = (r: RawSyscall, i: number): number => r.view.getInt32(r.argsAt + 8 *
 const u32 = (r: RawSyscall, i: number): number => r.view.getUint32(r.argsAt + 8 * i, true);
 const auxS32 = (r: RawSyscall, i: number): number => r.view.getInt32(r.auxAt + 8 * i, true);
 const auxU64 = (r: RawSyscall, i: number): bigint => r.view.getBigUint64(r.auxAt + 8 * i, true);
+/** aux word i as a number (inodes: below 2^53 on every filesystem we meet). */
+const auxNum = (r: RawSyscall, i: number): number => Number(auxU64(r, i));
+/** The u32 at half h (0 low, 1 high) of aux word i: values packed two per word. */
+const auxU32 = (r: RawSyscall, i: number, h: 0 | 1): number =>
+  r.view.getUint32(r.auxAt + 8 * i + 4 * h, true);
+const auxHalfS32 = (r: RawSyscall, i: number, h: 0 | 1): number =>
+  r.view.getInt32(r.auxAt + 8 * i + 4 * h, true);
+
+const NO_FDS: readonly number[] = Object.freeze([]);
+/** recvmsg's SCM_RIGHTS descriptors: up to five s32 in aux, their count in the high half of aux[2]. */
+function receivedFds(r: RawSyscall): readonly number[] {
+  const n = Math.min(auxU32(r, 2, 1), 5);
+  if (n === 0) return NO_FDS;
+  const fds: number[] = [];
+  for (let i = 0; i < n; i++) fds.push(auxHalfS32(r, i >> 1, (i & 1) as 0 | 1));
+  return fds;
+}
 
 const NO_ADDR: SockAddr = { family: 0, addr: "", port: 0, path: "" };
 const addrOf = (r: RawSyscall): SockAddr => r.addr ?? NO_ADDR;
@@ -145,7 +162,10 @@ const SPECS: Readonly<Record<string, SyscallSpec>> = {
   PG_SYS_SENDTO: { evtType: "sendto", args: (r) => ({ fd: s32(r, 0), addr: addrOf(r) }) },
   PG_SYS_SENDMSG: { evtType: "sendmsg", args: (r) => ({ fd: s32(r, 0), addr: addrOf(r) }) },
   PG_SYS_RECVFROM: { evtType: "recvfrom", args: (r) => ({ fd: s32(r, 0), addr: addrOf(r) }) },
-  PG_SYS_RECVMSG: { evtType: "recvmsg", args: (r) => ({ fd: s32(r, 0), addr: addrOf(r) }) },
+  PG_SYS_RECVMSG: {
+    evtType: "recvmsg",
+    args: (r) => ({ fd: s32(r, 0), addr: addrOf(r), fds: receivedFds(r) }),
+  },
   PG_SYS_SOCKETPAIR: {
     evtType: "socketpair",
     args: (r) => ({
@@ -160,6 +180,66 @@ const SPECS: Readonly<Record<string, SyscallSpec>> = {
   PG_SYS_DUP2: { evtType: "dup2", args: (r) => ({ oldfd: s32(r, 0), newfd: s32(r, 1) }) },
   PG_SYS_DUP3: { evtType: "dup3", args: (r) => ({ oldfd: s32(r, 0), newfd: s32(r, 1), flags: u32(r, 2) }) },
   PG_SYS_CLOSE: { evtType: "close", args: (r) => ({ fd: s32(r, 0) }) },
+  // Descriptor-making syscalls (peregrine_wire.h, 70-95), Falco's parameters where it has an event.
+  PG_SYS_PIPE: {
+    evtType: "pipe",
+    args: (r) => ({ fd1: auxS32(r, 0), fd2: auxS32(r, 1), ino: auxNum(r, 2) }),
+  },
+  PG_SYS_PIPE2: {
+    evtType: "pipe2",
+    args: (r) => ({ fd1: auxS32(r, 0), fd2: auxS32(r, 1), ino: auxNum(r, 2), flags: u32(r, 1) }),
+  },
+  PG_SYS_EVENTFD: { evtType: "eventfd", args: (r) => ({ initval: u32(r, 0), flags: 0 }) },
+  PG_SYS_EVENTFD2: { evtType: "eventfd2", args: (r) => ({ flags: u32(r, 1), initval: u32(r, 0) }) },
+  PG_SYS_SIGNALFD: { evtType: "signalfd", args: (r) => ({ fd: s32(r, 0), mask: auxU32(r, 0, 0), flags: 0 }) },
+  PG_SYS_SIGNALFD4: {
+    evtType: "signalfd4",
+    args: (r) => ({ flags: u32(r, 3), fd: s32(r, 0), mask: auxU32(r, 0, 0) }),
+  },
+  PG_SYS_TIMERFD_CREATE: {
+    evtType: "timerfd_create",
+    args: (r) => ({ clockid: s32(r, 0), flags: u32(r, 1) }),
+  },
+  PG_SYS_INOTIFY_INIT: { evtType: "inotify_init", args: () => ({ flags: 0 }) },
+  PG_SYS_INOTIFY_INIT1: { evtType: "inotify_init1", args: (r) => ({ flags: u32(r, 0) }) },
+  PG_SYS_EPOLL_CREATE: { evtType: "epoll_create", args: (r) => ({ size: s32(r, 0) }) },
+  PG_SYS_EPOLL_CREATE1: { evtType: "epoll_create1", args: (r) => ({ flags: u32(r, 0) }) },
+  PG_SYS_PIDFD_OPEN: { evtType: "pidfd_open", args: (r) => ({ pid: s32(r, 0), flags: u32(r, 1) }) },
+  PG_SYS_PIDFD_GETFD: {
+    evtType: "pidfd_getfd",
+    args: (r) => ({ pid_fd: s32(r, 0), target_fd: s32(r, 1), flags: u32(r, 2) }),
+  },
+  PG_SYS_FCNTL: { evtType: "fcntl", args: (r) => ({ fd: s32(r, 0), cmd: s32(r, 1) }) },
+  PG_SYS_OPEN_BY_HANDLE_AT: {
+    evtType: "open_by_handle_at",
+    // The kernel sends no path (it has only the handle): the enricher names the fd from /proc.
+    args: (r) => ({ mountfd: s32(r, 0), flags: u32(r, 2), path: "", ino: auxNum(r, 0) }),
+  },
+  PG_SYS_IO_URING_SETUP: {
+    evtType: "io_uring_setup",
+    args: (r) => ({
+      entries: u32(r, 0),
+      sq_entries: auxU32(r, 0, 0),
+      cq_entries: auxU32(r, 0, 1),
+      flags: auxU32(r, 1, 0),
+      sq_thread_cpu: auxU32(r, 1, 1),
+      sq_thread_idle: auxU32(r, 2, 0),
+      features: auxU32(r, 2, 1),
+    }),
+  },
+  PG_SYS_CLOSE_RANGE: {
+    evtType: "close_range",
+    args: (r) => ({ first: u32(r, 0), last: u32(r, 1), flags: u32(r, 2) }),
+  },
+  PG_SYS_PERF_EVENT_OPEN: { evtType: "perf_event_open", args: (r) => ({ flags: u32(r, 4) }) },
+  PG_SYS_FANOTIFY_INIT: { evtType: "fanotify_init", args: (r) => ({ flags: u32(r, 0) }) },
+  PG_SYS_MEMFD_SECRET: { evtType: "memfd_secret", args: (r) => ({ flags: u32(r, 0) }) },
+  PG_SYS_MQ_OPEN: { evtType: "mq_open", args: () => ({}) },
+  PG_SYS_FSOPEN: { evtType: "fsopen", args: (r) => ({ flags: u32(r, 1) }) },
+  PG_SYS_FSMOUNT: { evtType: "fsmount", args: (r) => ({ flags: u32(r, 1) }) },
+  PG_SYS_FSPICK: { evtType: "fspick", args: (r) => ({ flags: u32(r, 2) }) },
+  PG_SYS_OPEN_TREE: { evtType: "open_tree", args: (r) => ({ flags: u32(r, 2) }) },
+  PG_SYS_LANDLOCK_CREATE_RULESET: { evtType: "landlock_create_ruleset", args: (r) => ({ flags: u32(r, 2) }) },
 };
 
 /**

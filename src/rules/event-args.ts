@@ -111,6 +111,9 @@ const FD_ARGS = new Set<keyof SyscallArgs>([
   "newfd",
   "fd1",
   "fd2",
+  "pid_fd",
+  "target_fd",
+  "mountfd",
 ]);
 
 /**
@@ -128,6 +131,27 @@ const NAME_RENDERED_ARGS = new Set<keyof SyscallArgs>([
   "cap_effective",
   "cap_permitted",
   "cap_inheritable",
+  "mask",
+]);
+
+/**
+ * Arguments whose raw value Falco gives in its own encoding (an enum or
+ * flag table of its own numbering) that we do not reproduce: not
+ * answerable, so a rule on them is reported rather than compared with the
+ * Linux number.
+ */
+const FALCO_ENCODED_ARGS: Readonly<Partial<Record<GenericSyscallName, readonly (keyof SyscallArgs)[]>>> = {
+  fcntl: ["cmd"],
+  epoll_create1: ["flags"],
+  io_uring_setup: ["flags", "features"],
+};
+
+/** Flag arguments Falco encodes with its open-flags table (file_flags): raw value as PPM flags, like open's. */
+const FILE_FLAGS_ARGS = new Set<GenericSyscallName>([
+  "pipe2",
+  "eventfd2",
+  "inotify_init1",
+  "open_by_handle_at",
 ]);
 
 /** Path arguments Falco keeps as given (PT_CHARBUF), by event type. */
@@ -255,6 +279,32 @@ const GID_ARGS = new Set<keyof SyscallArgs>(["rgid", "egid", "sgid"]);
 
 function syscallArg(type: GenericSyscallName, name: keyof SyscallArgs): ArgDef {
   const value = (e: EnrichedEvent) => sys(e).args[name];
+  if (FALCO_ENCODED_ARGS[type]?.includes(name) === true) return UNAVAILABLE;
+  if (name === "flags" && FILE_FLAGS_ARGS.has(type)) {
+    const flags = (e: EnrichedEvent) => sys(e).args.flags;
+    return {
+      rendered: (e) => {
+        const v = flags(e);
+        return v === undefined ? undefined : renderOpenFlags(v);
+      },
+      raw: {
+        type: "number",
+        extract: (e) => {
+          const v = flags(e);
+          return v === undefined ? undefined : openFlagsToPpm(v);
+        },
+      },
+    };
+  }
+  if (type === "open_by_handle_at" && name === "path") {
+    // The kernel has only the handle: the path is the new descriptor's name in the fd table (/proc).
+    const path = (e: EnrichedEvent) => {
+      const ret = sys(e).ret;
+      const info = ret < 0 ? undefined : e.fd?.num === ret ? e.fd : e.fds.get(e.event.tgid, ret);
+      return info?.name || undefined;
+    };
+    return { rendered: path, raw: { type: "string", extract: path } };
+  }
   if (name === "addr") {
     const text = (e: EnrichedEvent) => {
       const a = sys(e).args.addr;
@@ -371,10 +421,31 @@ const SYSCALL_ARGS: Readonly<Record<GenericSyscallName, ArgTable>> = Object.from
 // bpf), or returns an fd as "res" (dup*): fd parameters render through libsinsp's fd table, so raw only.
 // (Our decoder's accept "fd" is the listening socket, which Falco's accept events do not carry.)
 const RETURNED_FD: ArgDef = { raw: { type: "number", extract: (e) => sys(e).ret } };
-for (const t of ["socket", "accept", "accept4", "memfd_create", "bpf"] as const) {
+for (const t of [
+  "socket",
+  "accept",
+  "accept4",
+  "memfd_create",
+  "bpf",
+  "pidfd_open",
+  "pidfd_getfd",
+] as const) {
   (SYSCALL_ARGS[t] as Record<string, ArgDef>).fd = RETURNED_FD;
 }
-for (const t of ["dup", "dup2", "dup3"] as const) {
+(SYSCALL_ARGS.open_by_handle_at as Record<string, ArgDef>).fd = RETURNED_FD;
+for (const t of [
+  "dup",
+  "dup2",
+  "dup3",
+  "eventfd",
+  "eventfd2",
+  "signalfd",
+  "signalfd4",
+  "timerfd_create",
+  "inotify_init",
+  "inotify_init1",
+  "fcntl",
+] as const) {
   (SYSCALL_ARGS[t] as Record<string, ArgDef>).res = RETURNED_FD;
 }
 
@@ -515,6 +586,7 @@ export function resolveEventArg(
  * enter parameters, e.g. socket → fd, domain, type, proto).
  */
 const ACCEPT_X = ["fd", "tuple", "queuepct", "queuelen", "queuemax"] as const;
+const GENERIC_PARAMS = ["ID", "nativeID"] as const;
 export const FALCO_PARAMS: Readonly<Record<SensorEvent["evtType"], readonly string[]>> = {
   open: ["fd", "name", "flags", "mode", "dev", "ino"],
   openat: ["fd", "dirfd", "name", "flags", "mode", "dev", "ino"],
@@ -585,6 +657,42 @@ export const FALCO_PARAMS: Readonly<Record<SensorEvent["evtType"], readonly stri
   dup2: ["res", "oldfd", "newfd", "fd"],
   dup3: ["res", "oldfd", "newfd", "flags", "fd"],
   close: ["res", "fd"],
+  pipe: ["res", "fd1", "fd2", "ino"],
+  pipe2: ["res", "fd1", "fd2", "ino", "flags"],
+  eventfd: ["res", "initval", "flags"],
+  eventfd2: ["res", "flags", "initval"],
+  signalfd: ["res", "fd", "mask", "flags"],
+  signalfd4: ["res", "flags", "fd", "mask"],
+  timerfd_create: ["res", "clockid", "flags"],
+  inotify_init: ["res", "flags"],
+  inotify_init1: ["res", "flags"],
+  epoll_create: ["res", "size"],
+  epoll_create1: ["res", "flags"],
+  pidfd_open: ["fd", "pid", "flags"],
+  pidfd_getfd: ["fd", "pid_fd", "target_fd", "flags"],
+  fcntl: ["res", "fd", "cmd"],
+  open_by_handle_at: ["fd", "mountfd", "flags", "path"],
+  io_uring_setup: [
+    "res",
+    "entries",
+    "sq_entries",
+    "cq_entries",
+    "flags",
+    "sq_thread_cpu",
+    "sq_thread_idle",
+    "features",
+  ],
+  // Falco's generic events (no event of their own): the syscall's id, nothing else.
+  close_range: GENERIC_PARAMS,
+  perf_event_open: GENERIC_PARAMS,
+  fanotify_init: GENERIC_PARAMS,
+  memfd_secret: GENERIC_PARAMS,
+  mq_open: GENERIC_PARAMS,
+  fsopen: GENERIC_PARAMS,
+  fsmount: GENERIC_PARAMS,
+  fspick: GENERIC_PARAMS,
+  open_tree: GENERIC_PARAMS,
+  landlock_create_ruleset: GENERIC_PARAMS,
 };
 
 /** Where Falco's parameter name and the one our tables use differ. */

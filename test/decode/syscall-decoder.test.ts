@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SENSOR_EVENT_TYPES, SYSCALL_ARG_NAMES } from "../../src/decode/events.js";
+import { SENSOR_EVENT_TYPES, SYSCALL_ARG_NAMES, SYSCALL_STATE_ARG_NAMES } from "../../src/decode/events.js";
 import { PG_SYSCALL, PG_SYSCALL_EXIT } from "../../src/decode/layout.generated.js";
 import { decodeSockaddr, RecordDecoder } from "../../src/decode/record-decoder.js";
 import { SYSCALL_IDS, SYSCALL_SPECS } from "../../src/decode/syscall-args.js";
@@ -187,7 +187,7 @@ describe("syscall tables", () => {
       const id = SYSCALL_IDS.get(spec.evtType);
       const rec = decoder().decode(buildSyscall({ syscall: id ?? 0 }), 0);
       expect(rec?.kind === "syscall" && Object.keys(rec.args).sort()).toEqual(
-        [...SYSCALL_ARG_NAMES[spec.evtType]].sort(),
+        [...SYSCALL_ARG_NAMES[spec.evtType], ...(SYSCALL_STATE_ARG_NAMES[spec.evtType] ?? [])].sort(),
       );
     }
   });
