@@ -585,46 +585,57 @@ __noinline int sock_fds__note(long fd)
 	return 0;
 }
 
-/* fcntl(2) commands that return a new descriptor. */
-#define F_DUPFD 0
-#define F_DUPFD_CLOEXEC 1030
 #define SOL_SOCKET 1
 #define SCM_RIGHTS 1
 /* At most this many fds of one SCM_RIGHTS message are looked at. */
 #define SCM_FDS_MAX 8
+/* Of those, the record carries this many (recvmsg's aux, see peregrine_wire.h). */
+#define SCM_FDS_SENT 5
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+
+struct scm_fds {
+	__u64 len;
+	__s32 level;
+	__s32 type;
+	__s32 fds[SCM_FDS_MAX];
+};
 
 /*
- * recvmsg returned: descriptors received with SCM_RIGHTS are new in this
- * process. Only the first control message is read (where SCM_RIGHTS
- * normally is); the kernel wrote it back to user memory, resident now.
+ * recvmsg returned: the descriptors received with SCM_RIGHTS, new in this
+ * process; returns how many (cm->fds). Only the first control message is
+ * read (where SCM_RIGHTS normally is); the kernel wrote it back to user
+ * memory, resident now.
  */
-static __always_inline void sock_fds__received(const void *umsg)
+static __always_inline __u32 scm__received(const void *umsg,
+					   struct scm_fds *cm)
 {
 	struct user_msghdr msg;
-	struct {
-		__u64 len;
-		__s32 level;
-		__s32 type;
-		__s32 fds[SCM_FDS_MAX];
-	} cm;
 	__u32 n;
 
 	if (bpf_probe_read_user(&msg, sizeof(msg), umsg) || !msg.msg_control ||
 	    msg.msg_controllen < 20)
-		return;
-	__builtin_memset(&cm, 0, sizeof(cm));
-	if (bpf_probe_read_user(&cm, msg.msg_controllen < sizeof(cm) ?
-					     (msg.msg_controllen & 0x3f) :
-					     sizeof(cm),
+		return 0;
+	__builtin_memset(cm, 0, sizeof(*cm));
+	if (bpf_probe_read_user(cm, msg.msg_controllen < sizeof(*cm) ?
+					    (msg.msg_controllen & 0x3f) :
+					    sizeof(*cm),
 				msg.msg_control) ||
-	    cm.level != SOL_SOCKET || cm.type != SCM_RIGHTS || cm.len < 20)
-		return;
-	n = (cm.len - 16) / 4;
-	for (int i = 0; i < SCM_FDS_MAX; i++) {
-		if (i >= n)
-			break;
-		sock_fds__note(cm.fds[i]);
-	}
+	    cm->level != SOL_SOCKET || cm->type != SCM_RIGHTS || cm->len < 20)
+		return 0;
+	n = (cm->len - 16) / 4;
+	return n > SCM_FDS_MAX ? SCM_FDS_MAX : n;
+}
+
+/* The received fds as recvmsg's aux words (two s32 a word, the count in
+ * the high half of the last). */
+static __always_inline void scm__pack(const struct scm_fds *cm, __u32 n,
+				      __u64 *aux)
+{
+	if (n > SCM_FDS_SENT)
+		n = SCM_FDS_SENT;
+	aux[0] = (__u32)cm->fds[0] | (__u64)(__u32)cm->fds[1] << 32;
+	aux[1] = (__u32)cm->fds[2] | (__u64)(__u32)cm->fds[3] << 32;
+	aux[2] = (__u32)cm->fds[4] | (__u64)n << 32;
 }
 
 enum sock_fds_walk_mode {
@@ -1035,6 +1046,21 @@ static __always_inline struct sock *sock__from_fd(long fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/* The inode number of the current process's descriptor fd; 0 when there
+ * is none. Probe reads, as in sock__from_fd. */
+static __always_inline __u64 fd__ino(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds = fdt->fd;
+	struct file *file;
+
+	if (fd < 0 || (unsigned long)fd >= fdt->max_fds ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	return BPF_CORE_READ(file, f_inode, i_ino);
+}
+
 /* The local end of a connected socket. */
 static __always_inline void connect__local(struct pg_connect *rec, int fd)
 {
@@ -1261,7 +1287,8 @@ static __always_inline void syscall__emit_fixed(struct pt_regs *regs, __u32 id,
  * what each syscall needs read from memory (see struct pg_syscall_exit).
  */
 static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
-					  long ret, __u64 pid_tgid)
+					  long ret, __u64 pid_tgid,
+					  const __u64 *scm_aux)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	const struct cred *cred = task->cred;
@@ -1373,6 +1400,42 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 		aux[1] = cred->cap_permitted.val;
 		aux[2] = cred->cap_inheritable.val;
 		break;
+	case PG_SYS_PIPE: /* pipe(fds[2]), pipe2(fds[2], flags) */
+	case PG_SYS_PIPE2:
+		if (ret == 0) {
+			int fds[2] = { -1, -1 };
+
+			if (bpf_probe_read_user(fds, sizeof(fds),
+						(const void *)regs->di))
+				counter__inc(PG_CNT_READ_FAILED);
+			aux[0] = fds[0];
+			aux[1] = fds[1];
+			aux[2] = fd__ino(fds[0]);
+		}
+		break;
+	case PG_SYS_OPEN_BY_HANDLE_AT:
+		if (ret >= 0)
+			aux[0] = fd__ino(ret);
+		break;
+	case PG_SYS_SIGNALFD: /* signalfd4(fd, mask *, sizemask, flags) */
+	case PG_SYS_SIGNALFD4:
+		/* The first 32 signals of the mask (Falco's "mask"). */
+		if (bpf_probe_read_user(aux, 4, (const void *)regs->si))
+			counter__inc(PG_CNT_READ_FAILED);
+		break;
+	case PG_SYS_IO_URING_SETUP: /* io_uring_setup(entries, params *) */
+		/* The six u32 the kernel wrote back at the start of struct
+		 * io_uring_params (sq_entries … features), two per word. */
+		if (ret >= 0 &&
+		    bpf_probe_read_user(aux, 24, (const void *)regs->si))
+			counter__inc(PG_CNT_READ_FAILED);
+		break;
+	}
+	/* recvmsg: the descriptors it received (read by pg_sys_exit). */
+	if (id == PG_SYS_RECVMSG) {
+		aux[0] = scm_aux[0];
+		aux[1] = scm_aux[1];
+		aux[2] = scm_aux[2];
 	}
 
 	/* Nothing after the fixed part (a close, dup, set*id, kill …):
@@ -1416,6 +1479,14 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	record__submit(buf, off, id);
 }
 
+
+/* An fcntl whose command makes a descriptor (F_DUPFD, F_DUPFD_CLOEXEC). */
+static __always_inline bool fcntl__dups(struct pt_regs *regs)
+{
+	__u32 cmd = regs->si;
+
+	return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC;
+}
 
 /*
  * Attached only while the filter wants closes and no opens (the loader
@@ -1488,7 +1559,10 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
-	bool sock_close = false;
+	bool sock_close = false, want;
+	__u64 scm_aux[3] = {};
+	struct scm_fds scm;
+	__u32 scm_n = 0;
 	__u64 pid_tgid;
 	__u32 id;
 
@@ -1522,6 +1596,13 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		}
 		break;
 	}
+	case PG_NR_FCNTL_DUPS:
+		/* F_GETFL, F_SETFD … (most fcntl calls) leave here. */
+		if (!fcntl__dups(regs)) {
+			counter__inc(PG_CNT_FILTERED);
+			return 0;
+		}
+		break;
 	}
 	id = nr_to_pg[nr];
 	if (!id)
@@ -1535,12 +1616,12 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	 * (docs/sensor.md). */
 	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
 		return 0;
-	if (id >= PG_NOTE_FIRST) {
-		if (close_at_exit && ret >= 0 &&
-		    (id == PG_NOTE_PIDFD_GETFD || regs->si == F_DUPFD ||
-		     regs->si == F_DUPFD_CLOEXEC))
-			sock_fds__note(ret);
-		return 0;
+	/* recvmsg: descriptors received with SCM_RIGHTS (for pg_sock_fds and
+	 * for the record, which carries them to the fd table). */
+	if (id == PG_SYS_RECVMSG && ret >= 0) {
+		scm_n = scm__received((const void *)regs->si, &scm);
+		if (scm_n)
+			scm__pack(&scm, scm_n, scm_aux);
 	}
 	if (close_at_exit) {
 		/* pg_sock_fds follows every change, whatever the filter. */
@@ -1567,13 +1648,26 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			}
 			break;
 		}
+		case PG_SYS_FCNTL:
+			if (!fcntl__dups(regs))
+				break;
+			/* fall through: F_DUPFD* made a descriptor */
 		case PG_SYS_SOCKET:
 		case PG_SYS_ACCEPT:
 		case PG_SYS_ACCEPT4:
 		case PG_SYS_DUP:
 		case PG_SYS_DUP2:
 		case PG_SYS_DUP3:
+		case PG_SYS_PIDFD_GETFD:
 			sock_fds__note(ret);
+			break;
+		case PG_SYS_CLOSE_RANGE:
+			/* Every descriptor in the range is gone (not merely
+			 * marked close-on-exec): drop the entries of the
+			 * sockets it closed, as a close would have. */
+			if (ret == 0 && !(regs->dx & CLOSE_RANGE_CLOEXEC))
+				sock_fds__walk(bpf_get_current_task_btf(),
+					       SOCK_FDS_SYNC);
 			break;
 		case PG_SYS_SOCKETPAIR:
 			if (ret == 0) {
@@ -1586,14 +1680,25 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			}
 			break;
 		case PG_SYS_RECVMSG:
-			if (ret >= 0)
-				sock_fds__received((const void *)regs->si);
+			for (int i = 0; i < SCM_FDS_MAX; i++) {
+				if (i >= scm_n)
+					break;
+				sock_fds__note(scm.fds[i]);
+			}
 			break;
 		}
 	}
+	want = filter__on(id);
+	/* A recvmsg that received descriptors matters to the fd table even
+	 * when no rule wants recvmsg; an fcntl that makes none matters only
+	 * to a rule on fcntl. */
+	if (id == PG_SYS_RECVMSG && scm_n && !want)
+		want = filter__on(PG_FILTER_RECEIVED_FDS);
+	else if (id == PG_SYS_FCNTL && want && !fcntl__dups(regs))
+		want = filter__on(PG_FILTER_ALL_FCNTL);
 	/* Not wanted, or a close of a file when the filter wants only
 	 * sockets' (see filter__wants for the counting). */
-	if (!filter__on(id) ||
+	if (!want ||
 	    (id == PG_SYS_CLOSE &&
 	     (close_at_exit ? !sock_close && !filter__on(PG_FILTER_FILE_CLOSES) :
 			      close__skipped(regs)))) {
@@ -1610,6 +1715,6 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	else if (id <= PG_SYS_CREAT)
 		open__emit(regs, nr, ret, pid_tgid);
 	else
-		syscall__emit(regs, id, ret, pid_tgid);
+		syscall__emit(regs, id, ret, pid_tgid, scm_aux);
 	return 0;
 }

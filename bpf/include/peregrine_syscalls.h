@@ -23,13 +23,10 @@
 #define NR_EXECVEAT 322
 #define NR_CLONE3 435
 #define NR_OPENAT2 437
+#define NR_PIPE 22
+#define NR_PIPE2 293
+#define NR_OPEN_BY_HANDLE_AT 304
 #define NR_TABLE_SIZE 512
-
-/* Internal ids above every enum pg_syscall value (and below the filter's
- * PG_FILTER_FILE_CLOSES slot): syscalls looked at only to keep pg_sock_fds. */
-#define PG_NOTE_FIRST 120
-#define PG_NOTE_FCNTL 120
-#define PG_NOTE_PIDFD_GETFD 121
 
 /* x86_64 syscall number -> enum pg_syscall; 0: not watched at sys_exit.
  * clone/clone3/fork/vfork are absent: sched_process_fork reports them (with
@@ -99,10 +96,38 @@ static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
 	[322] = PG_SYS_EXECVEAT,
 	[323] = PG_SYS_USERFAULTFD,
 	[437] = PG_SYS_OPENAT2,
-	/* Not reported; they only make descriptors (pg_sock_fds). */
-	[72] = PG_NOTE_FCNTL,
-	[438] = PG_NOTE_PIDFD_GETFD,
+	[22] = PG_SYS_PIPE,
+	[293] = PG_SYS_PIPE2,
+	[284] = PG_SYS_EVENTFD,
+	[290] = PG_SYS_EVENTFD2,
+	[282] = PG_SYS_SIGNALFD,
+	[289] = PG_SYS_SIGNALFD4,
+	[283] = PG_SYS_TIMERFD_CREATE,
+	[253] = PG_SYS_INOTIFY_INIT,
+	[294] = PG_SYS_INOTIFY_INIT1,
+	[213] = PG_SYS_EPOLL_CREATE,
+	[291] = PG_SYS_EPOLL_CREATE1,
+	[434] = PG_SYS_PIDFD_OPEN,
+	[438] = PG_SYS_PIDFD_GETFD,
+	[72] = PG_SYS_FCNTL,
+	[436] = PG_SYS_CLOSE_RANGE,
+	[298] = PG_SYS_PERF_EVENT_OPEN,
+	[425] = PG_SYS_IO_URING_SETUP,
+	[300] = PG_SYS_FANOTIFY_INIT,
+	[304] = PG_SYS_OPEN_BY_HANDLE_AT,
+	[447] = PG_SYS_MEMFD_SECRET,
+	[240] = PG_SYS_MQ_OPEN,
+	[430] = PG_SYS_FSOPEN,
+	[432] = PG_SYS_FSMOUNT,
+	[433] = PG_SYS_FSPICK,
+	[428] = PG_SYS_OPEN_TREE,
+	[444] = PG_SYS_LANDLOCK_CREATE_RULESET,
 };
+
+/* fcntl(2) commands that return a new descriptor: the only fcntl calls the
+ * fd table needs (fcntl is otherwise one of the busiest syscalls). */
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
 
 /* Syscalls that make, copy or drop a socket descriptor (pg_sock_fds): ids
  * 56..69 (enum pg_syscall), one bit each. */
@@ -119,6 +144,9 @@ static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
 
 static inline int sock_fds__tracked(unsigned int id)
 {
+	if (id == PG_SYS_FCNTL || id == PG_SYS_PIDFD_GETFD ||
+	    id == PG_SYS_CLOSE_RANGE)
+		return 1;
 	return id >= PG_SYS_SOCKET && id <= PG_SYS_CLOSE &&
 	       ((SOCK_FDS_TRACKED >> (id - PG_SYS_SOCKET)) & 1);
 }
@@ -146,12 +174,15 @@ enum pg_nr_action {
 				  * dropped unless the counting filter in
 				  * front of pg_sock_fds says it may be a socket */
 	PG_NR_FULL = 3,          /* everything else: the whole program */
+	PG_NR_FCNTL_DUPS = 4,    /* fcntl, when only the commands that make a
+				  * descriptor matter: any other command is
+				  * counted as filtered after one register read */
 };
 
 /*
  * The action for one number. on: the filter (indexed by enum pg_syscall);
  * close_at_exit: pg_sock_fds is kept (the loader's default); file_closes:
- * PG_FILTER_FILE_CLOSES (every close sent).
+ * every close sent (PG_FILTER_FILE_CLOSES, or pg_sock_fds not filled yet).
  */
 static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on,
 					   int close_at_exit, int file_closes)
@@ -160,14 +191,17 @@ static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on,
 
 	if (!id)
 		return PG_NR_IGNORE;
-	if (id >= PG_NOTE_FIRST)
-		return close_at_exit ? PG_NR_FULL : PG_NR_IGNORE;
 	/* A successful execve is not counted at sys_exit (sched_process_exec
 	 * has it): the program looks at the return value. */
 	if (id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT)
 		return PG_NR_FULL;
 	if (close_at_exit && id == PG_SYS_CLOSE && !file_closes)
 		return PG_NR_CLOSE_SOCKETS;
+	/* fcntl: the F_DUPFD* that make a descriptor (for the fd table or
+	 * pg_sock_fds), unless a rule wants every fcntl. */
+	if (id == PG_SYS_FCNTL && !on[PG_FILTER_ALL_FCNTL] &&
+	    (on[id] || close_at_exit))
+		return PG_NR_FCNTL_DUPS;
 	if (on[id] || (close_at_exit && sock_fds__tracked(id)))
 		return PG_NR_FULL;
 	return PG_NR_FILTERED;

@@ -14,7 +14,9 @@
  * Stdin also carries commands, one per line:
  *
  *   syscalls ID[,ID...]   send exactly these enum pg_syscall ids from now on
- *                         (the in-kernel filter); "syscalls" alone: none
+ *                         (the in-kernel filter; the PG_FILTER_* slots,
+ *                         125-127, say how much of recvmsg, fcntl and
+ *                         close); "syscalls" alone: none
  *
  * A bad line is reported on stderr and ignored.
  */
@@ -434,7 +436,7 @@ static const char *bpf__hint(int err)
 
 /*
  * pg_sys_enter only marks closes of files to drop, which matters only when
- * closes are wanted and opens are not, and only with --close-at-enter (by
+ * closes are wanted and closes of files are not, and only with --close-at-enter (by
  * default sys_exit tells them apart through pg_sock_fds). Otherwise it
  * stays detached: a program on sys_enter runs for every syscall of the
  * machine (about 70 ns per openat+close pair on the development VM, for an
@@ -475,13 +477,18 @@ static __u8 filter_set[PG_SYS_MAX]; /* the filter last asked for */
 
 static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 {
-	bool opens = set[PG_SYS_OPEN] || set[PG_SYS_OPENAT] ||
-		     set[PG_SYS_OPENAT2] || set[PG_SYS_CREAT];
-
 	if (set != filter_set)
 		memcpy(filter_set, set, sizeof(filter_set));
 
-	bool file_closes = opens || !sock_fds_ready;
+	/*
+	 * Closes of files are sent when the agent asks for them (a rule can
+	 * match close: PG_FILTER_FILE_CLOSES in its list), and until
+	 * pg_sock_fds is filled, when a socket's close could not be told from
+	 * a file's. Opens no longer imply them: the fd table replaces an entry
+	 * when its number is reused (every syscall that makes a descriptor is
+	 * watched), so a close of a file tells it nothing it needs.
+	 */
+	bool file_closes = set[PG_FILTER_FILE_CLOSES] || !sock_fds_ready;
 
 	for (__u32 id = 0; id < PG_SYS_MAX; id++) {
 		__u32 on = id == PG_FILTER_FILE_CLOSES ? file_closes : set[id];
@@ -498,7 +505,8 @@ static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++)
 		skel->bss->nr_action[nr] =
 			nr__action(nr, set, !close_at_enter, file_closes);
-	return enter__sync(skel, close_at_enter && !opens && set[PG_SYS_CLOSE]);
+	return enter__sync(skel, close_at_enter && !file_closes &&
+					 set[PG_SYS_CLOSE]);
 }
 
 /*

@@ -1,4 +1,5 @@
 import type { SensorEvent, SyscallEvent } from "../decode/events.js";
+import { ANON_DESCRIPTORS } from "./descriptor-syscalls.js";
 import type { EnrichedEvent } from "./enriched-event.js";
 import type { FdInfo } from "./fd-info.js";
 import { FdTable, O_CLOEXEC, type SocketEnds } from "./fd-table.js";
@@ -15,6 +16,9 @@ export interface EnrichmentMisses {
 
 const CLONE_FILES = 0x400;
 const AF_UNIX = 1;
+/** fcntl(2) commands that return a new descriptor. */
+const F_DUPFD = 0;
+const F_DUPFD_CLOEXEC = 1030;
 
 /** socket(2)'s type argument, whether the decoder gives it as a number or its name. */
 function numberOf(v: string | number | undefined): number {
@@ -167,6 +171,9 @@ export class Enricher {
       // Linux frees the number whatever close returns (EBADF: it was not open anyway).
       const fd = event.args.fd;
       if (fd !== undefined) this.fds.onClose(event.tgid, fd);
+    } else if (event.kind === "syscall" && event.evtType === "close_range" && event.ret === 0) {
+      const a = event.args;
+      this.fds.onCloseRange(event.tgid, a.first ?? 0, a.last ?? 0, a.flags ?? 0);
     }
   }
 
@@ -196,6 +203,8 @@ export class Enricher {
       case "sendmsg":
       case "recvfrom":
       case "recvmsg": {
+        // Descriptors received with SCM_RIGHTS are new numbers of this process.
+        if (ok && a.fds !== undefined && a.fds.length > 0) this.fds.onAcquired(pid, a.fds, false);
         if (a.fd === undefined) return undefined;
         if (!ok || a.addr === undefined || a.addr.family === AF_UNIX) return this.fds.get(pid, a.fd);
         const sending = ev.evtType === "sendto" || ev.evtType === "sendmsg";
@@ -218,6 +227,21 @@ export class Enricher {
           ev.evtType === "dup3" && ((a.flags ?? 0) & O_CLOEXEC) !== 0,
         );
       }
+      case "fcntl":
+        // Only F_DUPFD* make a descriptor (the kernel sends the others only to a rule on fcntl).
+        if (!ok || (a.cmd !== F_DUPFD && a.cmd !== F_DUPFD_CLOEXEC)) return this.fds.get(pid, a.fd ?? -1);
+        return this.fds.onDup(pid, a.fd ?? -1, ev.ret, a.cmd === F_DUPFD_CLOEXEC);
+      case "pipe":
+      case "pipe2":
+        if (!ok || a.fd1 === undefined || a.fd2 === undefined) return undefined;
+        return this.fds.onPipe(pid, a.fd1, a.fd2, a.ino ?? 0, a.flags ?? 0);
+      case "pidfd_getfd":
+        // A copy of another process's descriptor (always close-on-exec): what it is, /proc tells.
+        return ok ? this.fds.onAcquired(pid, [ev.ret], true) : undefined;
+      case "open_by_handle_at":
+        return ok ? this.fds.onHandleOpen(pid, ev.ret, a.flags ?? 0, a.ino ?? 0) : undefined;
+      case "close_range":
+        return undefined; // applied after the rules (afterRules), like close
       case "memfd_create":
         return ok ? this.fds.onMemfd(pid, ev.ret, a.name ?? "", a.flags ?? 0) : undefined;
       case "bpf":
@@ -252,9 +276,20 @@ export class Enricher {
           });
         }
         return undefined;
-      default:
+      default: {
+        // eventfd, signalfd, timerfd, inotify, epoll, pidfd_open, io_uring, … : a new descriptor.
+        const anon = ANON_DESCRIPTORS[ev.evtType];
+        if (anon !== undefined) {
+          if (!ok || anon.makesFd?.(a) === false) return undefined;
+          // signalfd on an existing signalfd (fd >= 0) changes its mask and returns it: nothing new.
+          if ((a.fd ?? -1) >= 0 && (ev.evtType === "signalfd" || ev.evtType === "signalfd4")) {
+            return this.fds.get(pid, ev.ret);
+          }
+          return this.fds.onAnon(pid, ev.ret, anon.type, anon.cloexec(a));
+        }
         // listen, close (before it closes), fchmod, fchown, … : the fd they name.
         return a.fd === undefined || a.fd < 0 ? undefined : this.fds.get(pid, a.fd);
+      }
     }
   }
 }

@@ -22,6 +22,10 @@ export const O_CLOEXEC = 0o2000000;
 const O_TMPFILE_ONLY = 0o20000000;
 export const AT_FDCWD = -100;
 
+/** close_range(2) flags (linux/close_range.h). */
+export const CLOSE_RANGE_UNSHARE = 1 << 1;
+export const CLOSE_RANGE_CLOEXEC = 1 << 2;
+
 const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -499,6 +503,69 @@ export class FdTable implements FdLookup {
     this.remove(pid, fd);
   }
 
+  /** pipe/pipe2 succeeded: two ends of one pipe (fd.type pipe, its inode). */
+  onPipe(pid: number, fd1: number, fd2: number, ino: number, flags: number): FdInfo {
+    const openFlags = (flags & O_CLOEXEC) !== 0 ? O_CLOEXEC : 0;
+    const read: FdInfo = { ...blankFd(fd1, "pipe"), openFlags, ino };
+    this.put(pid, read);
+    this.put(pid, { ...blankFd(fd2, "pipe"), openFlags, ino });
+    return read;
+  }
+
+  /**
+   * close_range(first, last, flags) succeeded: every descriptor in the range
+   * is closed, or with CLOSE_RANGE_CLOEXEC only marked close-on-exec; with
+   * CLOSE_RANGE_UNSHARE the process first gets a table of its own.
+   */
+  onCloseRange(pid: number, first: number, last: number, flags: number): void {
+    const set = this.byPid.get(pid);
+    if (set === undefined || set.seededAtNs > this.eventNs) return;
+    const own = (flags & CLOSE_RANGE_UNSHARE) !== 0 ? this.unshare(pid, set) : this.writable(pid);
+    const cloexec = (flags & CLOSE_RANGE_CLOEXEC) !== 0;
+    for (const info of own.fds.list()) {
+      if (info.num < first || info.num > last) continue;
+      // FdInfo objects are shared with copy-on-write siblings: replace, never mutate.
+      if (cloexec) own.fds.set(info.num, { ...info, openFlags: info.openFlags | O_CLOEXEC });
+      else if (own.fds.delete(info.num)) this.total--;
+    }
+  }
+
+  /**
+   * Descriptors the process got without naming what they are: received with
+   * SCM_RIGHTS, taken with pidfd_getfd. Described from /proc when it still
+   * has them (as libsinsp does); otherwise type unknown, so the number never
+   * keeps what it named before.
+   */
+  onAcquired(pid: number, fds: readonly number[], cloexec: boolean): FdInfo | undefined {
+    let firstInfo: FdInfo | undefined;
+    for (const fd of fds) {
+      if (fd < 0) continue;
+      const seen = this.source.readFd(pid, fd) ?? blankFd(fd, "unknown");
+      const info = cloexec ? { ...seen, openFlags: seen.openFlags | O_CLOEXEC } : seen;
+      this.put(pid, info);
+      firstInfo ??= info;
+    }
+    return firstInfo;
+  }
+
+  /**
+   * open_by_handle_at succeeded: a file or directory the kernel names only by
+   * its handle. Its path comes from /proc while the descriptor is open there;
+   * otherwise it is a file with no name (never the number's old one).
+   */
+  onHandleOpen(pid: number, fd: number, openFlags: number, ino: number): FdInfo {
+    const seen = this.source.readFd(pid, fd);
+    const known = seen !== undefined && (seen.type === "file" || seen.type === "directory");
+    const info: FdInfo = {
+      ...blankFd(fd, known ? seen.type : "file"),
+      name: known ? seen.name : "",
+      openFlags,
+      ino,
+    };
+    this.put(pid, info);
+    return info;
+  }
+
   /**
    * A new process (not a thread): it starts with a copy of its parent's
    * descriptors, or — clone(CLONE_FILES) — shares the parent's table itself.
@@ -583,6 +650,17 @@ export class FdTable implements FdLookup {
     set.refs--;
     if (set.refs === 0) this.total -= set.fds.size;
     if (set.refs <= 1) set.hard = false;
+  }
+
+  /** close_range(CLOSE_RANGE_UNSHARE): a table truly shared (CLONE_FILES) is copied for this process. */
+  private unshare(pid: number, set: FdSet): FdSet {
+    if (!set.hard || set.refs <= 1) return this.writable(pid);
+    set.refs--;
+    if (set.refs <= 1) set.hard = false;
+    const own = new FdSet(set.fds.copy(), set.complete, set.seededAtNs);
+    this.total += own.fds.size;
+    this.byPid.set(pid, own);
+    return own;
   }
 
   /** The process's own set, cloned first if it is shared with a parent or child. */

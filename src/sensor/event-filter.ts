@@ -4,13 +4,22 @@
  * cwd, credentials). Everything else is dropped in the kernel before any
  * work (bpf/peregrine.bpf.c, pg_filter), and counted as filtered.
  */
+import { DESCRIPTOR_SYSCALLS } from "../decode/events.js";
+import { PG_SYSCALL } from "../decode/layout.generated.js";
 import { SYSCALL_IDS } from "../decode/syscall-args.js";
 
 /**
  * Needed by src/enrich whatever the rules say: process lifecycle (fork/exec/
- * exit), the fd table (socket and connection ends, dup, close), cwd (chdir)
- * and credentials (set*id, capset). File opens are not: without a rule on
- * them the fd table keeps sockets and what /proc said at start.
+ * exit), the fd table (socket and connection ends, dup, close, and every
+ * other syscall that makes a descriptor: pipe, eventfd, …, close_range),
+ * cwd (chdir) and credentials (set*id, capset). File opens are not: without
+ * a rule on them the fd table keeps sockets and what /proc said at start.
+ *
+ * Two of them the kernel sends only in part for the state alone: close
+ * (sockets' closes: the fd table replaces a file's entry when its number is
+ * reused, which the descriptor syscalls make sure it sees) and fcntl (the
+ * F_DUPFD* commands). All of them are sent when a rule can match them (the
+ * PG_FILTER_* slots below).
  */
 export const STATE_EVENT_TYPES: ReadonlySet<string> = new Set([
   "execve",
@@ -40,10 +49,21 @@ export const STATE_EVENT_TYPES: ReadonlySet<string> = new Set([
   "setreuid",
   "setregid",
   "capset",
+  ...DESCRIPTOR_SYSCALLS,
 ]);
 
+/**
+ * Filter slots (enum pg_syscall, not syscalls) the agent adds to the ids:
+ * every close, every fcntl when a requested type is close or fcntl (a rule
+ * can match them; as state alone they are sent in part), and recvmsg that
+ * received descriptors whenever the state tables are kept.
+ */
+const FILE_CLOSES = PG_SYSCALL.PG_FILTER_FILE_CLOSES;
+const ALL_FCNTL = PG_SYSCALL.PG_FILTER_ALL_FCNTL;
+const RECEIVED_FDS = PG_SYSCALL.PG_FILTER_RECEIVED_FDS;
+
 export interface KernelFilter {
-  /** enum pg_syscall ids to send, ascending. */
+  /** enum pg_syscall ids to send, ascending (with the PG_FILTER_* slots that apply). */
   readonly ids: readonly number[];
   /** The evt.type names they stand for (rules' ∪ state's, known to the sensor). */
   readonly eventTypes: ReadonlySet<string>;
@@ -69,7 +89,13 @@ export function kernelFilter(evtTypes: ReadonlySet<string>, withState = true): K
     wanted.add(name);
   };
   for (const name of evtTypes) add(name);
-  if (withState) for (const name of STATE_EVENT_TYPES) add(name);
+  // Asked for by the caller (a rule), not only by the state: sent whole.
+  if (evtTypes.has("close")) ids.add(FILE_CLOSES);
+  if (evtTypes.has("fcntl")) ids.add(ALL_FCNTL);
+  if (withState) {
+    for (const name of STATE_EVENT_TYPES) add(name);
+    ids.add(RECEIVED_FDS);
+  }
   return { ids: [...ids].sort((a, b) => a - b), eventTypes: wanted, unknown };
 }
 

@@ -40,6 +40,26 @@ describe("kernelFilter", () => {
     expect(kernelFilter(new Set()).eventTypes.has("openat")).toBe(false);
   });
 
+  it("asks for every close and fcntl only when a requested type is close or fcntl, not for the state", () => {
+    const S = PG_SYSCALL;
+    const stateOnly = kernelFilter(new Set(["openat"]));
+    // The state wants close and fcntl (sockets' closes, F_DUPFD*) and recvmsg that received fds.
+    expect(stateOnly.ids).toContain(S.PG_SYS_CLOSE);
+    expect(stateOnly.ids).toContain(S.PG_SYS_FCNTL);
+    expect(stateOnly.ids).toContain(S.PG_FILTER_RECEIVED_FDS);
+    expect(stateOnly.ids).not.toContain(S.PG_FILTER_FILE_CLOSES);
+    expect(stateOnly.ids).not.toContain(S.PG_FILTER_ALL_FCNTL);
+    expect(stateOnly.ids).not.toContain(S.PG_SYS_RECVMSG);
+    for (const t of ["pipe", "pipe2", "eventfd2", "close_range", "pidfd_getfd", "open_by_handle_at"]) {
+      expect(stateOnly.ids, t).toContain(S[`PG_SYS_${t.toUpperCase()}` as keyof typeof S]);
+    }
+    const withClose = kernelFilter(new Set(["close", "fcntl"]));
+    expect(withClose.ids).toContain(S.PG_FILTER_FILE_CLOSES);
+    expect(withClose.ids).toContain(S.PG_FILTER_ALL_FCNTL);
+    // Exact sets (captures): the slots follow the request; no state, no received fds.
+    expect(kernelFilter(new Set(["close"]), false).ids).toEqual([S.PG_SYS_CLOSE, S.PG_FILTER_FILE_CLOSES]);
+  });
+
   it("becomes --syscalls on the loader's command line", () => {
     expect(loaderArgs({ eventTypes: new Set(["openat"]), exactEventTypes: true })).toEqual([
       "--ignore-pid",
@@ -101,7 +121,10 @@ exec cat > ${stdin}
     sensor.setEventTypes(new Set(["close"]));
     await sensor.stop();
     await until(() => existsSync(stdin));
-    expect(readFileSync(stdin, "utf8")).toBe(`syscalls ${PG_SYSCALL.PG_SYS_CLOSE}\n`);
+    // A rule on close asks for every close (the filter slot), not only sockets'.
+    expect(readFileSync(stdin, "utf8")).toBe(
+      `syscalls ${PG_SYSCALL.PG_SYS_CLOSE},${PG_SYSCALL.PG_FILTER_FILE_CLOSES}\n`,
+    );
     expect(restarts).toEqual([1]);
   });
 
