@@ -1,6 +1,8 @@
 /**
- * Live: when the rules need no opens, the kernel sends the closes of
- * sockets only (the fd table needs those) and drops the closes of files,
+ * Live: when no rule can match close (whether or not the rules need opens:
+ * test/integration/state-descriptors.test.ts has opens on), the kernel
+ * sends the closes of sockets only (the fd table needs those) and drops
+ * the closes of files,
  * deciding at sys_exit from its own map of socket descriptors
  * (pg_sock_fds in bpf/peregrine.bpf.c), with no sys_enter program. A helper
  * program makes every kind of socket descriptor that map must follow and
@@ -269,7 +271,7 @@ describe.skipIf(skipReason !== undefined).each([
       out += t;
     });
     await waitUntil(() => /ready \d+/.exec(out) ?? undefined, "the helper's first socket");
-    // Rules that need unlink only: no opens, so file closes are not wanted (the fd table's sockets' are).
+    // Rules that need unlink only: no rule on close, so file closes are not wanted (the fd table's sockets' are).
     sensor = await startSensor({ eventTypes: new Set(["unlink"]), closeAtEnter, onRecord: log.push });
     expect(sensor.filter?.eventTypes.has("openat")).toBe(false);
     expect(sensor.filter?.eventTypes.has("close")).toBe(true);
@@ -362,7 +364,7 @@ describe.skipIf(skipReason !== undefined).each([
   }, 30_000);
 
   it("keeps the sockets made while every close was sent, after a switch to sockets' closes only", async () => {
-    sensor.setEventTypes(new Set(["openat", "unlink"])); // opens on: every close is sent
+    sensor.setEventTypes(new Set(["close", "unlink"])); // a rule on close: every close is sent
     await new Promise((resolve) => setTimeout(resolve, 300)); // the loader reads its stdin
     const child = spawn(join(work, "switch"), [], { stdio: ["pipe", "pipe", "inherit"] });
     const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
