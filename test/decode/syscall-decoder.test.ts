@@ -178,6 +178,74 @@ describe("PG_REC_SYSCALL records", () => {
   });
 });
 
+describe("descriptor syscalls (schema 4)", () => {
+  /** Two s32 in one aux word, low half first. */
+  const pair = (lo: number, hi: number): bigint => BigInt(lo >>> 0) | (BigInt(hi >>> 0) << 32n);
+
+  it("pipe2: the two fds and the inode from aux, the flags from the register", () => {
+    const rec = decoder().decode(
+      buildSyscall({ syscall: S.PG_SYS_PIPE2, args: [0x7ffd0000n, 0o2004000n], aux: [5n, 6n, 123456789n] }),
+      0,
+    );
+    expect(rec).toMatchObject({
+      evtType: "pipe2",
+      args: { fd1: 5, fd2: 6, ino: 123456789, flags: 0o2004000 },
+    });
+  });
+
+  it("recvmsg: the SCM_RIGHTS fds packed in aux with their count; none in an older record (count 0)", () => {
+    const three = decoder().decode(
+      buildSyscall({ syscall: S.PG_SYS_RECVMSG, args: [4n], aux: [pair(7, 8), pair(9, -1), pair(-1, 3)] }),
+      0,
+    );
+    expect(three).toMatchObject({ args: { fd: 4, fds: [7, 8, 9] } });
+    const five = decoder().decode(
+      buildSyscall({ syscall: S.PG_SYS_RECVMSG, args: [4n], aux: [pair(10, 11), pair(12, 13), pair(14, 8)] }),
+      0,
+    );
+    // The kernel reads up to 8 and sends 5: a count above 5 reads as 5.
+    expect(five).toMatchObject({ args: { fds: [10, 11, 12, 13, 14] } });
+    const v3 = decoder().decode(
+      buildSyscall({ syscall: S.PG_SYS_RECVMSG, args: [4n], aux: [0n, 0n, 0n] }),
+      0,
+    );
+    expect(v3).toMatchObject({ args: { fds: [] } });
+  });
+
+  it("io_uring_setup: the six u32 the kernel wrote back, two per aux word", () => {
+    const rec = decoder().decode(
+      buildSyscall({
+        syscall: S.PG_SYS_IO_URING_SETUP,
+        ret: 7n,
+        args: [4n],
+        aux: [pair(4, 8), pair(2, 1), pair(1000, 0x3fff)],
+      }),
+      0,
+    );
+    expect(rec).toMatchObject({
+      ret: 7,
+      args: {
+        entries: 4,
+        sq_entries: 4,
+        cq_entries: 8,
+        flags: 2,
+        sq_thread_cpu: 1,
+        sq_thread_idle: 1000,
+        features: 0x3fff,
+      },
+    });
+  });
+
+  it("close_range and fcntl: the registers", () => {
+    expect(
+      decoder().decode(buildSyscall({ syscall: S.PG_SYS_CLOSE_RANGE, args: [3n, 0xffffffffn, 4n] }), 0),
+    ).toMatchObject({ evtType: "close_range", args: { first: 3, last: 0xffffffff, flags: 4 } });
+    expect(
+      decoder().decode(buildSyscall({ syscall: S.PG_SYS_FCNTL, ret: 300n, args: [5n, 1030n, 300n] }), 0),
+    ).toMatchObject({ evtType: "fcntl", ret: 300, args: { fd: 5, cmd: 1030 } });
+  });
+});
+
 describe("syscall tables", () => {
   it("has a spec for every SyscallEvent type, named after the enum, with the documented args", () => {
     const specced = SYSCALL_SPECS.filter((s) => s !== undefined).map((s) => s.evtType);
