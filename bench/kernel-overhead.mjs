@@ -3,16 +3,21 @@
 // built here with cc), in alternating rounds within one run:
 //
 //   untraced   no sensor attached
-//   delivered  `peregrine run` with the default rules: every openat (and
-//              close) goes to the agent and through the rules
+//   delivered  `peregrine run` with the default rules: every openat goes to
+//              the agent and through the rules (and every close, in builds
+//              before the fd table followed every descriptor-making syscall:
+//              there a rule on openat made the kernel send the closes of
+//              files too; now only a rule on close does)
 //   filtered   `peregrine run` with a rule that needs only unlinkat: the
 //              kernel filter drops every openat, and the closes of files
 //              (the fd table needs closes of sockets only)
 //   bpftrace   peer reference: bpftrace counting sys_enter_openat in the
 //              kernel (if bpftrace is installed)
-//   kernel     the loader alone sending every openat and close to
+//   kernel     the loader alone asked for openat and close (ids 2,69, as
+//              the default rules' filter has them), its output to
 //              /dev/null: the kernel-side cost without the agent's CPU
-//              competing with the loop for the machine's cores
+//              competing with the loop for the machine's cores (every
+//              openat; closes as the build's policy says, see delivered)
 //   kernel filtered, kernel filtered at enter
 //              the loader alone with the filtered scenario's syscall set
 //              (nothing sent): closes told apart at sys_exit from the
@@ -232,7 +237,7 @@ const CNT_RINGBUF_FULL = 2;
 const FILTERED_IDS = kernelFilter(new Set(["unlinkat"])).ids.join(",");
 
 /**
- * The loader alone, every openat and close sent (or, with extra arguments,
+ * The loader alone, asked for openat and close (or, with extra arguments,
  * what they say), its output read and discarded by this process: the kernel
  * side and the loader's own cost per record (its CPU over the records it
  * wrote, from its final stats record).
@@ -377,13 +382,13 @@ for (let round = 1; round <= ROUNDS; round++) {
   const f = row.filtered;
   console.log(
     `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
-      `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
+      `${fmt(d.sent)} records sent (${(d.sent / PAIRS).toFixed(2)} per pair), ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
   if (BASELINE) {
     const x = (n) => `${fmt(n)} ns (${(n / row.untraced).toFixed(2)}x)`;
     console.log(
-      `  baseline: kernel filtered ${x(row.kfiltB)} | kernel only ${x(row.kernelB.ns)} | delivered ${x(row.deliveredB.ns[0])}, ${fmt(row.deliveredB.sent)} sent, ${row.deliveredB.drops} lost | filtered ${x(row.filteredB.ns[0])}, ${fmt(row.filteredB.sent)} sent`,
+      `  baseline: kernel filtered ${x(row.kfiltB)} | kernel only ${x(row.kernelB.ns)} | delivered ${x(row.deliveredB.ns[0])}, ${fmt(row.deliveredB.sent)} sent (${(row.deliveredB.sent / PAIRS).toFixed(2)} per pair), ${row.deliveredB.drops} lost | filtered ${x(row.filteredB.ns[0])}, ${fmt(row.filteredB.sent)} sent`,
     );
   }
 }

@@ -1489,10 +1489,10 @@ static __always_inline bool fcntl__dups(struct pt_regs *regs)
 }
 
 /*
- * Attached only while the filter wants closes and no opens (the loader
- * attaches and detaches it with the filter), so it does not look at the
- * filter itself: a note written just before opens were switched on is
- * discarded by close__skipped.
+ * Attached only while the filter wants closes but not closes of files (the
+ * loader attaches and detaches it with the filter), so it does not look at
+ * the filter itself: a note written just before closes of files were
+ * switched on is discarded by close__skipped.
  */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
@@ -1546,7 +1546,7 @@ static __always_inline bool close__skipped(struct pt_regs *regs)
 	if (!skip || skip->pid_tgid != bpf_get_current_pid_tgid() ||
 	    skip->fd != (long)regs->di)
 		return false;
-	/* A note left from before opens were switched on is stale. */
+	/* A note left from before closes of files were switched on is stale. */
 	if (filter__on(PG_FILTER_FILE_CLOSES)) {
 		skip->pid_tgid = 0;
 		return false;
