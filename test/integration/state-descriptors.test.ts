@@ -35,7 +35,8 @@ const O_CLOEXEC = 0o2000000;
  * Waits for "go", then makes every kind of descriptor, printing key=value
  * lines with the numbers and results, then "done"; keeps them all open
  * until "bye" (so /proc can still describe the received ones). argv[1]
- * "closes": open and close /etc/hostname once, print its number, exit.
+ * "closes": open and close /etc/hostname once, print its number, then
+ * fcntl(1, F_GETFL), and exit.
  */
 const HELPER_C = String.raw`
 #define _GNU_SOURCE
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
 
 	if (argc == 2) {
 		kv("closed", stale("/etc/hostname"));
+		kv("getfl", fcntl(1, F_GETFL));
 		return 0;
 	}
 	if (!fgets(line, sizeof(line), stdin))
@@ -464,37 +466,46 @@ describe.skipIf(skipReason !== undefined)("fd table without closes of files (liv
   });
 });
 
-describe.skipIf(skipReason !== undefined)("closes of files with a rule on close (live)", () => {
-  it("are sent", async () => {
-    const work = mkdtempSync(join(tmpdir(), "pg-state-close-"));
-    const seen: SensorEvent[] = [];
-    const sensor = await startSensor({
-      eventTypes: new Set(["openat", "close"]),
-      onRecord: (rec) => {
-        if (rec.kind !== "stats") seen.push(rec);
-      },
-    });
-    try {
-      const program = compileC(work, "closer", HELPER_C);
-      const child = spawn(program, ["closes"], { stdio: ["ignore", "pipe", "inherit"] });
-      let text = "";
-      child.stdout.setEncoding("utf8").on("data", (t: string) => {
-        text += t;
+describe.skipIf(skipReason !== undefined)(
+  "closes of files and every fcntl, with rules on them (live)",
+  () => {
+    it("are sent", async () => {
+      const work = mkdtempSync(join(tmpdir(), "pg-state-close-"));
+      const seen: SensorEvent[] = [];
+      const sensor = await startSensor({
+        eventTypes: new Set(["openat", "close", "fcntl"]),
+        onRecord: (rec) => {
+          if (rec.kind !== "stats") seen.push(rec);
+        },
       });
-      await new Promise((resolve) => child.once("close", resolve));
-      const fd = values(text).closed;
-      const pid = child.pid ?? -1;
-      const close = await waitUntil(
-        () =>
-          seen.find(
-            (e) => e.kind === "syscall" && e.evtType === "close" && e.tgid === pid && e.args.fd === fd,
-          ),
-        "the close of /etc/hostname",
-      );
-      expect(close).toMatchObject({ ret: 0 });
-    } finally {
-      await sensor.stop();
-      rmSync(work, { recursive: true, force: true });
-    }
-  }, 30_000);
-});
+      try {
+        const program = compileC(work, "closer", HELPER_C);
+        const child = spawn(program, ["closes"], { stdio: ["ignore", "pipe", "inherit"] });
+        let text = "";
+        child.stdout.setEncoding("utf8").on("data", (t: string) => {
+          text += t;
+        });
+        await new Promise((resolve) => child.once("close", resolve));
+        const fd = values(text).closed;
+        const pid = child.pid ?? -1;
+        const close = await waitUntil(
+          () =>
+            seen.find(
+              (e) => e.kind === "syscall" && e.evtType === "close" && e.tgid === pid && e.args.fd === fd,
+            ),
+          "the close of /etc/hostname",
+        );
+        expect(close).toMatchObject({ ret: 0 });
+        // F_GETFL makes no descriptor: sent only because a rule can match fcntl.
+        const getfl = await waitUntil(
+          () => seen.find((e) => e.kind === "syscall" && e.evtType === "fcntl" && e.tgid === pid),
+          "the fcntl(F_GETFL)",
+        );
+        expect(getfl).toMatchObject({ ret: values(text).getfl, args: { fd: 1, cmd: 3 } });
+      } finally {
+        await sensor.stop();
+        rmSync(work, { recursive: true, force: true });
+      }
+    }, 30_000);
+  },
+);
