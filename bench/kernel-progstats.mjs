@@ -7,8 +7,10 @@
 // Scenarios, each the loader alone (its output read and discarded):
 //   filtered   the syscall set of rules that need only unlinkat: every
 //              openat and every close of a file dropped in the kernel
-//   delivered  the syscall set of rules that need openat: every openat and
-//              close sent
+//   delivered  the syscall set of rules that need openat (and no close):
+//              every openat sent, and the closes as the build's loader
+//              decides (before the fd table followed every descriptor-making
+//              syscall, every close with the opens; now sockets' only)
 //   noop exit  a do-nothing tp_btf sys_exit program (bpf/bench/noop.bpf.c):
 //              what the statistics themselves and an empty program cost
 //   pg_sched_exec/fork/exit  EXECS (2000) fork+exec of /bin/true from a
