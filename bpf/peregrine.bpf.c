@@ -1061,6 +1061,109 @@ static __always_inline __u64 fd__ino(long fd)
 	return BPF_CORE_READ(file, f_inode, i_ino);
 }
 
+/* The file at the current process's descriptor fd; NULL when there is none. */
+static __always_inline struct file *fd__file(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds = fdt->fd;
+	struct file *file;
+
+	if (fd < 0 || (unsigned long)fd >= fdt->max_fds ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/*
+ * A file's path, built from its dentries (the kernel keeps no path string,
+ * and bpf_d_path is not allowed in a tp_btf program): one component per
+ * bpf_loop step, written backwards into a free part of the scratch buffer
+ * (PATH_TMP, past what a record in progress uses), crossing mount points
+ * through struct mount. Relative to the global root (a chroot is not
+ * subtracted), as Falco's modern probe approximates it. Only for rare
+ * syscalls (open_by_handle_at): the walk costs a few probe reads a level.
+ */
+#define PATH_TMP 8192
+#define PATH_TMP_END 4095 /* offset of the terminating NUL, from PATH_TMP */
+#define PATH_LEVELS 48
+
+struct path_walk {
+	__u64 dentry; /* struct dentry *, as a number (probe reads only) */
+	__u64 mnt;    /* struct mount * */
+	__u32 pos;    /* first byte written so far, from PATH_TMP */
+	__u32 truncated;
+};
+
+static long path__step(__u32 i, void *data)
+{
+	struct path_walk *w = data;
+	struct dentry *d = (struct dentry *)w->dentry;
+	struct mount *m = (struct mount *)w->mnt;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	struct dentry *root = BPF_CORE_READ(m, mnt.mnt_root);
+	const unsigned char *name;
+	__u32 len, zero = 0;
+	__u8 *buf;
+
+	if (d == root || d == parent) {
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+		if (up == m || !up) /* the root of the root mount */
+			return 1;
+		w->dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->mnt = (__u64)up;
+		return 0;
+	}
+	len = BPF_CORE_READ(d, d_name.len);
+	name = BPF_CORE_READ(d, d_name.name);
+	if (len > 255 || len + 1 > w->pos) {
+		w->truncated = 1;
+		return 1;
+	}
+	buf = bpf_map_lookup_elem(&pg_scratch, &zero);
+	if (!buf)
+		return 1;
+	w->pos -= len;
+	if (bpf_probe_read_kernel(buf + PATH_TMP + (w->pos & 4095), len & 255,
+				  name))
+		return 1;
+	w->pos -= 1;
+	buf[PATH_TMP + (w->pos & 4095)] = '/';
+	w->dentry = (__u64)parent;
+	return 0;
+}
+
+/* Appends the path of file at off (NUL terminated); returns the new end. */
+static __always_inline __u32 path__append_file(__u8 *buf, __u32 off,
+					       struct file *file, __u16 *len,
+					       __u16 *flags)
+{
+	struct path_walk w = {
+		.dentry = (__u64)BPF_CORE_READ(file, f_path.dentry),
+		.mnt = (__u64)BPF_CORE_READ(file, f_path.mnt) -
+		       bpf_core_field_offset(struct mount, mnt),
+		.pos = PATH_TMP_END,
+	};
+	__u32 n;
+
+	*len = 0;
+	buf[PATH_TMP + PATH_TMP_END] = 0;
+	bpf_loop(PATH_LEVELS, path__step, &w, 0);
+	if (w.pos == PATH_TMP_END) { /* the root itself */
+		w.pos -= 1;
+		buf[PATH_TMP + (w.pos & 4095)] = '/';
+	}
+	if (w.truncated)
+		*flags |= PG_F_TRUNCATED;
+	n = PATH_TMP_END + 1 - w.pos; /* with the NUL */
+	if (bpf_probe_read_kernel(buf + (off & LEN_MASK), n & 4095,
+				  buf + PATH_TMP + (w.pos & 4095)))
+		return off;
+	*len = n;
+	return off + (n & 4095);
+}
+
 /* The local end of a connected socket. */
 static __always_inline void connect__local(struct pg_connect *rec, int fd)
 {
@@ -1295,6 +1398,7 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 	const char *p1 = NULL, *p2 = NULL, *p3 = NULL;
 	const void *uaddr = NULL;
 	long alen = 0, sockfd = -1;
+	struct file *kfile = NULL; /* a path read from the kernel, not user memory */
 	struct pg_syscall_exit *rec;
 	struct user_msghdr msg;
 	__u64 aux[3] = {};
@@ -1413,9 +1517,15 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 			aux[2] = fd__ino(fds[0]);
 		}
 		break;
-	case PG_SYS_OPEN_BY_HANDLE_AT:
-		if (ret >= 0)
-			aux[0] = fd__ino(ret);
+	case PG_SYS_OPEN_BY_HANDLE_AT: /* (mount_fd, handle *, flags) */
+		/* The path of what it opened: the kernel has only the handle. */
+		if (ret >= 0) {
+			kfile = fd__file(ret);
+			if (kfile) {
+				aux[0] = BPF_CORE_READ(kfile, f_inode, i_ino);
+				aux[1] = BPF_CORE_READ(kfile, f_inode, i_mode);
+			}
+		}
 		break;
 	case PG_SYS_SIGNALFD: /* signalfd4(fd, mask *, sizemask, flags) */
 	case PG_SYS_SIGNALFD4:
@@ -1440,7 +1550,7 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 
 	/* Nothing after the fixed part (a close, dup, set*id, kill …):
 	 * written straight into the ring buffer. */
-	if (!p1 && !p2 && !p3 && !uaddr && sockfd < 0) {
+	if (!p1 && !p2 && !p3 && !uaddr && sockfd < 0 && !kfile) {
 		syscall__emit_fixed(regs, id, ret, pid_tgid, cred, aux);
 		return;
 	}
@@ -1466,7 +1576,12 @@ static __always_inline void syscall__emit(struct pt_regs *regs, __u32 id,
 				sk = NULL;
 		}
 	}
-	off = str__append(buf, off, p1, &rec->path_len, &rec->hdr.flags);
+	if (kfile)
+		off = path__append_file(buf, off, kfile, &rec->path_len,
+					&rec->hdr.flags);
+	else
+		off = str__append(buf, off, p1, &rec->path_len,
+				  &rec->hdr.flags);
 	off = str__append(buf, off, p2, &rec->path2_len, &rec->hdr.flags);
 	off = str__append(buf, off, p3, &rec->path3_len, &rec->hdr.flags);
 	off = addr__append(buf, off, uaddr, alen, &rec->addr_len);

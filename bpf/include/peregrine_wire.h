@@ -364,7 +364,9 @@ struct pg_tuple {
  *   most 5): s32 each, two per word, low half first, in aux[0], aux[1] and
  *   the low half of aux[2]; the high half of aux[2] says how many (0 in
  *   streams before version 4);
- *   open_by_handle_at: aux[0] = the inode of the opened file;
+ *   open_by_handle_at: aux[0], aux[1] = the inode number and mode of the
+ *   opened file, and path = its path, read from its dentries (the kernel
+ *   was given only a handle);
  *   signalfd/signalfd4: aux[0] = the first 32 bits of the signal mask;
  *   io_uring_setup: aux[0..2] = the first six u32 of the io_uring_params the
  *   kernel wrote back (sq_entries, cq_entries, flags, sq_thread_cpu,

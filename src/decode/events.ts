@@ -470,13 +470,13 @@ export const SYSCALL_ARG_NAMES: Readonly<Record<GenericSyscallName, readonly (ke
  * Values a SyscallEvent carries for the state tables only, not as Falco
  * parameters (rules cannot name them): the received descriptors of a
  * recvmsg, the range of a close_range, the flags of generic events (whose
- * close-on-exec bit the fd table needs), open_by_handle_at's inode.
+ * close-on-exec bit the fd table needs), open_by_handle_at's inode and mode.
  */
 export const SYSCALL_STATE_ARG_NAMES: Readonly<
   Partial<Record<GenericSyscallName, readonly (keyof SyscallArgs)[]>>
 > = {
   recvmsg: ["fds"],
-  open_by_handle_at: ["ino"],
+  open_by_handle_at: ["ino", "mode"],
   close_range: ["first", "last", "flags"],
   perf_event_open: ["flags"],
   fanotify_init: ["flags"],

@@ -212,8 +212,14 @@ const SPECS: Readonly<Record<string, SyscallSpec>> = {
   PG_SYS_FCNTL: { evtType: "fcntl", args: (r) => ({ fd: s32(r, 0), cmd: s32(r, 1) }) },
   PG_SYS_OPEN_BY_HANDLE_AT: {
     evtType: "open_by_handle_at",
-    // The kernel sends no path (it has only the handle): the enricher names the fd from /proc.
-    args: (r) => ({ mountfd: s32(r, 0), flags: u32(r, 2), path: "", ino: auxNum(r, 0) }),
+    // The path the kernel read from the opened file's dentries; its inode and mode from aux.
+    args: (r) => ({
+      mountfd: s32(r, 0),
+      flags: u32(r, 2),
+      path: r.path,
+      ino: auxNum(r, 0),
+      mode: auxU32(r, 1, 0),
+    }),
   },
   PG_SYS_IO_URING_SETUP: {
     evtType: "io_uring_setup",

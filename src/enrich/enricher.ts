@@ -239,7 +239,9 @@ export class Enricher {
         // A copy of another process's descriptor (always close-on-exec): what it is, /proc tells.
         return ok ? this.fds.onAcquired(pid, [ev.ret], true) : undefined;
       case "open_by_handle_at":
-        return ok ? this.fds.onHandleOpen(pid, ev.ret, a.flags ?? 0, a.ino ?? 0) : undefined;
+        return ok
+          ? this.fds.onHandleOpen(pid, ev.ret, a.path ?? "", a.flags ?? 0, a.ino ?? 0, a.mode ?? 0)
+          : undefined;
       case "close_range":
         return undefined; // applied after the rules (afterRules), like close
       case "memfd_create":

@@ -22,6 +22,9 @@ export const O_CLOEXEC = 0o2000000;
 const O_TMPFILE_ONLY = 0o20000000;
 export const AT_FDCWD = -100;
 
+/** The file-type bits of st_mode, and a directory's. */
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
 /** close_range(2) flags (linux/close_range.h). */
 export const CLOSE_RANGE_UNSHARE = 1 << 1;
 export const CLOSE_RANGE_CLOEXEC = 1 << 2;
@@ -549,19 +552,22 @@ export class FdTable implements FdLookup {
   }
 
   /**
-   * open_by_handle_at succeeded: a file or directory the kernel names only by
-   * its handle. Its path comes from /proc while the descriptor is open there;
-   * otherwise it is a file with no name (never the number's old one).
+   * open_by_handle_at succeeded: a file or directory the caller named only by
+   * its handle. The kernel read its path from its dentries (`path`); a record
+   * without one is named from /proc while the descriptor is open there, else
+   * it is a file with no name (never the number's old one).
    */
-  onHandleOpen(pid: number, fd: number, openFlags: number, ino: number): FdInfo {
-    const seen = this.source.readFd(pid, fd);
-    const known = seen !== undefined && (seen.type === "file" || seen.type === "directory");
-    const info: FdInfo = {
-      ...blankFd(fd, known ? seen.type : "file"),
-      name: known ? seen.name : "",
-      openFlags,
-      ino,
-    };
+  onHandleOpen(pid: number, fd: number, path: string, openFlags: number, ino: number, mode: number): FdInfo {
+    let type: FdType = (mode & S_IFMT) === S_IFDIR ? "directory" : "file";
+    let name = path;
+    if (name === "") {
+      const seen = this.source.readFd(pid, fd);
+      if (seen !== undefined && (seen.type === "file" || seen.type === "directory")) {
+        type = seen.type;
+        name = seen.name;
+      }
+    }
+    const info: FdInfo = { ...blankFd(fd, type), name, openFlags, ino };
     this.put(pid, info);
     return info;
   }

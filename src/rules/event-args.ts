@@ -297,10 +297,12 @@ function syscallArg(type: GenericSyscallName, name: keyof SyscallArgs): ArgDef {
     };
   }
   if (type === "open_by_handle_at" && name === "path") {
-    // The kernel has only the handle: the path is the new descriptor's name in the fd table (/proc).
+    // The path the kernel read from the opened file's dentries (absolute); when it could not, the
+    // new descriptor's name in the fd table (/proc).
     const path = (e: EnrichedEvent) => {
-      const ret = sys(e).ret;
-      const info = ret < 0 ? undefined : e.fd?.num === ret ? e.fd : e.fds.get(e.event.tgid, ret);
+      const ev = sys(e);
+      if (ev.args.path) return ev.args.path;
+      const info = ev.ret < 0 ? undefined : e.fd?.num === ev.ret ? e.fd : e.fds.get(e.event.tgid, ev.ret);
       return info?.name || undefined;
     };
     return { rendered: path, raw: { type: "string", extract: path } };

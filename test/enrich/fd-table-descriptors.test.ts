@@ -90,16 +90,25 @@ describe("FdTable: descriptors that arrive without a name", () => {
     expect(t.get(10, 7)).toMatchObject({ type: "unknown", name: "" });
   });
 
-  it("open_by_handle_at: the path /proc gives, or a nameless file", () => {
-    const named = new FdTable({ source: procWith([{ ...blankFd(8, "directory"), name: "/srv" }]) });
-    expect(named.onHandleOpen(10, 8, O_CLOEXEC, 42)).toMatchObject({
+  it("open_by_handle_at: the kernel's path and mode; without a path, /proc's, or a nameless file", () => {
+    const S_IFDIR = 0o040000;
+    const S_IFREG = 0o100000;
+    const t = new FdTable({ source: NO_PROC });
+    t.onOpen(10, 8, "/etc/shadow", AT_FDCWD, 0, "/");
+    expect(t.onHandleOpen(10, 8, "/srv/data", O_CLOEXEC, 42, S_IFDIR | 0o755)).toMatchObject({
       type: "directory",
-      name: "/srv",
+      name: "/srv/data",
       ino: 42,
       openFlags: O_CLOEXEC,
     });
+    const named = new FdTable({ source: procWith([{ ...blankFd(8, "directory"), name: "/srv" }]) });
+    expect(named.onHandleOpen(10, 8, "", 0, 42, 0)).toMatchObject({ type: "directory", name: "/srv" });
     const unnamed = new FdTable({ source: NO_PROC });
     unnamed.onOpen(10, 8, "/etc/shadow", AT_FDCWD, 0, "/");
-    expect(unnamed.onHandleOpen(10, 8, 0, 42)).toMatchObject({ type: "file", name: "", ino: 42 });
+    expect(unnamed.onHandleOpen(10, 8, "", 0, 42, S_IFREG)).toMatchObject({
+      type: "file",
+      name: "",
+      ino: 42,
+    });
   });
 });

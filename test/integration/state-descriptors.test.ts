@@ -175,6 +175,14 @@ int main(int argc, char **argv)
 	kv("dir", dir);
 	kv("stale_handle", stale("/etc/hostname"));
 	kv("by_handle", open_by_handle_at(dir, h, O_RDONLY | O_CLOEXEC));
+	/* The same on another mount (tmpfs at /dev/shm): the kernel's path walk crosses into it. */
+	char shm[64];
+	snprintf(shm, sizeof(shm), "/dev/shm/pg-k5-handle-%d", getpid());
+	close(open(shm, O_CREAT | O_WRONLY, 0600));
+	h->handle_bytes = MAX_HANDLE_SZ;
+	kv("n2h_shm", name_to_handle_at(AT_FDCWD, shm, h, &mnt, 0));
+	kv("by_handle_shm", open_by_handle_at(open("/dev/shm", O_RDONLY | O_DIRECTORY), h, O_RDONLY));
+	unlink(shm);
 	kv("memfd_secret", syscall(SYS_memfd_secret, 0));
 	kv("mq", syscall(SYS_mq_open, "pg-k5-state-mq", O_CREAT | O_RDWR, 0600, NULL));
 	syscall(SYS_mq_unlink, "pg-k5-state-mq");
@@ -445,13 +453,22 @@ describe.skipIf(skipReason !== undefined)("fd table without closes of files (liv
     expect(v.by_handle).toBe(v.stale_handle);
     const e = event("open_by_handle_at");
     expect(e.ret).toBe(v.by_handle);
-    expect(e.args).toMatchObject({ mountfd: v.dir, flags: O_CLOEXEC });
+    // The kernel read the path from the opened file's dentries (the caller gave only a handle).
+    expect(e.args).toMatchObject({ mountfd: v.dir, flags: O_CLOEXEC, path: join(work, "handle-target") });
     expect(e.args.ino).toBeGreaterThan(0);
     expect(fdOf("open_by_handle_at")).toMatchObject({
       num: v.by_handle,
       type: "file",
       name: join(work, "handle-target"),
       ino: e.args.ino,
+    });
+    // On another mount (tmpfs at /dev/shm), unlinked before the agent could look in /proc.
+    expect(v.n2h_shm).toBe(0);
+    const shm = event("open_by_handle_at", (x) => x.ret === v.by_handle_shm);
+    expect(shm.args.path).toBe(`/dev/shm/pg-k5-handle-${pidOf()}`);
+    expect(fdOf("open_by_handle_at", (x) => x.ret === v.by_handle_shm)).toMatchObject({
+      type: "file",
+      name: `/dev/shm/pg-k5-handle-${pidOf()}`,
     });
   });
 
