@@ -14,6 +14,7 @@
  */
 import { parse } from "yaml";
 import {
+  DESCRIPTOR_SYSCALLS,
   FILE_SYSCALLS,
   type GenericSyscallName,
   NETWORK_SYSCALLS,
@@ -56,7 +57,12 @@ const OPEN_FLAGS: Readonly<Record<string, number>> = {
   O_TMPFILE: 0o20200000,
 };
 
-const GENERIC = new Set<string>([...FILE_SYSCALLS, ...PROCESS_SYSCALLS, ...NETWORK_SYSCALLS]);
+const GENERIC = new Set<string>([
+  ...FILE_SYSCALLS,
+  ...PROCESS_SYSCALLS,
+  ...NETWORK_SYSCALLS,
+  ...DESCRIPTOR_SYSCALLS,
+]);
 const AF: Readonly<Record<string, number>> = { unix: 1, ipv4: 2, inet: 2, ipv6: 10, inet6: 10 };
 const PROTO: Readonly<Record<string, number>> = { tcp: 6, udp: 17, icmp: 1 };
 const SOCK_TYPE: Readonly<Record<string, number>> = { tcp: 1, udp: 2 };

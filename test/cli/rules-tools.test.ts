@@ -250,6 +250,38 @@ describe("rules test", () => {
     expect(out.text).toContain("FAIL  vim reads shadow: no rule fired — expected to fire: Shadow read");
   });
 
+  it("accepts the descriptor-making syscalls the sensor records (pipe2, eventfd2, close_range …)", async () => {
+    const rules = `- rule: Pipe made by a shell
+  desc: t
+  condition: evt.type = pipe2 and proc.name = sh
+  output: "pipe %proc.name"
+  priority: NOTICE
+`;
+    const tests = `tests:
+  - name: a pipe2 from sh
+    event: {type: pipe2, ret: 0}
+    process: {name: sh}
+    fired: [Pipe made by a shell]
+  - name: an eventfd2 from sh
+    event: {type: eventfd2, ret: 4}
+    process: {name: sh}
+    fired: []
+  - name: a close_range
+    event: {type: close_range, ret: 0}
+    fired: []
+`;
+    const out = sink();
+    const code = await rulesTestCommand(
+      [file("t3-rules.yaml", rules)],
+      file("t3-events.yaml", tests),
+      false,
+      out,
+      sink(),
+    );
+    expect(out.text).toContain("3 passed, 0 failed");
+    expect(code).toBe(0);
+  });
+
   it.each([
     ["tests: []", "non-empty 'tests' list"],
     ["tests:\n  - event: {type: nosuch}\n", "unknown or unsupported event type 'nosuch'"],
