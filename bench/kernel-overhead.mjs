@@ -24,6 +24,10 @@
 //              kernel's socket-fd map (the default), and with
 //              --close-at-enter (a sys_enter program marks them: the way
 //              before); the kernel side of "filtered" without the agent
+//   kernel filtered raw
+//              the same with --attach raw: this tree's tp_btf program that
+//              every syscall runs, instead of its default per-syscall
+//              tracepoints (only the syscalls the filter needs run one)
 //   noop both  the floor: do-nothing tp_btf programs on sys_enter and
 //              sys_exit (bpf/bench/noop.bpf.c, never part of Peregrine):
 //              the syscall-tracepoint slow path plus one empty program call
@@ -332,6 +336,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "noopBoth",
           "noopExit",
           "kfilt",
+          "kfiltRaw",
           "kfiltEnter",
           "bpftrace",
           "kernel",
@@ -344,6 +349,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "kernel",
           "bpftrace",
           "kfiltEnter",
+          "kfiltRaw",
           "kfilt",
           "noopExit",
           "noopBoth",
@@ -368,6 +374,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "noopBoth") row.noopBoth = await noop("enter,exit");
     else if (s === "noopExit") row.noopExit = await noop("exit");
     else if (s === "kfilt") row.kfilt = (await kernelOnly(["--syscalls", FILTERED_IDS])).ns;
+    else if (s === "kfiltRaw")
+      row.kfiltRaw = (await kernelOnly(["--syscalls", FILTERED_IDS, "--attach", "raw"])).ns;
     else if (s === "kfiltB") row.kfiltB = (await kernelOnly(["--syscalls", FILTERED_IDS], BASELINE)).ns;
     else if (s === "kernelB") row.kernelB = await kernelOnly(undefined, BASELINE);
     else if (s === "deliveredB") row.deliveredB = await attached(DEFAULT_RULES, 1, BASELINE);
@@ -381,7 +389,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent (${(d.sent / PAIRS).toFixed(2)} per pair), ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -403,7 +411,7 @@ const span = (pick) => {
 console.log(
   `ratios over ${clean.length > 0 ? `the ${clean.length} round(s) without foreign tracers` : `all ${rows.length} rounds (every one had foreign tracers)`}, median (min-max): ` +
     `noop exit ${span((r) => r.noopExit)}, noop enter+exit ${span((r) => r.noopBoth)}, ` +
-    `kernel filtered ${span((r) => r.kfilt)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
+    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
     `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
 );
 if (BASELINE) {
@@ -415,7 +423,7 @@ if (BASELINE) {
     return `${fmt(med(xs))} (${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))})`;
   };
   console.log(
-    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
+    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} (raw ${addedSpan((r) => r.kfiltRaw)}) vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
       `kernel only ${addedSpan((r) => r.kernel.ns)} vs ${addedSpan((r) => r.kernelB.ns)}; delivered ${addedSpan((r) => r.delivered.ns[0])} vs ${addedSpan((r) => r.deliveredB.ns[0])}; noop exit ${addedSpan((r) => r.noopExit)}`,
   );
 }

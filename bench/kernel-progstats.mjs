@@ -11,6 +11,12 @@
 //              every openat sent, and the closes as the build's loader
 //              decides (before the fd table followed every descriptor-making
 //              syscall, every close with the opens; now sockets' only)
+//   … raw      this tree's loader with --attach raw (its pg_sys_exit, the
+//              tp_btf program every syscall runs) rather than its default
+//              per-syscall tracepoints (pg_sys_exit_tp, run only by the
+//              syscalls the filter needs). The statistics count only the
+//              time inside a program: what a tracepoint costs around it
+//              (the kernel's perf_syscall_exit) shows in kernel-overhead.mjs
 //   noop exit  a do-nothing tp_btf sys_exit program (bpf/bench/noop.bpf.c):
 //              what the statistics themselves and an empty program cost
 //   pg_sched_exec/fork/exit  EXECS (2000) fork+exec of /bin/true from a
@@ -175,9 +181,13 @@ async function measure(cmd, args, progName, mode = undefined) {
   setStats(false);
   p.stdin.end();
   while (!exited) await new Promise((r) => setTimeout(r, 20));
-  const x = a[progName];
-  const y = b[progName];
-  if (!x || !y) throw new Error(`${progName} not found among ${cmd}'s programs`);
+  // The first of the names the process has (a build before per-syscall tracepoints has only
+  // pg_sys_exit; with them the unattached one of the two exit programs runs 0 times).
+  const names = [progName].flat();
+  const name = names.find((n) => (b[n]?.cnt ?? 0) > (a[n]?.cnt ?? 0)) ?? names.find((n) => b[n]);
+  const x = name && a[name];
+  const y = name && b[name];
+  if (!x || !y) throw new Error(`${names.join(" or ")} not found among ${cmd}'s programs`);
   const ns = y.ns - x.ns;
   const cnt = y.cnt - x.cnt;
   const n = mode === "exec" ? EXECS : PAIRS;
@@ -186,7 +196,7 @@ async function measure(cmd, args, progName, mode = undefined) {
   const tail = out.subarray(-STATS_BYTES);
   rmSync(outPath);
   const lost =
-    progName.startsWith("pg_") && tail.length === STATS_BYTES ? Number(tail.readBigUInt64LE(24 + 8 * 2)) : 0;
+    names[0]?.startsWith("pg_") && tail.length === STATS_BYTES ? Number(tail.readBigUInt64LE(24 + 8 * 2)) : 0;
   if (lost > 0)
     console.log(
       `  (${cmd}: ${lost} records lost to a full ring buffer: that run is cheaper than it should be)`,
@@ -198,15 +208,16 @@ const loader = (dir) => join(dir, "bpf/.output/peregrine-loader");
 // struct pg_stats: 24-byte header, then u64 counters (enum pg_counter; 2 = PG_CNT_RINGBUF_FULL).
 const STATS_BYTES = 24 + 8 * 16;
 const scenarios = [];
+// The syscall exit program: per-syscall tracepoints' or the raw one, whichever runs.
+const EXIT = ["pg_sys_exit_tp", "pg_sys_exit"];
 for (const b of builds) {
   scenarios.push({
     key: `filtered ${b.name}`,
-    run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], "pg_sys_exit"),
+    run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], EXIT),
   });
   scenarios.push({
     key: `filtered close ${b.name}`,
-    run: () =>
-      measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], "pg_sys_exit", "close"),
+    run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], EXIT, "close"),
   });
   // EXECS fork+exec of /bin/true: the exec program's walk of the fd table.
   for (const prog of ["pg_sched_exec", "pg_sched_fork", "pg_sched_exit"])
@@ -216,7 +227,14 @@ for (const b of builds) {
     });
   scenarios.push({
     key: `delivered ${b.name}`,
-    run: () => measure(loader(b.dir), ["--syscalls", DELIVERED, "--stats-interval-ms", "0"], "pg_sys_exit"),
+    run: () => measure(loader(b.dir), ["--syscalls", DELIVERED, "--stats-interval-ms", "0"], EXIT),
+  });
+}
+for (const set of ["filtered", "delivered"]) {
+  const args = ["--syscalls", set === "filtered" ? FILTERED : DELIVERED, "--stats-interval-ms", "0"];
+  scenarios.push({
+    key: `${set} raw current`,
+    run: () => measure(loader(root), [...args, "--attach", "raw"], "pg_sys_exit"),
   });
 }
 scenarios.push({

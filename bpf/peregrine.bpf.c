@@ -1670,8 +1670,12 @@ static __always_inline bool close__skipped(struct pt_regs *regs)
 	return true;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
+/*
+ * Everything a syscall exit goes through, for both ways of attaching
+ * (pg_sys_exit below, the loader's --attach raw; pg_sys_exit_tp, one
+ * tracepoint per syscall): regs are the task's user registers either way.
+ */
+static __always_inline int sys_exit__run(struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
 	bool sock_close = false, want;
@@ -1832,4 +1836,42 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	else
 		syscall__emit(regs, id, ret, pid_tgid, scm_aux);
 	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
+{
+	return sys_exit__run(regs, ret);
+}
+
+/*
+ * A syscalls:sys_exit_<name> record (tracefs events/syscalls/.../format):
+ * the common header (type, flags, preempt count, pid), then the number and
+ * the return value.
+ */
+struct syscall_exit_record {
+	__u64 common;
+	int nr;
+	long ret;
+};
+
+/*
+ * The default way in (the loader's --attach tracepoints): the loader
+ * attaches this program to syscalls:sys_exit_<name> of only the numbers
+ * whose nr_action is not IGNORE or FILTERED. The kernel tests a per-syscall
+ * bit before running any program, so an unwanted syscall costs no program
+ * run at all, where pg_sys_exit runs for every syscall of the machine.
+ * It still goes through the nr_action dispatch: one byte, which keeps the
+ * close's counting filter (CLOSE_SOCKETS) and every other fast-path action
+ * in one place, and drops what a reload is detaching as filtered.
+ * A 32-bit syscall never fires these tracepoints (the kernel skips compat
+ * syscalls there); sys_exit__run checks TS_COMPAT anyway.
+ */
+SEC("tracepoint")
+int pg_sys_exit_tp(struct syscall_exit_record *ctx)
+{
+	struct pt_regs *regs =
+		(struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return sys_exit__run(regs, ctx->ret);
 }

@@ -43,6 +43,7 @@
 #include "peregrine_wire.h"
 #include "peregrine_syscalls.h"
 #include "peregrine.skel.h"
+#include "syscall_names.h"
 
 #define PROG "peregrine-loader"
 #define IGNORE_MAX 8 /* size of ignore_tgids[] in peregrine.bpf.c */
@@ -93,6 +94,11 @@ static const char usage_text[] =
 	"                         on stdin\n"
 	"  --stats-interval-ms N  write a PG_REC_STATS record every N ms\n"
 	"                         (default 1000; 0: only at exit)\n"
+	"  --attach MODE          how the syscall exit program is attached:\n"
+	"                         'tracepoints' (default): to syscalls:sys_exit_<name>\n"
+	"                         of only the syscalls the filter needs; 'raw': one\n"
+	"                         tp_btf/sys_exit program for every syscall (also the\n"
+	"                         fallback when tracefs or a tracepoint is missing)\n"
 	"  --close-at-enter       tell closes of files from closes of sockets\n"
 	"                         with a sys_enter program, as before the socket\n"
 	"                         fd map (for comparison: it costs every syscall)\n"
@@ -290,6 +296,7 @@ struct options {
 	__u64 ringbuf_bytes;
 	__u64 stats_interval_ms;
 	bool close_at_enter;
+	bool attach_raw; /* --attach raw */
 };
 
 /*
@@ -334,6 +341,7 @@ static int args__parse(int argc, char **argv, struct options *o)
 		OPT_STATS,
 		OPT_SYSCALLS,
 		OPT_CLOSE_AT_ENTER,
+		OPT_ATTACH,
 		OPT_VERBOSE,
 		OPT_HELP
 	};
@@ -343,6 +351,7 @@ static int args__parse(int argc, char **argv, struct options *o)
 		{ "stats-interval-ms", required_argument, NULL, OPT_STATS },
 		{ "syscalls", required_argument, NULL, OPT_SYSCALLS },
 		{ "close-at-enter", no_argument, NULL, OPT_CLOSE_AT_ENTER },
+		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -402,6 +411,16 @@ static int args__parse(int argc, char **argv, struct options *o)
 		}
 		case OPT_CLOSE_AT_ENTER:
 			o->close_at_enter = true;
+			break;
+		case OPT_ATTACH:
+			if (strcmp(optarg, "tracepoints") != 0 &&
+			    strcmp(optarg, "raw") != 0) {
+				log__error(
+					"--attach: '%s' is not 'tracepoints' or 'raw'",
+					optarg);
+				return -1;
+			}
+			o->attach_raw = strcmp(optarg, "raw") == 0;
 			break;
 		case OPT_VERBOSE:
 			verbose = true;
@@ -464,8 +483,273 @@ static int enter__sync(struct peregrine_bpf *skel, bool needed)
 	return 0;
 }
 
+/*
+ * How the syscall exit program is attached (--attach). By default,
+ * pg_sys_exit_tp goes to syscalls:sys_exit_<name> of only the numbers whose
+ * nr_action is not IGNORE or FILTERED: the kernel tests a per-syscall bit
+ * before it runs any program, so a syscall nobody needs costs no program
+ * run, where the raw tp_btf/sys_exit program (pg_sys_exit, --attach raw)
+ * runs for every syscall of the machine and drops most of them itself.
+ * When tracefs or a syscall's tracepoint is missing, or an attach fails,
+ * the loader says so on stderr and falls back to the raw program.
+ */
+static bool exits_raw;    /* the raw program is the way in (asked, or fallen back to) */
+static bool exits_live;   /* attached: filter__set keeps the tracepoints in step */
+static struct bpf_link *exit_raw_link;
+static struct bpf_link *exit_tp_links[NR_TABLE_SIZE];
+/* "sys_exit_<name>" of each watched number; NULL: no tracepoint (below). */
+static char *exit_tp_names[NR_TABLE_SIZE];
+
+static const char *const tracefs_syscalls_dirs[] = {
+	"/sys/kernel/tracing/events/syscalls",
+	"/sys/kernel/debug/tracing/events/syscalls",
+};
+
+/*
+ * Numbers whose tracepoint is named after the kernel's entry point, not
+ * after the number (the fourth column of the kernel's
+ * arch/x86/entry/syscalls/syscall_64.tbl differs from the second).
+ */
+static const char *const exit_tp_aliases[][2] = {
+	{ "umount2", "umount" },   { "stat", "newstat" },
+	{ "lstat", "newlstat" },   { "fstat", "newfstat" },
+	{ "uname", "newuname" },   { "sendfile", "sendfile64" },
+};
+
+static bool tracefs__has_exit(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/sys_exit_%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* The tracepoint name of a syscall ("sys_exit_<name>"), or NULL. */
+static char *exit_tp__find(const char *dir, const char *name)
+{
+	char buf[128];
+
+	for (size_t i = 0; i < sizeof(exit_tp_aliases) / sizeof(*exit_tp_aliases); i++)
+		if (strcmp(name, exit_tp_aliases[i][0]) == 0 &&
+		    tracefs__has_exit(dir, exit_tp_aliases[i][1]))
+			name = exit_tp_aliases[i][1];
+	if (!tracefs__has_exit(dir, name))
+		return NULL;
+	snprintf(buf, sizeof(buf), "sys_exit_%s", name);
+	return strdup(buf);
+}
+
+/*
+ * Marks in implemented[] which of the n syscalls the kernel implements
+ * (its entry point __x64_sys_<name> is a text symbol), in one pass over
+ * /proc/kallsyms (~120k lines). One without a tracepoint that is not
+ * implemented (a weak alias of sys_ni_syscall, e.g. init_module without
+ * CONFIG_MODULES) only ever fails with ENOSYS: leaving it unattached misses
+ * nothing a rule could match on a call that did something.
+ */
+static void kallsyms__implemented(const char *const *names, bool *implemented,
+				  int n)
+{
+	char line[512];
+	FILE *f = fopen("/proc/kallsyms", "re");
+
+	if (!f) { /* cannot tell: take them as implemented */
+		for (int i = 0; i < n; i++)
+			implemented[i] = true;
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *sym = strstr(line, " __x64_sys_");
+
+		if (!sym || sym < line + 2 || (sym[-1] != 'T' && sym[-1] != 't'))
+			continue;
+		sym += strlen(" __x64_sys_");
+		sym[strcspn(sym, "\n")] = '\0';
+		for (int i = 0; i < n; i++)
+			if (strcmp(sym, names[i]) == 0)
+				implemented[i] = true;
+	}
+	fclose(f);
+}
+
+/* Says once which watched syscalls this kernel lacks: their calls only
+ * fail with ENOSYS, and without a tracepoint they are not seen (the raw
+ * program sees them). */
+static void exit_tp__note_absent(const char *const *names, int n)
+{
+	fputs(PROG ": not in this kernel, so not seen with --attach tracepoints (their calls fail with ENOSYS; --attach raw sees them):",
+	      stderr);
+	for (int i = 0; i < n; i++)
+		fprintf(stderr, " %s", names[i]);
+	fputc('\n', stderr);
+}
+
+static const char *tracefs__syscalls_dir(void)
+{
+	for (size_t i = 0;
+	     i < sizeof(tracefs_syscalls_dirs) / sizeof(*tracefs_syscalls_dirs);
+	     i++)
+		if (access(tracefs_syscalls_dirs[i], F_OK) == 0)
+			return tracefs_syscalls_dirs[i];
+	return NULL;
+}
+
+/*
+ * Finds the tracepoint of every number nr_to_pg watches, once, before
+ * anything is attached (tracefs and /proc reads would otherwise be the
+ * loader's own syscalls in its stream). 0, or -ENOENT with the reason
+ * logged when this kernel cannot do without the raw program.
+ */
+static int exit_tp__resolve(void)
+{
+	const char *dir = tracefs__syscalls_dir();
+	const char *missing[NR_TABLE_SIZE];
+	bool implemented[NR_TABLE_SIZE] = { false };
+	int n_missing = 0;
+
+	if (!dir) {
+		log__error("no syscall tracepoints: neither %s nor %s exists (tracefs not mounted, or a kernel without CONFIG_FTRACE_SYSCALLS)",
+			   tracefs_syscalls_dirs[0], tracefs_syscalls_dirs[1]);
+		return -ENOENT;
+	}
+	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++) {
+		const char *name =
+			nr < SYSCALL_NAMES_SIZE ? syscall_names[nr] : NULL;
+
+		if (!nr_to_pg[nr])
+			continue;
+		if (!name) {
+			log__error("syscall %u has no name in the asm/unistd_64.h the loader was built with",
+				   nr);
+			return -ENOENT;
+		}
+		exit_tp_names[nr] = exit_tp__find(dir, name);
+		if (!exit_tp_names[nr])
+			missing[n_missing++] = name;
+	}
+	if (!n_missing)
+		return 0;
+	kallsyms__implemented(missing, implemented, n_missing);
+	for (int i = 0; i < n_missing; i++) {
+		if (implemented[i]) {
+			log__error("%s/sys_exit_%s: no such tracepoint, but the kernel implements %s",
+				   dir, missing[i], missing[i]);
+			return -ENOENT;
+		}
+	}
+	exit_tp__note_absent(missing, n_missing);
+	return 0;
+}
+
+/* Whether number nr's tracepoint must be attached under the current
+ * actions (what pg_sys_exit's dispatch would not drop at once). */
+static bool exit_tp__needed(struct peregrine_bpf *skel, unsigned int nr)
+{
+	__u8 a = skel->bss->nr_action[nr];
+
+	return exit_tp_names[nr] && a != PG_NR_IGNORE && a != PG_NR_FILTERED;
+}
+
+static void exit_tp__detach(unsigned int nr)
+{
+	bpf_link__destroy(exit_tp_links[nr]);
+	exit_tp_links[nr] = NULL;
+	if (verbose)
+		log__error("detached syscalls:%s", exit_tp_names[nr]);
+}
+
+static void exit_tp__detach_all(void)
+{
+	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++)
+		if (exit_tp_links[nr])
+			exit_tp__detach(nr);
+}
+
+/* Attaches the tracepoints the actions need that are not attached yet. */
+static int exit_tp__attach_needed(struct peregrine_bpf *skel)
+{
+	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++) {
+		if (exit_tp_links[nr] || !exit_tp__needed(skel, nr))
+			continue;
+		exit_tp_links[nr] = bpf_program__attach_tracepoint(
+			skel->progs.pg_sys_exit_tp, "syscalls", exit_tp_names[nr]);
+		if (!exit_tp_links[nr]) {
+			int err = -errno;
+
+			log__error("attaching syscalls:%s: %s%s", exit_tp_names[nr],
+				   strerror(-err), bpf__hint(-err));
+			return err;
+		}
+		if (verbose)
+			log__error("attached syscalls:%s", exit_tp_names[nr]);
+	}
+	return 0;
+}
+
+/*
+ * The raw program instead of the tracepoints: attached first, then the
+ * tracepoints go, so no exit is missed (one that both see meanwhile is sent
+ * twice).
+ */
+static int exits__fall_back(struct peregrine_bpf *skel)
+{
+	log__error("falling back to --attach raw: one tp_btf/sys_exit program runs for every syscall (slower)");
+	exit_raw_link = bpf_program__attach(skel->progs.pg_sys_exit);
+	if (!exit_raw_link) {
+		int err = -errno;
+
+		log__error("attaching tp_btf/sys_exit: %s%s", strerror(-err),
+			   bpf__hint(-err));
+		return err;
+	}
+	exits_raw = true;
+	exit_tp__detach_all();
+	return 0;
+}
+
+/*
+ * Brings the tracepoints in line with the actions just written: the newly
+ * needed ones are attached before the ones no longer needed go, so a
+ * syscall needed before and after a filter change is never unwatched.
+ * Meanwhile the dispatch drops (as filtered) what is on its way out.
+ */
+static int exits__sync(struct peregrine_bpf *skel)
+{
+	if (!exits_live || exits_raw)
+		return 0;
+	if (exit_tp__attach_needed(skel))
+		return exits__fall_back(skel);
+	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++)
+		if (exit_tp_links[nr] && !exit_tp__needed(skel, nr))
+			exit_tp__detach(nr);
+	return 0;
+}
+
+/* Attaches the exit program the chosen way (after the filter is set). */
+static int exits__start(struct peregrine_bpf *skel, bool raw)
+{
+	exits_live = true;
+	if (!raw && exit_tp__resolve() == 0)
+		return exits__sync(skel);
+	if (raw) {
+		exits_raw = true;
+		exit_raw_link = bpf_program__attach(skel->progs.pg_sys_exit);
+		return exit_raw_link ? 0 : -errno;
+	}
+	return exits__fall_back(skel);
+}
+
+static void exits__stop(void)
+{
+	exit_tp__detach_all();
+	bpf_link__destroy(exit_raw_link);
+	exit_raw_link = NULL;
+	exits_live = false;
+}
+
 static void bpf__teardown(struct peregrine_bpf *skel)
 {
+	exits__stop();
 	if (enter_link)
 		bpf_link__destroy(enter_link);
 	enter_link = NULL;
@@ -507,6 +791,15 @@ static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 			nr__action(nr, set, !close_at_enter, file_closes);
 	return enter__sync(skel, close_at_enter && !file_closes &&
 					 set[PG_SYS_CLOSE]);
+}
+
+/* The filter, then the per-syscall tracepoints in step with the actions
+ * filter__apply wrote (nothing to do before exits__start, or in raw mode). */
+static int filter__set(struct peregrine_bpf *skel, const __u8 *set)
+{
+	int err = filter__apply(skel, set);
+
+	return err ? err : exits__sync(skel);
 }
 
 /*
@@ -571,6 +864,10 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 	}
 	bpf_program__set_autoattach(skel->progs.pg_sys_enter, false);
 	bpf_program__set_autoattach(skel->progs.pg_seed_sock_fds, false);
+	/* exits__start attaches one of the two exit programs; the raw one
+	 * alone need not be loaded (the other is, as the fallback's). */
+	bpf_program__set_autoattach(skel->progs.pg_sys_exit, false);
+	bpf_program__set_autoload(skel->progs.pg_sys_exit_tp, !o->attach_raw);
 	err = peregrine_bpf__load(skel);
 	if (err) {
 		log__error("failed to load BPF object: %s%s", strerror(-err),
@@ -578,7 +875,7 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		goto fail;
 	}
 	/* The filter is in place before the first event can fire. */
-	err = filter__apply(skel, o->syscalls);
+	err = filter__set(skel, o->syscalls);
 	if (err) {
 		log__error("failed to set the syscall filter: %s",
 			   strerror(-err));
@@ -587,6 +884,12 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 	err = peregrine_bpf__attach(skel);
 	if (err) {
 		log__error("failed to attach BPF programs: %s%s",
+			   strerror(-err), bpf__hint(-err));
+		goto fail;
+	}
+	err = exits__start(skel, o->attach_raw);
+	if (err) {
+		log__error("failed to attach the syscall exit program: %s%s",
 			   strerror(-err), bpf__hint(-err));
 		goto fail;
 	}
@@ -599,7 +902,7 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		}
 		/* Now closes of files may be dropped, if the filter says so. */
 		sock_fds_ready = true;
-		err = filter__apply(skel, filter_set);
+		err = filter__set(skel, filter_set);
 		if (err) {
 			log__error("failed to set the syscall filter: %s",
 				   strerror(-err));
@@ -634,7 +937,7 @@ static void command__run(struct peregrine_bpf *skel, char *line)
 			   bad, PG_SYS_MAX - 1);
 		return;
 	}
-	err = filter__apply(skel, set);
+	err = filter__set(skel, set);
 	if (err)
 		log__error("stdin: updating the syscall filter: %s",
 			   strerror(-err));

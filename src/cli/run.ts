@@ -137,6 +137,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
       ...(config.loaderPath !== "" && { loaderPath: config.loaderPath }),
       ringbufBytes: config.ringbufBytes,
       statsIntervalMs: config.statsIntervalMs,
+      attach: config.sensorAttach,
+      // E.g. that it fell back from per-syscall tracepoints to the raw program.
+      onLoaderStderr: (line) => log(`loader: ${line}`),
       // The kernel sends what the rules can match plus what the state tables need.
       eventTypes: ruleset.eventTypes,
       onRecord: pipeline.handle,

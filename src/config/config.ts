@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { DEFAULT_METRICS_ADDRESS } from "../export/metrics-server.js";
 import { defaultOtlpFileSettings, type OtlpFileSettings } from "../export/otlp-settings.js";
+import { SENSOR_ATTACH_MODES, type SensorAttach } from "../sensor/loader-process.js";
 
 /**
  * The agent's settings, resolved once at start from (lowest first): built-in
@@ -25,6 +26,8 @@ export interface Config {
   statsIntervalMs: number;
   /** Path of the loader binary; "" means the one built in bpf/.output. */
   loaderPath: string;
+  /** How the loader attaches its syscall exit program (docs/sensor.md). */
+  sensorAttach: SensorAttach;
   /** The sensor host name in detections; "" means os.hostname(). */
   hostname: string;
   /** OTLP transport settings beyond the endpoint (each also readable from OTEL_EXPORTER_OTLP_*). */
@@ -70,6 +73,7 @@ export function defaultConfig(): Config {
     ringbufBytes: 8 * 1024 * 1024,
     statsIntervalMs: 1000,
     loaderPath: "",
+    sensorAttach: "tracepoints",
     hostname: "",
     otlp: defaultOtlpFileSettings(),
     otlpResource: "workload",
@@ -259,6 +263,9 @@ const SETTERS: Readonly<Record<string, Setter>> = {
   },
   "sensor.loader_path": (c, v, where) => {
     c.loaderPath = asString(v, where);
+  },
+  "sensor.attach": (c, v, where) => {
+    c.sensorAttach = oneOf(v, where, SENSOR_ATTACH_MODES);
   },
   hostname: (c, v, where) => {
     c.hostname = asString(v, where);

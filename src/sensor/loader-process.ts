@@ -37,6 +37,17 @@ export interface SensorOptions {
    * comparison and tests (docs/sensor.md).
    */
   readonly closeAtEnter?: boolean | undefined;
+  /**
+   * How the loader attaches its syscall exit program (its --attach):
+   * "tracepoints" (the loader's default), one syscalls:sys_exit_<name> per
+   * syscall the filter needs, so unwanted ones cost no program run; "raw",
+   * one tp_btf/sys_exit program for every syscall (docs/sensor.md). The
+   * loader falls back to raw by itself, saying so on stderr, when tracefs or
+   * a tracepoint is missing.
+   */
+  readonly attach?: SensorAttach | undefined;
+  /** Each line the loader writes to stderr (warnings such as the fallback above). */
+  onLoaderStderr?: ((line: string) => void) | undefined;
   /** How long stop() waits after SIGTERM before SIGKILL; default 5000. */
   readonly stopTimeoutMs?: number | undefined;
   /** Every decoded event and stats record, in stream order. */
@@ -72,6 +83,10 @@ export interface Sensor {
 
 const STDERR_TAIL_BYTES = 8192;
 
+/** The loader's --attach modes. */
+export type SensorAttach = "tracepoints" | "raw";
+export const SENSOR_ATTACH_MODES: readonly SensorAttach[] = ["tracepoints", "raw"];
+
 /** bpf/.output/peregrine-loader of this package (from src/sensor or dist/sensor alike). */
 export function defaultLoaderPath(): string {
   return fileURLToPath(new URL("../../bpf/.output/peregrine-loader", import.meta.url));
@@ -81,7 +96,13 @@ export function defaultLoaderPath(): string {
 export function loaderArgs(
   options: Pick<
     SensorOptions,
-    "ignorePids" | "ringbufBytes" | "statsIntervalMs" | "eventTypes" | "exactEventTypes" | "closeAtEnter"
+    | "ignorePids"
+    | "ringbufBytes"
+    | "statsIntervalMs"
+    | "eventTypes"
+    | "exactEventTypes"
+    | "closeAtEnter"
+    | "attach"
   >,
 ): string[] {
   const args = ["--ignore-pid", String(process.pid)];
@@ -95,6 +116,7 @@ export function loaderArgs(
     args.push("--syscalls", kernelFilter(options.eventTypes, options.exactEventTypes !== true).ids.join(","));
   }
   if (options.closeAtEnter === true) args.push("--close-at-enter");
+  if (options.attach !== undefined) args.push("--attach", options.attach);
   return args;
 }
 
@@ -182,8 +204,10 @@ export function startSensor(options: SensorOptions): Promise<Sensor> {
     // An EPIPE on the loader's stdin (filter updates) only means it is gone.
     child.stdin.on("error", () => {});
     child.stderr.setEncoding("utf8");
+    const stderrLines = options.onLoaderStderr ? lineSplitter(options.onLoaderStderr) : undefined;
     child.stderr.on("data", (text: string) => {
       stderrTail = (stderrTail + text).slice(-STDERR_TAIL_BYTES);
+      stderrLines?.(text);
     });
     child.stdout.on("data", (chunk: Buffer) => {
       try {
@@ -220,4 +244,14 @@ export function startSensor(options: SensorOptions): Promise<Sensor> {
       onLoaderExit?.(code, signal, stderrTail);
     });
   });
+}
+
+/** Feeds chunks of text, calls onLine with each complete line (without its newline). */
+function lineSplitter(onLine: (line: string) => void): (chunk: string) => void {
+  let partial = "";
+  return (chunk) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  };
 }

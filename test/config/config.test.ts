@@ -43,6 +43,20 @@ describe("config", () => {
     );
   });
 
+  it("takes the sensor's attach mode and names the line of a bad one", () => {
+    const good = join(dir, "attach.yaml");
+    writeFileSync(good, "sensor:\n  attach: raw\n");
+    const config = defaultConfig();
+    expect(config.sensorAttach).toBe("tracepoints");
+    applyConfigFile(config, good);
+    expect(config.sensorAttach).toBe("raw");
+    const bad = join(dir, "attach-bad.yaml");
+    writeFileSync(bad, "output: json\nsensor:\n  attach: kprobes\n");
+    expect(() => applyConfigFile(defaultConfig(), bad)).toThrow(
+      `${bad}:3: expected one of tracepoints, raw, got "kprobes"`,
+    );
+  });
+
   it("names an unknown key and lists the known ones", () => {
     const file = join(dir, "unknown.yaml");
     writeFileSync(file, "metrics:\n  adress: x\n");

@@ -135,3 +135,26 @@ export function seededEnricher(): Enricher {
   table.seedFromProc();
   return new Enricher(table, new UserDb(), "test");
 }
+
+/**
+ * The tracepoints process `pid` has BPF programs on, as the kernel reports
+ * them (`bpftool perf list`): "tracepoint:sys_exit_openat" for a classic
+ * (per-syscall) tracepoint, "raw_tracepoint:sys_exit" for a tp_btf program.
+ */
+export function attachedTracepoints(pid: number): Set<string> {
+  const list = JSON.parse(execFileSync("bpftool", ["-j", "perf", "list"], { encoding: "utf8" })) as {
+    pid: number;
+    fd_type: string;
+    tracepoint?: string;
+  }[];
+  return new Set(
+    list.filter((p) => p.pid === pid && p.tracepoint).map((p) => `${p.fd_type}:${p.tracepoint}`),
+  );
+}
+
+/** Whether the kernel has a syscalls:sys_exit_<name> tracepoint (a syscall it lacks has none). */
+export function hasExitTracepoint(name: string): boolean {
+  return ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"].some((root) =>
+    existsSync(`${root}/events/syscalls/sys_exit_${name}`),
+  );
+}

@@ -49,6 +49,10 @@ describe("startSensor with a stand-in loader", () => {
       String(process.pid),
       "--close-at-enter",
     ]);
+    // The loader's own default (tracepoints) unless a mode is asked for.
+    expect(loaderArgs({})).not.toContain("--attach");
+    expect(loaderArgs({ attach: "raw" })).toEqual(["--ignore-pid", String(process.pid), "--attach", "raw"]);
+    expect(loaderArgs({ attach: "tracepoints" }).slice(-2)).toEqual(["--attach", "tracepoints"]);
   });
 
   it("resolves on the stream header, delivers records, and stops with SIGTERM", async () => {
@@ -68,6 +72,22 @@ describe("startSensor with a stand-in loader", () => {
     expect(records).toHaveLength(37);
     expect(sensor.decoderStats).toMatchObject({ records: 37, decoded: 37, framingErrors: 0 });
     expect(exits).toEqual([[null, "SIGTERM"]]);
+  });
+
+  it("hands each stderr line of the loader to onLoaderStderr, also a line written in pieces", async () => {
+    const loaderPath = fakeLoader(
+      "stderr-lines",
+      `printf 'peregrine-loader: falling back' >&2; sleep 0.2; printf ' to --attach raw\\nsecond\\n' >&2; cat ${FIXTURE}; exec sleep 30`,
+    );
+    const lines: string[] = [];
+    const sensor = await startSensor({
+      loaderPath,
+      onRecord: () => {},
+      onLoaderStderr: (l) => lines.push(l),
+    });
+    await until(() => lines.length === 2);
+    await sensor.stop();
+    expect(lines).toEqual(["peregrine-loader: falling back to --attach raw", "second"]);
   });
 
   it("rejects with the loader's stderr when it exits before attaching", async () => {
