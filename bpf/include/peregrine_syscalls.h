@@ -195,8 +195,16 @@ static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on,
 	 * has it): the program looks at the return value. */
 	if (id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT)
 		return PG_NR_FULL;
-	if (close_at_exit && id == PG_SYS_CLOSE && !file_closes)
-		return PG_NR_CLOSE_SOCKETS;
+	/* close: only for a rule on close (the fd table replaces an entry
+	 * whenever its number is reused, so it needs no close). Unwanted,
+	 * it runs nothing: no tracepoint is attached for it. */
+	if (id == PG_SYS_CLOSE) {
+		if (!on[id])
+			return PG_NR_FILTERED;
+		if (close_at_exit && !file_closes)
+			return PG_NR_CLOSE_SOCKETS;
+		return PG_NR_FULL;
+	}
 	/* fcntl: the F_DUPFD* that make a descriptor (for the fd table or
 	 * pg_sock_fds), unless a rule wants every fcntl. */
 	if (id == PG_SYS_FCNTL && !on[PG_FILTER_ALL_FCNTL] &&

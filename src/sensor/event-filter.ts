@@ -10,16 +10,19 @@ import { SYSCALL_IDS } from "../decode/syscall-args.js";
 
 /**
  * Needed by src/enrich whatever the rules say: process lifecycle (fork/exec/
- * exit), the fd table (socket and connection ends, dup, close, and every
- * other syscall that makes a descriptor: pipe, eventfd, …, close_range),
- * cwd (chdir) and credentials (set*id, capset). File opens are not: without
- * a rule on them the fd table keeps sockets and what /proc said at start.
+ * exit), the fd table (socket and connection ends, dup, and every other
+ * syscall that makes a descriptor: pipe, eventfd, …, close_range), cwd
+ * (chdir) and credentials (set*id, capset). File opens are not: without a
+ * rule on them the fd table keeps sockets and what /proc said at start.
  *
- * Two of them the kernel sends only in part for the state alone: close
- * (sockets' closes: the fd table replaces a file's entry when its number is
- * reused, which the descriptor syscalls make sure it sees) and fcntl (the
- * F_DUPFD* commands). All of them are sent when a rule can match them (the
- * PG_FILTER_* slots below).
+ * close is not either: the fd table replaces an entry (a file's or a
+ * socket's) whenever its number is reused, which these syscalls make sure
+ * it sees, so a closed descriptor's entry only stays until then (or until
+ * exec or exit). Closes are sent only when a rule can match close, and then
+ * every one of them; with none, the kernel runs no program on close at all.
+ *
+ * fcntl is sent only in part for the state alone (the F_DUPFD* commands),
+ * whole when a rule can match it (PG_FILTER_ALL_FCNTL below).
  */
 export const STATE_EVENT_TYPES: ReadonlySet<string> = new Set([
   "execve",
@@ -29,7 +32,6 @@ export const STATE_EVENT_TYPES: ReadonlySet<string> = new Set([
   "fork",
   "vfork",
   "procexit",
-  "close",
   "dup",
   "dup2",
   "dup3",
@@ -54,9 +56,10 @@ export const STATE_EVENT_TYPES: ReadonlySet<string> = new Set([
 
 /**
  * Filter slots (enum pg_syscall, not syscalls) the agent adds to the ids:
- * every close, every fcntl when a requested type is close or fcntl (a rule
- * can match them; as state alone they are sent in part), and recvmsg that
- * received descriptors whenever the state tables are kept.
+ * every close when a requested type is close (with the close itself: files'
+ * and sockets' alike), every fcntl when it is fcntl (as state alone only
+ * its F_DUPFD* are sent), and recvmsg that received descriptors whenever
+ * the state tables are kept.
  */
 const FILE_CLOSES = PG_SYSCALL.PG_FILTER_FILE_CLOSES;
 const ALL_FCNTL = PG_SYSCALL.PG_FILTER_ALL_FCNTL;

@@ -1,389 +1,339 @@
 /**
- * Live: when no rule can match close (whether or not the rules need opens:
- * test/integration/state-descriptors.test.ts has opens on), the kernel
- * sends the closes of sockets only (the fd table needs those) and drops
- * the closes of files,
- * deciding at sys_exit from its own map of socket descriptors
- * (pg_sock_fds in bpf/peregrine.bpf.c), with no sys_enter program. A helper
- * program makes every kind of socket descriptor that map must follow and
- * closes them among closes of files; the test checks that exactly the
- * sockets' closes arrive: one made before the sensor started (found by the
- * load-time iterator), made after, copied by dup2/fcntl(F_DUPFD),
- * inherited by a forked child, received with SCM_RIGHTS, and a socket fd
- * number that dup2 turned into a file. Needs root, kernel BTF, `make -C bpf`
- * and cc; skipped with the reason otherwise.
+ * Live: close is not a state event. The fd table replaces an entry whenever
+ * its number is reused (every syscall that makes a descriptor is watched),
+ * so without a loaded rule on `close` no close is sent at all, a socket's no
+ * more than a file's: with per-syscall tracepoints (the default) close has no
+ * program attached; with --attach raw its exits are dropped and counted as
+ * filtered. A socket closed unseen and its number reused by open, pipe,
+ * socket or accept is described as the new descriptor by the next event
+ * naming that number. With a rule on close every close is sent (files' and
+ * sockets'), with what the number was; a rules reload switches them on and
+ * off. Needs root, kernel BTF, `make -C bpf`, cc and bpftool; skipped with
+ * the reason otherwise.
  */
-import { type ChildProcessByStdio, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExitEvent, SyscallEvent } from "../../src/decode/events.js";
+import type {
+  DecodedRecord,
+  ExitEvent,
+  KernelStats,
+  SensorEvent,
+  SyscallEvent,
+} from "../../src/decode/events.js";
+import type { Enricher } from "../../src/enrich/enricher.js";
+import type { FdInfo } from "../../src/enrich/fd-info.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { liveCSkipReason, RecordLog, waitUntil } from "./live-support.js";
+import { attachedTracepoints, compileC, liveCSkipReason, seededEnricher, waitUntil } from "./live-support.js";
 
 const skipReason = liveCSkipReason();
 if (skipReason) console.warn(`test/integration/sensor-close-filter.test.ts skipped: ${skipReason}`);
 
 /*
- * Makes s0 (a UDP socket) and prints "ready s0", then waits for a line on
- * stdin (the sensor starts in between), then closes, in this order: a file;
- * a new socket s1; s0; fcntl(s2, F_DUPFD, 200); dup2(s2, 201); a file
- * dup2'd to 202; socket s3 after a file was dup2'd over it; in a forked
- * child, the inherited s2 and its copy at 700; s4 after sending it over a
- * socketpair; the descriptor r it arrived as.
+ * Modes (argv[1]), each after a "go" line on stdin, starting with an
+ * unlink of a file that does not exist (a marker: closes before it are the
+ * dynamic loader's):
+ *  reuse: a socket closed, its number taken by an open (then fchmod'd); a
+ *         unix socket closed, its number taken by a pipe (fchmod'd); a
+ *         socket closed, its number taken by an IPv6 socket (dup'd); a
+ *         socket closed, its number taken by an accepted connection.
+ *  mixed: opens a file, an IPv4 and a unix socket and a pipe, closes them.
+ *  churn N: N closes of a file, then 100 of sockets.
+ * Prints "name=value" lines, then "done", and waits for stdin to end.
  */
 const HELPER_C = String.raw`
-#define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-static int send_fd(int via, int fd)
-{
-	char byte = 'x', ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	memset(ctl, 0, sizeof(ctl));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(via, &msg, 0);
-}
-
-static int recv_fd(int via)
-{
-	char byte, ctl[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &byte, 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-	int fd = -1;
-
-	if (recvmsg(via, &msg, 0) < 0 || !CMSG_FIRSTHDR(&msg))
-		return -1;
-	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
-	return fd;
-}
-
-int main(void)
-{
-	char line[16];
-	int s0 = socket(AF_INET, SOCK_DGRAM, 0);
-
-	printf("ready %d\n", s0);
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return 2;
-	close(open("/etc/hostname", O_RDONLY));
-	int s1 = socket(AF_UNIX, SOCK_DGRAM, 0);
-	close(s1);
-	close(s0);
-	int s2 = socket(AF_INET, SOCK_STREAM, 0);
-	close(fcntl(s2, F_DUPFD, 200));
-	close(dup2(s2, 201));
-	int f = open("/etc/hostname", O_RDONLY);
-	close(dup2(f, 202));
-	int s3 = socket(AF_INET, SOCK_DGRAM, 0);
-	dup2(f, s3);
-	close(s3);
-	close(f);
-	dup2(s2, 700); /* past the first 64 slots: the child's walk reads more bitmap words */
-	pid_t child = fork();
-	if (child == 0) {
-		close(s2);
-		close(700);
-		_exit(0);
-	}
-	waitpid(child, NULL, 0);
-	int sp[2];
-	socketpair(AF_UNIX, SOCK_DGRAM, 0, sp);
-	int s4 = socket(AF_INET6, SOCK_DGRAM, 0);
-	send_fd(sp[0], s4);
-	close(s4);
-	int r = recv_fd(sp[1]);
-	close(r);
-	printf("s1=%d s0=%d s2=%d s3=%d s4=%d r=%d child=%d\n", s1, s0, s2, s3, s4, r, child);
-	fflush(stdout);
-	return 0;
-}
-`;
-
-// The default (the kernel's socket-fd map, at sys_exit), and the sys_enter marker it replaced.
-/*
- * A socket made (and dup2'd to 77, a number nothing else uses) while every
- * close is sent; after the switch to sockets' closes only, 77 is closed,
- * then a file.
- */
-const SWITCH_C = String.raw`
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-int main(void)
-{
-	char line[16];
-	int s = socket(AF_INET, SOCK_DGRAM, 0);
-
-	dup2(s, 77);
-	printf("ready %d\n", s);
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return 2;
-	close(77);
-	close(open("/etc/hostname", O_RDONLY));
-	return 0;
-}
-`;
-
-/*
- * Churn through the numbers the socket-fd map's counting filter
- * (sock_hint) hashes: 100 files open at once (3..102) and closed, then 100
- * sockets at those same numbers, each closed after a file's close; a socket
- * noted twice at one number (dup2 onto it twice) and closed once; then a
- * file dup2'd onto that number and closed; last a socket at 3 again, after
- * 2,000 closes of files there. Prints the socket numbers it closed.
- */
-const CHURN_C = String.raw`
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-int main(void)
-{
-	char line[16];
-	int f[100], s[100];
-
-	printf("ready\n");
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return 2;
-	for (int i = 0; i < 100; i++)
-		f[i] = open("/etc/hostname", O_RDONLY);
-	for (int i = 0; i < 100; i++)
-		close(f[i]);
-	for (int i = 0; i < 100; i++)
-		s[i] = socket(AF_INET, SOCK_DGRAM, 0);
-	for (int i = 99; i >= 0; i--) {
-		close(open("/etc/hostname", O_RDONLY));
-		close(s[i]);
-		printf("%d ", s[i]);
-	}
-	int t = socket(AF_INET, SOCK_DGRAM, 0);
-	dup2(t, 500);
-	dup2(t, 500);
-	close(500);
-	printf("%d ", 500);
-	int g = open("/etc/hostname", O_RDONLY);
-	dup2(g, 500);
-	close(500);
-	close(g);
-	close(t);
-	printf("%d ", t);
-	for (int i = 0; i < 2000; i++)
-		close(open("/etc/hostname", O_RDONLY));
-	int u = socket(AF_INET6, SOCK_STREAM, 0);
-	close(u);
-	printf("%d\n", u);
-	fflush(stdout);
-	return 0;
-}
-`;
-
-/*
- * A socket at 300 in a table shared with a child (clone CLONE_FILES): the
- * child's exec gives it its own copy of the table (at a new address, never
- * walked at fork), and the new image closes a file, then 300.
- */
-const EXEC_SHARED_C = String.raw`
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-static char stack[65536];
-static char *self;
-
-static int child(void *arg)
-{
-	execl(self, self, "closer", "300", (char *)NULL);
-	_exit(127);
-}
+static void kv(const char *k, long v) { printf("%s=%ld\n", k, v); }
 
 int main(int argc, char **argv)
 {
 	char line[16];
 
-	if (argc == 3) {
-		close(open("/etc/hostname", O_RDONLY));
-		close(atoi(argv[2]));
-		return 0;
-	}
-	self = argv[0];
 	printf("ready\n");
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin))
 		return 2;
-	dup2(socket(AF_INET, SOCK_DGRAM, 0), 300);
-	pid_t pid = clone(child, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL);
-	waitpid(pid, NULL, 0);
-	printf("child %d\n", pid);
+	unlink("no-such-marker");
+	if (strcmp(argv[1], "reuse") == 0) {
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		kv("sock_open", s);
+		close(s);
+		int f = open("reuse-file", O_CREAT | O_WRONLY, 0600);
+		kv("open", f);
+		fchmod(f, 0640);
+
+		int u = socket(AF_UNIX, SOCK_STREAM, 0);
+		kv("sock_pipe", u);
+		close(u);
+		int p[2];
+		if (pipe(p))
+			return 3;
+		kv("pipe0", p[0]);
+		fchmod(p[0], 0600);
+
+		int a = socket(AF_INET, SOCK_DGRAM, 0);
+		kv("sock_sock", a);
+		close(a);
+		int b = socket(AF_INET6, SOCK_STREAM, 0);
+		kv("sock6", b);
+		kv("dup", dup(b));
+
+		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof(addr);
+		int l = socket(AF_INET, SOCK_STREAM, 0);
+		if (bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 1) ||
+		    getsockname(l, (struct sockaddr *)&addr, &len))
+			return 4;
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&addr, sizeof(addr)))
+			return 5;
+		int x = socket(AF_UNIX, SOCK_DGRAM, 0);
+		kv("sock_accept", x);
+		close(x);
+		kv("accepted", accept(l, NULL, NULL));
+		kv("port", ntohs(addr.sin_port));
+	} else if (strcmp(argv[1], "mixed") == 0) {
+		int f = open("mixed-file", O_CREAT | O_WRONLY, 0600);
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		int u = socket(AF_UNIX, SOCK_STREAM, 0);
+		int p[2];
+		if (pipe(p))
+			return 3;
+		kv("file", f);
+		kv("inet", s);
+		kv("unix", u);
+		kv("pipe0", p[0]);
+		kv("pipe1", p[1]);
+		close(f);
+		close(s);
+		close(u);
+		close(p[0]);
+		close(p[1]);
+	} else {
+		int n = atoi(argv[2]);
+		for (int i = 0; i < n; i++)
+			close(open("/etc/hostname", O_RDONLY));
+		for (int i = 0; i < 100; i++)
+			close(socket(AF_INET, SOCK_DGRAM, 0));
+	}
+	printf("done\n");
 	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin))
+		;
 	return 0;
 }
 `;
 
-describe.skipIf(skipReason !== undefined).each([
-  { how: "decided at sys_exit", closeAtEnter: false },
-  { how: "marked at sys_enter (--close-at-enter)", closeAtEnter: true },
-])("sensor: closes of sockets only, $how (live)", ({ closeAtEnter }) => {
-  let work: string;
-  let helper: ChildProcessByStdio<Writable, Readable, null>;
-  let sensor: Sensor;
-  let out = "";
-  const log = new RecordLog();
+const AF_INET6 = 10;
 
-  beforeAll(async () => {
+interface Seen {
+  readonly event: SensorEvent;
+  /** e.fd as the enricher gave it, copied (later events may change the entry). */
+  readonly fd: FdInfo | undefined;
+}
+
+/** A sensor with an enricher in front of everything it decodes, as the agent runs it. */
+class Watch {
+  readonly seen: Seen[] = [];
+  readonly stats: KernelStats[] = [];
+  readonly enricher: Enricher = seededEnricher();
+  readonly onRecord = (rec: DecodedRecord): void => {
+    if (rec.kind === "stats") {
+      this.stats.push(rec);
+      return;
+    }
+    const e = this.enricher.enrich(rec);
+    this.seen.push({ event: rec, fd: e.fd === undefined ? undefined : { ...e.fd } });
+    this.enricher.afterRules(rec);
+  };
+
+  /** What pid did after its marker unlink (earlier events are the dynamic loader's). */
+  after(pid: number): Seen[] {
+    const mine = this.seen.filter((s) => s.event.tgid === pid);
+    const marker = mine.findIndex((s) => s.event.kind === "syscall" && s.event.evtType === "unlink");
+    expect(marker, `the marker unlink of ${pid}`).toBeGreaterThanOrEqual(0);
+    return mine.slice(marker);
+  }
+
+  /** pid's syscalls of one type after its marker. */
+  syscalls(pid: number, type: SyscallEvent["evtType"]): { event: SyscallEvent; fd: FdInfo | undefined }[] {
+    return this.after(pid)
+      .filter((s) => s.event.kind === "syscall" && s.event.evtType === type)
+      .map((s) => ({ event: s.event as SyscallEvent, fd: s.fd }));
+  }
+
+  /** e.fd of the first of pid's syscalls of this type that matches. */
+  fdOf(pid: number, type: SyscallEvent["evtType"], match: (e: SyscallEvent) => boolean): FdInfo | undefined {
+    const s = this.syscalls(pid, type).find((x) => match(x.event));
+    expect(s, `${type} of ${pid}`).toBeDefined();
+    return s?.fd;
+  }
+}
+
+interface Run {
+  readonly pid: number;
+  readonly v: Record<string, number>;
+}
+
+/** Runs the helper in `mode` to its end (its exit seen by the sensor). */
+async function runHelper(program: string, cwd: string, watch: Watch, args: string[]): Promise<Run> {
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(program, args, {
+    cwd,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (t: string) => {
+    out += t;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  await waitUntil(() => (out.includes("ready") ? true : undefined), `the helper (${args.join(" ")})`);
+  child.stdin.write("go\n");
+  await waitUntil(() => (out.includes("done") ? true : undefined), `the helper's work (${args.join(" ")})`);
+  child.stdin.end();
+  expect(await exited).toBe(0);
+  const pid = child.pid ?? -1;
+  await waitUntil(
+    () =>
+      watch.seen.some((s) => s.event.kind === "exit" && (s.event as ExitEvent).tgid === pid)
+        ? true
+        : undefined,
+    "the helper's exit",
+  );
+  const v: Record<string, number> = {};
+  for (const m of out.matchAll(/^(\w+)=(-?\d+)$/gm)) v[m[1] ?? ""] = Number(m[2]);
+  return { pid, v };
+}
+
+describe.skipIf(skipReason !== undefined)("sensor: closes only for a rule on close (live)", () => {
+  let work: string;
+  let program: string;
+  const sensors: Sensor[] = [];
+
+  beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), "pg-close-filter-"));
-    writeFileSync(join(work, "closes.c"), HELPER_C);
-    execFileSync("cc", ["-O1", "-o", join(work, "closes"), join(work, "closes.c")]);
-    writeFileSync(join(work, "switch.c"), SWITCH_C);
-    execFileSync("cc", ["-O1", "-o", join(work, "switch"), join(work, "switch.c")]);
-    writeFileSync(join(work, "churn.c"), CHURN_C);
-    execFileSync("cc", ["-O1", "-o", join(work, "churn"), join(work, "churn.c")]);
-    writeFileSync(join(work, "exec-shared.c"), EXEC_SHARED_C);
-    execFileSync("cc", ["-O1", "-o", join(work, "exec-shared"), join(work, "exec-shared.c")]);
-    // Its first socket exists before the sensor starts: only the load-time iterator can know it.
-    helper = spawn(join(work, "closes"), [], { stdio: ["pipe", "pipe", "inherit"] });
-    helper.stdout.setEncoding("utf8").on("data", (t: string) => {
-      out += t;
-    });
-    await waitUntil(() => /ready \d+/.exec(out) ?? undefined, "the helper's first socket");
-    // Rules that need unlink only: no rule on close, so file closes are not wanted (the fd table's sockets' are).
-    sensor = await startSensor({ eventTypes: new Set(["unlink"]), closeAtEnter, onRecord: log.push });
-    expect(sensor.filter?.eventTypes.has("openat")).toBe(false);
-    expect(sensor.filter?.eventTypes.has("close")).toBe(true);
-  }, 60_000);
+    program = compileC(work, "closes", HELPER_C);
+  });
 
   afterAll(async () => {
-    helper?.kill();
-    await sensor?.stop();
+    for (const s of sensors) await s.stop();
     rmSync(work, { recursive: true, force: true });
   });
 
-  it("sends the closes of sockets and drops those of files", async () => {
-    const closed = new Promise<number | null>((resolve) => helper.once("close", resolve));
-    helper.stdin.write("go\n");
-    expect(await closed).toBe(0);
-    const m = /s1=(\d+) s0=(\d+) s2=(\d+) s3=(\d+) s4=(\d+) r=(\d+) child=(\d+)/.exec(out);
-    expect(m, out).not.toBeNull();
-    const [s1, s0, s2, , s4, r, child] = (m ?? []).slice(1).map(Number) as number[];
-    const pid = helper.pid ?? -1;
-    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "the helper's exit");
-    const closes = (tgid: number) =>
-      log
-        .events()
-        .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === tgid)
-        .map((e) => [e.args.fd, e.ret]);
-    // Exactly the sockets, in order: no file's close (the two opens, 202, s3 once a file), none missing.
-    expect(closes(pid)).toEqual([
-      [s1, 0],
-      [s0, 0],
-      [200, 0],
-      [201, 0],
-      [s4, 0],
-      [r, 0],
-    ]);
-    expect(closes(child ?? -1)).toEqual([
-      [s2, 0],
-      [700, 0],
-    ]);
-    // What was dropped is counted as filtered.
-    const stats = await log.waitFor(
-      (x): x is Extract<typeof x, { kind: "stats" }> => x.kind === "stats" && (x.filtered ?? 0) > 0,
-      "stats with filtered records",
+  async function start(watch: Watch, eventTypes: string[], attach?: "raw"): Promise<Sensor> {
+    const s = await startSensor({
+      eventTypes: new Set(eventTypes),
+      statsIntervalMs: 200,
+      onRecord: watch.onRecord,
+      ...(attach !== undefined && { attach }),
+    });
+    sensors.push(s);
+    return s;
+  }
+
+  it("without a rule on close: none is sent, close has no program, and a socket's reused number is the new descriptor", async () => {
+    const watch = new Watch();
+    // Like the default rules: opens and fchmod wanted (unlink: the helper's marker), nothing on close.
+    const sensor = await start(watch, ["openat", "fchmod", "unlink"]);
+    expect(sensor.filter?.eventTypes.has("close")).toBe(false);
+    expect(attachedTracepoints(sensor.pid)).not.toContain("tracepoint:sys_exit_close");
+    expect(attachedTracepoints(sensor.pid)).toContain("tracepoint:sys_exit_socket");
+
+    const { pid, v } = await runHelper(program, work, watch, ["reuse"]);
+    expect(watch.syscalls(pid, "close")).toEqual([]);
+
+    // Each socket's number was reused (Linux hands out the lowest free one) …
+    expect(v.open).toBe(v.sock_open);
+    expect(v.pipe0).toBe(v.sock_pipe);
+    expect(v.sock6).toBe(v.sock_sock);
+    expect(v.accepted).toBe(v.sock_accept);
+    // … and the socket's entry, never closed in the table, was replaced by what took the number.
+    const open = watch.after(pid).find((s) => s.event.kind === "open" && s.event.ret === v.open);
+    expect(open?.fd).toMatchObject({ num: v.open, type: "file", name: join(work, "reuse-file") });
+    expect(watch.fdOf(pid, "fchmod", (e) => e.args.fd === v.open)).toMatchObject({
+      type: "file",
+      name: join(work, "reuse-file"),
+    });
+    expect(watch.fdOf(pid, "fchmod", (e) => e.args.fd === v.pipe0)).toMatchObject({
+      num: v.pipe0,
+      type: "pipe",
+    });
+    expect(watch.fdOf(pid, "socket", (e) => e.ret === v.sock6 && e.args.domain === AF_INET6)).toMatchObject({
+      num: v.sock6,
+      type: "ipv6",
+    });
+    // dup copies what the number is now: the IPv6 socket, not the IPv4 one closed there.
+    expect(watch.fdOf(pid, "dup", (e) => e.ret === v.dup)).toMatchObject({ num: v.dup, type: "ipv6" });
+    expect(watch.fdOf(pid, "accept", (e) => e.ret === v.accepted)).toMatchObject({
+      num: v.accepted,
+      type: "ipv4",
+      role: "server",
+      name: expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\d+->127\\.0\\.0\\.1:${v.port}$`)),
+    });
+  }, 60_000);
+
+  it("--attach raw: closes of files and sockets run the program and are counted as filtered, none sent", async () => {
+    const watch = new Watch();
+    const sensor = await start(watch, ["unlink"], "raw");
+    const before = await waitUntil(() => watch.stats.at(-1), "a stats record");
+    const n = 2000;
+    const { pid } = await runHelper(program, work, watch, ["churn", String(n)]);
+    expect(watch.syscalls(pid, "socket")).toHaveLength(100); // sent: state
+    expect(watch.syscalls(pid, "close")).toEqual([]);
+    const after = await waitUntil(
+      () => watch.stats.find((s) => s.tsNs > (watch.seen.at(-1)?.event.tsNs ?? 0n)),
+      "stats after the helper",
     );
-    expect(stats.filtered ?? 0).toBeGreaterThan(0);
-    // Seen is before the filter: every hit is sent, lost, dropped by pid (ours), or filtered.
-    expect(stats.eventsSeen).toBeGreaterThanOrEqual(
-      stats.eventsEmitted + stats.ringbufFull + (stats.filtered ?? 0),
+    // n opens (not wanted) and n + 100 closes: all dropped in the kernel and counted.
+    expect((after.filtered ?? 0) - (before.filtered ?? 0)).toBeGreaterThanOrEqual(2 * n + 100);
+    expect(sensor.filter?.eventTypes.has("close")).toBe(false);
+  }, 60_000);
+
+  it("a rule on close: every close is sent, files' and sockets', with what the number was; a reload switches them on and off", async () => {
+    const watch = new Watch();
+    const sensor = await start(watch, ["openat", "unlink"]);
+    const closeAttached = (): boolean => attachedTracepoints(sensor.pid).has("tracepoint:sys_exit_close");
+    expect(closeAttached()).toBe(false);
+
+    sensor.setEventTypes(new Set(["openat", "unlink", "close"]));
+    await waitUntil(() => (closeAttached() ? true : undefined), "close's tracepoint attached");
+    const on = await runHelper(program, work, watch, ["mixed"]);
+    const closes = watch
+      .syscalls(on.pid, "close")
+      .map((c) => ({ fd: c.event.args.fd, ret: c.event.ret, info: c.fd }));
+    expect(closes.map((c) => [c.fd, c.ret])).toEqual([
+      [on.v.file, 0],
+      [on.v.inet, 0],
+      [on.v.unix, 0],
+      [on.v.pipe0, 0],
+      [on.v.pipe1, 0],
+    ]);
+    expect(closes.map((c) => [c.info?.type, c.info?.name])).toEqual([
+      ["file", join(work, "mixed-file")],
+      ["ipv4", expect.any(String)],
+      ["unix", expect.any(String)],
+      ["pipe", ""],
+      ["pipe", ""],
+    ]);
+
+    sensor.setEventTypes(new Set(["openat", "unlink"]));
+    await waitUntil(() => (closeAttached() ? undefined : true), "close's tracepoint detached");
+    const off = await runHelper(program, work, watch, ["mixed"]);
+    expect(watch.syscalls(off.pid, "close")).toEqual([]);
+    // Still watched: its open (the rules' openat).
+    expect(watch.after(off.pid).some((s) => s.event.kind === "open" && s.event.ret === off.v.file)).toBe(
+      true,
     );
-  }, 30_000);
-
-  it("sends every socket's close at numbers files used before and after it, and no file's", async () => {
-    const child = spawn(join(work, "churn"), [], { stdio: ["pipe", "pipe", "inherit"] });
-    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
-    let text = "";
-    child.stdout.setEncoding("utf8").on("data", (t: string) => {
-      text += t;
-    });
-    await waitUntil(() => (text.includes("ready") ? true : undefined), "the churn helper");
-    child.stdin.write("go\n");
-    expect(await closed).toBe(0);
-    const sockets = text.replace("ready", "").trim().split(/\s+/).map(Number);
-    expect(sockets).toHaveLength(103);
-    const pid = child.pid ?? -1;
-    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "its exit");
-    const closes = log
-      .events()
-      .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === pid)
-      .map((e) => e.args.fd);
-    // Its exec's closes (before the helper's main) are files' and dropped too.
-    expect(closes).toEqual(sockets);
-  }, 30_000);
-
-  it("sends the close of a socket in the table an exec copied from a shared one", async () => {
-    const helper2 = spawn(join(work, "exec-shared"), [], { stdio: ["pipe", "pipe", "inherit"] });
-    const closed = new Promise<number | null>((resolve) => helper2.once("close", resolve));
-    let text = "";
-    helper2.stdout.setEncoding("utf8").on("data", (t: string) => {
-      text += t;
-    });
-    await waitUntil(() => (text.includes("ready") ? true : undefined), "the exec-shared helper");
-    helper2.stdin.write("go\n");
-    expect(await closed).toBe(0);
-    const child = Number(/child (\d+)/.exec(text)?.[1]);
-    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === child, "the child's exit");
-    const closes = log
-      .events()
-      .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === child)
-      .map((e) => e.args.fd);
-    expect(closes).toEqual([300]);
-  }, 30_000);
-
-  it("keeps the sockets made while every close was sent, after a switch to sockets' closes only", async () => {
-    sensor.setEventTypes(new Set(["close", "unlink"])); // a rule on close: every close is sent
-    await new Promise((resolve) => setTimeout(resolve, 300)); // the loader reads its stdin
-    const child = spawn(join(work, "switch"), [], { stdio: ["pipe", "pipe", "inherit"] });
-    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
-    let text = "";
-    child.stdout.setEncoding("utf8").on("data", (t: string) => {
-      text += t;
-    });
-    await waitUntil(() => /ready (\d+)/.exec(text) ?? undefined, "the socket");
-    sensor.setEventTypes(new Set(["unlink"]));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    child.stdin.write("go\n");
-    expect(await closed).toBe(0);
-    const pid = child.pid ?? -1;
-    await log.waitFor((x): x is ExitEvent => x.kind === "exit" && x.tgid === pid, "its exit");
-    const closes = log
-      .events()
-      .filter((e): e is SyscallEvent => e.kind === "syscall" && e.evtType === "close" && e.tgid === pid);
-    // Before the switch its exec closed files (sent then); after it, 77 is sent and the file's close is not.
-    expect(closes.filter((c) => c.args.fd === 77)).toHaveLength(1);
-    expect(closes.at(-1)?.args.fd).toBe(77);
-  }, 30_000);
+  }, 60_000);
 });

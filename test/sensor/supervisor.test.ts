@@ -40,11 +40,14 @@ describe("kernelFilter", () => {
     expect(kernelFilter(new Set()).eventTypes.has("openat")).toBe(false);
   });
 
-  it("asks for every close and fcntl only when a requested type is close or fcntl, not for the state", () => {
+  it("asks for close only when a requested type is close, and for every fcntl only for fcntl", () => {
     const S = PG_SYSCALL;
     const stateOnly = kernelFilter(new Set(["openat"]));
-    // The state wants close and fcntl (sockets' closes, F_DUPFD*) and recvmsg that received fds.
-    expect(stateOnly.ids).toContain(S.PG_SYS_CLOSE);
+    // The state wants no close at all (a reused number is always replaced), fcntl in part
+    // (F_DUPFD*) and recvmsg that received fds.
+    expect(STATE_EVENT_TYPES.has("close")).toBe(false);
+    expect(stateOnly.eventTypes.has("close")).toBe(false);
+    expect(stateOnly.ids).not.toContain(S.PG_SYS_CLOSE);
     expect(stateOnly.ids).toContain(S.PG_SYS_FCNTL);
     expect(stateOnly.ids).toContain(S.PG_FILTER_RECEIVED_FDS);
     expect(stateOnly.ids).not.toContain(S.PG_FILTER_FILE_CLOSES);
@@ -54,6 +57,7 @@ describe("kernelFilter", () => {
       expect(stateOnly.ids, t).toContain(S[`PG_SYS_${t.toUpperCase()}` as keyof typeof S]);
     }
     const withClose = kernelFilter(new Set(["close", "fcntl"]));
+    expect(withClose.ids).toContain(S.PG_SYS_CLOSE);
     expect(withClose.ids).toContain(S.PG_FILTER_FILE_CLOSES);
     expect(withClose.ids).toContain(S.PG_FILTER_ALL_FCNTL);
     // Exact sets (captures): the slots follow the request; no state, no received fds.
