@@ -9,8 +9,9 @@
 //              there a rule on openat made the kernel send the closes of
 //              files too; now only a rule on close does)
 //   filtered   `peregrine run` with a rule that needs only unlinkat: the
-//              kernel filter drops every openat, and the closes of files
-//              (the fd table needs closes of sockets only)
+//              kernel filter drops every openat and every close (the fd
+//              table needs no close; with per-syscall tracepoints neither
+//              runs a program)
 //   bpftrace   peer reference: bpftrace counting sys_enter_openat in the
 //              kernel (if bpftrace is installed)
 //   kernel     the loader alone asked for openat and close (ids 2,69, as
@@ -18,12 +19,10 @@
 //              /dev/null: the kernel-side cost without the agent's CPU
 //              competing with the loop for the machine's cores (every
 //              openat; closes as the build's policy says, see delivered)
-//   kernel filtered, kernel filtered at enter
+//   kernel filtered
 //              the loader alone with the filtered scenario's syscall set
-//              (nothing sent): closes told apart at sys_exit from the
-//              kernel's socket-fd map (the default), and with
-//              --close-at-enter (a sys_enter program marks them: the way
-//              before); the kernel side of "filtered" without the agent
+//              (nothing sent): the kernel side of "filtered" without the
+//              agent
 //   kernel filtered raw
 //              the same with --attach raw: this tree's tp_btf program that
 //              every syscall runs, instead of its default per-syscall
@@ -337,7 +336,6 @@ for (let round = 1; round <= ROUNDS; round++) {
           "noopExit",
           "kfilt",
           "kfiltRaw",
-          "kfiltEnter",
           "bpftrace",
           "kernel",
           "delivered",
@@ -348,7 +346,6 @@ for (let round = 1; round <= ROUNDS; round++) {
           "delivered",
           "kernel",
           "bpftrace",
-          "kfiltEnter",
           "kfiltRaw",
           "kfilt",
           "noopExit",
@@ -380,8 +377,6 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "kernelB") row.kernelB = await kernelOnly(undefined, BASELINE);
     else if (s === "deliveredB") row.deliveredB = await attached(DEFAULT_RULES, 1, BASELINE);
     else if (s === "filteredB") row.filteredB = await attached(FILTER_RULES, 1, BASELINE);
-    else if (s === "kfiltEnter")
-      row.kfiltEnter = (await kernelOnly(["--syscalls", FILTERED_IDS, "--close-at-enter"])).ns;
     else row[s] = await attached(s === "delivered" ? DEFAULT_RULES : FILTER_RULES);
   }
   row.foreign = foreignInRound;
@@ -389,7 +384,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent (${(d.sent / PAIRS).toFixed(2)} per pair), ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -411,7 +406,7 @@ const span = (pick) => {
 console.log(
   `ratios over ${clean.length > 0 ? `the ${clean.length} round(s) without foreign tracers` : `all ${rows.length} rounds (every one had foreign tracers)`}, median (min-max): ` +
     `noop exit ${span((r) => r.noopExit)}, noop enter+exit ${span((r) => r.noopBoth)}, ` +
-    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
+    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
     `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
 );
 if (BASELINE) {
@@ -430,7 +425,6 @@ if (BASELINE) {
 const nbRatio = med(rows.map((r) => r.noopBoth / r.untraced));
 const neRatio = med(rows.map((r) => r.noopExit / r.untraced));
 const kfRatio = med(rows.map((r) => r.kfilt / r.untraced));
-const kfeRatio = med(rows.map((r) => r.kfiltEnter / r.untraced));
 const loaderNs = med(rows.map((r) => (r.kernel.cpu * 1e9) / r.kernel.records));
 const dRatio = med(rows.map((r) => r.delivered.ns[0] / r.untraced));
 const fRatio = med(rows.map((r) => r.filtered.ns[0] / r.untraced));
@@ -439,13 +433,13 @@ const btRatio = med(rows.map((r) => r.bpftrace / r.untraced));
 const added = (pick) => fmt(med(rows.map((r) => pick(r) - r.untraced)));
 const perCpu = med(rows.map((r) => r.delivered.sent / r.delivered.cpu));
 console.log(
-  `median: noop enter+exit ${nbRatio.toFixed(2)}x, noop exit ${neRatio.toFixed(2)}x, kernel filtered ${kfRatio.toFixed(2)}x (at enter ${kfeRatio.toFixed(2)}x), bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
+  `median: noop enter+exit ${nbRatio.toFixed(2)}x, noop exit ${neRatio.toFixed(2)}x, kernel filtered ${kfRatio.toFixed(2)}x, bpftrace ${btRatio.toFixed(2)}x, kernel only ${kRatio.toFixed(2)}x, delivered ${dRatio.toFixed(2)}x, filtered ${fRatio.toFixed(2)}x of untraced; ` +
     `rounds with foreign tracers running: ${rows.filter((r) => r.foreign > 0).length} of ${ROUNDS}; ` +
     `${fmt(perCpu)} events per CPU-second (loader+agent); loader alone ${fmt(loaderNs)} CPU ns per record (kernel scenario); drops ${rows.reduce((n, r) => n + r.delivered.drops, 0)}; ` +
     `max agent RSS ${(Math.max(...rows.map((r) => r.delivered.rss)) / 2 ** 20).toFixed(0)} MB`,
 );
 console.log(
-  `median ns added per pair: noop enter+exit ${added((r) => r.noopBoth)}, noop exit ${added((r) => r.noopExit)}, kernel filtered ${added((r) => r.kfilt)} (at enter ${added((r) => r.kfiltEnter)}), kernel only ${added((r) => r.kernel.ns)}, delivered ${added((r) => r.delivered.ns[0])}, filtered ${added((r) => r.filtered.ns[0])}; ` +
+  `median ns added per pair: noop enter+exit ${added((r) => r.noopBoth)}, noop exit ${added((r) => r.noopExit)}, kernel filtered ${added((r) => r.kfilt)}, kernel only ${added((r) => r.kernel.ns)}, delivered ${added((r) => r.delivered.ns[0])}, filtered ${added((r) => r.filtered.ns[0])}; ` +
     `untraced CPU min ${fmt(Math.min(...rows.map((r) => r.untraced)))} max ${fmt(Math.max(...rows.map((r) => r.untraced)))} ns/pair; ` +
     `wall-clock ns/pair of all runs min ${fmt(Math.min(...walls))} max ${fmt(Math.max(...walls))} (machine noise)`,
 );

@@ -6,11 +6,13 @@
 //
 // Scenarios, each the loader alone (its output read and discarded):
 //   filtered   the syscall set of rules that need only unlinkat: every
-//              openat and every close of a file dropped in the kernel
+//              openat and every close dropped in the kernel (with
+//              per-syscall tracepoints, neither runs the program)
 //   delivered  the syscall set of rules that need openat (and no close):
 //              every openat sent, and the closes as the build's loader
 //              decides (before the fd table followed every descriptor-making
-//              syscall, every close with the opens; now sockets' only)
+//              syscall, every close with the opens; then sockets' only;
+//              now none)
 //   … raw      this tree's loader with --attach raw (its pg_sys_exit, the
 //              tp_btf program every syscall runs) rather than its default
 //              per-syscall tracepoints (pg_sys_exit_tp, run only by the
@@ -20,13 +22,9 @@
 //   noop exit  a do-nothing tp_btf sys_exit program (bpf/bench/noop.bpf.c):
 //              what the statistics themselves and an empty program cost
 //   pg_sched_exec/fork/exit  EXECS (2000) fork+exec of /bin/true from a
-//              process whose stdio are files (no socket in its fd table,
-//              like most processes): the sched programs (the fd-table
-//              walks at fork, exec and exit); "per pair" is per fork+exec
-//   … close    the same with a loop of two closes of a number that is not
-//              open per "pair" instead: the close path alone (a failed
-//              close takes the same path in the programs as a file's), so
-//              that openat's part is the pair's cost minus it
+//              process whose stdio are files: the sched programs (in
+//              builds with the kernel's socket set, its fd-table walks at
+//              fork, exec and exit); "per pair" is per fork+exec
 //
 // For each scenario and build (this tree, and with --baseline DIR another
 // checkout's bpf/.output loader, alternated within each round) it prints
@@ -89,11 +87,6 @@ int main(int argc, char **argv)
 				_exit(127);
 			}
 			waitpid(p, 0, 0);
-		}
-	else if (argc > 2) /* "close": a close of a number that is not open, twice per pair */
-		for (long i = 0; i < n; i++) {
-			close(1000);
-			close(1001);
 		}
 	else
 		for (long i = 0; i < n; i++)
@@ -215,11 +208,7 @@ for (const b of builds) {
     key: `filtered ${b.name}`,
     run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], EXIT),
   });
-  scenarios.push({
-    key: `filtered close ${b.name}`,
-    run: () => measure(loader(b.dir), ["--syscalls", FILTERED, "--stats-interval-ms", "0"], EXIT, "close"),
-  });
-  // EXECS fork+exec of /bin/true: the exec program's walk of the fd table.
+  // EXECS fork+exec of /bin/true: the sched programs (with a baseline's fd-table walks).
   for (const prog of ["pg_sched_exec", "pg_sched_fork", "pg_sched_exit"])
     scenarios.push({
       key: `${prog} ${b.name}`,
@@ -240,10 +229,6 @@ for (const set of ["filtered", "delivered"]) {
 scenarios.push({
   key: "noop exit",
   run: () => measure(join(root, "bpf/.output/noop-loader"), ["exit"], "noop_sys_exit"),
-});
-scenarios.push({
-  key: "noop exit close",
-  run: () => measure(join(root, "bpf/.output/noop-loader"), ["exit"], "noop_sys_exit", "close"),
 });
 
 // ONLY=<regex>: the scenarios whose name matches (e.g. ONLY=filtered).

@@ -117,185 +117,11 @@ const volatile __u32 ignore_tgids[8] = {};
  * loader to a fraction of the ring buffer size. */
 const volatile __u32 wakeup_bytes = 1 << 20;
 
-/*
- * A close the filter wants only for sockets (PG_FILTER_FILE_CLOSES off): at
- * sys_enter, while the fd is still open, a close of anything else is noted
- * here (per CPU: the thread and the fd) and its sys_exit dropped as
- * filtered. A thread that migrates CPUs between enter and exit finds no
- * matching note and is sent: harmless.
- */
-struct close_skip {
-	__u64 pid_tgid;
-	__s64 fd;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct close_skip);
-} pg_close_skip SEC(".maps");
-
-/*
- * The default way closes are told apart, with no sys_enter program at all:
- * the socket descriptors of every process, so that sys_exit, when the fd is
- * already gone, can still tell that a close was a socket's. Keyed by the fd
- * table (the files_struct address: threads, and processes cloned with
- * CLONE_FILES, share it) and the number.
- *
- * Kept up to date at sys_exit of the syscalls that make or copy a
- * descriptor (socket, socketpair, accept*, dup*, fcntl F_DUPFD*,
- * pidfd_getfd, fds received with SCM_RIGHTS by recvmsg) and of close;
- * filled at load by an iterator over every task's files (pg_seed_sock_fds)
- * and, for a forked child's own copy of the table, by a walk of its open
- * fds (sock_fds__walk). An entry that outlives its socket (closed by exec's
- * close-on-exec or close_range, or its table freed and reused) only makes a
- * close of a file be sent; the LRU bound evicts such entries first. Set by
- * the loader (close_at_exit) unless --close-at-enter; then pg_sys_enter does
- * the job instead and none of this runs.
- */
-struct sock_fd_key {
-	__u64 files; /* struct files_struct * */
-	__s32 fd;
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct sock_fd_key);
-	__type(value, __u8);
-} pg_sock_fds SEC(".maps");
-
-const volatile bool close_at_exit = false;
-
 /* enum pg_nr_action by x86_64 syscall number (include/peregrine_syscalls.h):
  * written by the loader (through the skeleton's mapping of .bss) before
  * attach and whenever the filter changes; single bytes, so a reader sees
  * the old or the new action, as with the filter map itself. */
 __u8 nr_action[NR_TABLE_SIZE];
-
-/*
- * A counting filter in front of pg_sock_fds, so that a close in a slot that
- * can hold no socket entry costs one array load instead of a hash lookup
- * (hashing the 16-byte key and walking a bucket of a 65,536-bucket table).
- * sock_hint[sock_hint__slot(files, fd)] counts the entries of pg_sock_fds
- * whose key hashes there, and is never below that number:
- *   - it is raised before an entry is inserted (and lowered again when the
- *     insert adds nothing: the key was there already, or it failed), so an
- *     entry is never visible while its slot still reads 0;
- *   - it is lowered only after a delete that removed an entry (the bucket
- *     lock makes that happen once per entry);
- *   - an entry the LRU evicts (to make room for another) leaves its
- *     count behind: the slot then only costs the hash lookup, as every
- *     close did before, until the table's exec or last exit walks it.
- * So 0 means "no socket of this table at this number": the close is a
- * file's, exactly what the lookup would have said. 65,536 slots of 4 bytes
- * (256 KiB), as many as the map has entries: with the few thousand socket
- * descriptors of a typical host, most slots read 0.
- */
-#define SOCK_HINT_BITS 16
-__u32 sock_hint[1 << SOCK_HINT_BITS];
-
-/* The slot of (low half of the table's address, number): the table's
- * hash plus the number, so that one table's descriptors sit side by side
- * (16 to a cache line): a walk over a 256-slot table touches 16 lines of
- * sock_hint, not 256 (bpf_stats: the exit walk 2.0 -> 1.5 us). Tables land
- * at random places, so two share a slot about as often as with a hash of
- * both. */
-static __always_inline __u32 sock_hint__hash(__u32 lo, __u32 fd)
-{
-	return (((__u64)lo * 0x9E3779B97F4A7C15ULL >> (64 - SOCK_HINT_BITS)) +
-		fd) &
-	       ((1 << SOCK_HINT_BITS) - 1);
-}
-
-/* The low half of a table's address as a number. The verifier forbids
- * arithmetic on the files_struct pointer but lets a privileged program copy
- * its low half (a 32-bit move); two tables that share it only share slots.
- * The addresses are slab-aligned: the hashes multiply them to spread them
- * (the top bits of the product are the best mixed). */
-static __always_inline __u32 sock_hint__lo(__u64 files)
-{
-	__u32 lo;
-
-	/* Spelled out as a 32-bit move: left to itself, the compiler folds
-	 * the truncation into a shift of the pointer, which is refused. */
-	asm volatile("%0 = %1" : "=w"(lo) : "w"((__u32)files));
-	return lo;
-}
-
-static __always_inline __u32 sock_hint__slot(__u64 files, __s32 fd)
-{
-	return sock_hint__hash(sock_hint__lo(files), fd);
-}
-
-/*
- * The same kind of count per table alone (4,096 slots): not 0 when some
- * table that hashes there may have entries. The walks at exec and exit
- * read it first: a table with none (most processes hold no socket) has no
- * leftover entry to look for, so the exec walk only notes open sockets and
- * the exit walk is skipped.
- */
-#define SOCK_TABLES_BITS 12
-__u32 sock_tables[1 << SOCK_TABLES_BITS];
-
-static __always_inline __u32 *sock_tables__count(__u32 lo)
-{
-	return &sock_tables[((__u64)lo * 0x9E3779B97F4A7C15ULL) >>
-			    (64 - SOCK_TABLES_BITS)];
-}
-
-/* Whether pg_sock_fds may hold this key (false: it certainly does not). */
-static __always_inline bool sock_hint__maybe(const struct sock_fd_key *key)
-{
-	return sock_hint[sock_hint__slot(key->files, key->fd)] != 0;
-}
-
-/* Inserts a key (a socket at this number), counted in sock_hint first. */
-static __always_inline void sock_fds__add(struct sock_fd_key *key)
-{
-	__u32 lo = sock_hint__lo(key->files);
-	__u32 *n = &sock_hint[sock_hint__hash(lo, key->fd)];
-	__u32 *t = sock_tables__count(lo);
-	__u8 one = 1;
-
-	/* Noted already (a fork or exec walk over sockets the map knows, a
-	 * socket noted again): a lock-free hit, where an LRU update pops a
-	 * free node first (evicting one when the map is full) and takes the
-	 * bucket lock, only to find the key there. */
-	if (bpf_map_lookup_elem(&pg_sock_fds, key))
-		return;
-	__sync_fetch_and_add(n, 1);
-	__sync_fetch_and_add(t, 1);
-	/* BPF_NOEXIST: a key noted twice is counted once. */
-	if (bpf_map_update_elem(&pg_sock_fds, key, &one, BPF_NOEXIST)) {
-		__sync_fetch_and_add(n, -1);
-		__sync_fetch_and_add(t, -1);
-	}
-}
-
-/* Deletes a key; true if it was there (then it is uncounted). */
-static __always_inline bool sock_fds__forget(struct sock_fd_key *key)
-{
-	__u32 lo;
-
-	if (bpf_map_delete_elem(&pg_sock_fds, key))
-		return false;
-	lo = sock_hint__lo(key->files);
-	__sync_fetch_and_add(&sock_hint[sock_hint__hash(lo, key->fd)], -1);
-	__sync_fetch_and_add(sock_tables__count(lo), -1);
-	return true;
-}
-
-/* A walk of an fd table (fork, exec, exit) stops at this many slots:
- * sockets past it are unknown to a forked child or an exec'd copy, and
- * their closes dropped when only sockets' are wanted. */
-#define SOCK_FDS_WALK_MAX 65536
-
-/* Turns a kernel address read as a number into a pointer the verifier lets
- * us load through (each load still fault-safe). Kernel 6.2+. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* Put every wire type into the object's BTF so scripts/gen-layout.mjs can
  * read offsets from it; nothing references these variables. */
@@ -552,46 +378,12 @@ static __always_inline void exec__file(struct pg_exec *rec, struct file *file)
 		rec->hdr.flags |= PG_F_EXE_MEMFD;
 }
 
-/* Whether the file at slot fd of an fd table is a socket (false: empty). */
-static __always_inline bool fdt__is_sock(struct file **fds, unsigned int max_fds,
-					 long fd)
-{
-	struct file *file;
-
-	if (fd < 0 || (unsigned long)fd >= max_fds ||
-	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return false;
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-	return (file->f_inode->i_mode & S_IFMT) == S_IFSOCK;
-}
-
-/* The current process's descriptor fd now names a socket, or not. A global
- * function: verified once, not at each of its many call sites. */
-__noinline int sock_fds__note(long fd)
-{
-	struct files_struct *files = bpf_get_current_task_btf()->files;
-	struct fdtable *fdt;
-	struct sock_fd_key key = {};
-
-	if (fd < 0 || !files)
-		return 0;
-	fdt = files->fdt;
-	key.files = (__u64)files;
-	key.fd = fd;
-	if (fdt__is_sock(fdt->fd, fdt->max_fds, fd))
-		sock_fds__add(&key);
-	else if (sock_hint__maybe(&key)) /* dup2/dup3 onto what was a socket */
-		sock_fds__forget(&key);
-	return 0;
-}
-
 #define SOL_SOCKET 1
 #define SCM_RIGHTS 1
 /* At most this many fds of one SCM_RIGHTS message are looked at. */
 #define SCM_FDS_MAX 8
 /* Of those, the record carries this many (recvmsg's aux, see peregrine_wire.h). */
 #define SCM_FDS_SENT 5
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
 
 struct scm_fds {
 	__u64 len;
@@ -638,144 +430,6 @@ static __always_inline void scm__pack(const struct scm_fds *cm, __u32 n,
 	aux[2] = (__u32)cm->fds[4] | (__u64)n << 32;
 }
 
-enum sock_fds_walk_mode {
-	/* A forked child's own copy of the table: its open sockets are added. */
-	SOCK_FDS_ADD,
-	/* After exec: its open sockets are added (exec may have given it a
-	 * copy of a table it shared), and every entry at a number that holds
-	 * no socket now goes: close-on-exec closed them without a close(2). */
-	SOCK_FDS_SYNC,
-	/* The last task using the table exits: every entry goes. */
-	SOCK_FDS_FORGET,
-};
-
-struct sock_fds_walk {
-	__u64 files;
-	__u64 open_fds; /* unsigned long * */
-	__u64 fds;      /* struct file ** */
-	unsigned int max_fds;
-	enum sock_fds_walk_mode mode;
-};
-
-/* An open descriptor of the walked table: a socket is noted; in a sync,
- * a leftover entry at a number that holds something else now goes. Global
- * functions (verified once, opaque to their callers) so that the walk's
- * 64-slot loop stays small enough to verify. */
-__noinline int sock_fds__walk_open(__u64 files, __u64 fds, __u32 max_fds,
-				   __u32 fd, int sync)
-{
-	struct sock_fd_key key = { .files = files, .fd = fd };
-
-	if (fdt__is_sock((struct file **)fds, max_fds, fd))
-		sock_fds__add(&key);
-	else if (sync && sock_hint__maybe(&key))
-		sock_fds__forget(&key);
-	return 0;
-}
-
-/* A slot whose sock_hint count is not 0: its entry, if any, goes. */
-__noinline int sock_fds__walk_forget(__u64 files, __u32 fd)
-{
-	struct sock_fd_key key = { .files = files, .fd = fd };
-
-	sock_fds__forget(&key);
-	return 0;
-}
-
-/*
- * 64 descriptor slots of the walk (one word of the open_fds bitmap, read
- * once). A closed slot, or in a forget any slot, whose sock_hint count is
- * 0 has no entry to remove and costs a multiply and a load, in a plain
- * loop rather than a bpf_loop call per slot: a /bin/true exec'd from a
- * shell or node has a 256-slot table, and a call per slot cost ~5 ns.
- */
-static long sock_fds__walk_word(__u32 i, void *data)
-{
-	struct sock_fds_walk *w = data;
-	__u32 hint_base;
-	__u64 word;
-
-	if (bpf_probe_read_kernel(&word, sizeof(word),
-				  (void *)(w->open_fds + (__u64)i * 8)))
-		return 1;
-	if (w->mode == SOCK_FDS_ADD && !word)
-		return 0;
-	/* The table's part of the hash, once per word (see sock_hint__slot). */
-	hint_base = (__u32)w->files;
-	for (__u32 b = 0; b < 64; b++) {
-		__u32 fd = i * 64 + b;
-
-		if ((word >> b) & 1) {
-			if (w->mode == SOCK_FDS_FORGET)
-				goto forget;
-			sock_fds__walk_open(w->files, w->fds, w->max_fds, fd,
-					    w->mode == SOCK_FDS_SYNC);
-			continue;
-		}
-		if (w->mode == SOCK_FDS_ADD)
-			continue;
-forget:
-		if (sock_hint[sock_hint__hash(hint_base, fd)])
-			sock_fds__walk_forget(w->files, fd);
-	}
-	return 0;
-}
-
-/*
- * Brings the entries of one fd table in line with it (see enum
- * sock_fds_walk_mode): for a forked child's own copy, after an exec, and
- * when the last task using the table exits, so that entries do not outlive
- * their sockets (a new table at the same address would have its closes of
- * files sent, and live entries would be evicted sooner).
- */
-static __always_inline void sock_fds__walk(struct task_struct *task,
-					   enum sock_fds_walk_mode mode)
-{
-	struct fdtable *fdt = task->files->fdt;
-	struct sock_fds_walk w = {
-		.max_fds = fdt->max_fds,
-		.mode = mode,
-	};
-	__u32 slots = w.max_fds;
-
-	/* Read as numbers, not loaded as pointers: the per-slot work is in
-	 * global functions, which take no pointers to kernel memory. */
-	if (bpf_probe_read_kernel(&w.files, sizeof(w.files), &task->files) ||
-	    bpf_probe_read_kernel(&w.open_fds, sizeof(w.open_fds),
-				  &fdt->open_fds) ||
-	    bpf_probe_read_kernel(&w.fds, sizeof(w.fds), &fdt->fd))
-		return;
-
-	/* No entry of this table anywhere (see sock_tables): nothing to
-	 * forget, at exit nothing to do. */
-	if (mode != SOCK_FDS_ADD && !*sock_tables__count((__u32)w.files)) {
-		if (mode == SOCK_FDS_FORGET)
-			return;
-		w.mode = SOCK_FDS_ADD;
-	}
-	if (slots > SOCK_FDS_WALK_MAX)
-		slots = SOCK_FDS_WALK_MAX;
-	/* max_fds is a multiple of 64 (BITS_PER_LONG) in the kernel. */
-	bpf_loop(slots / 64, sock_fds__walk_word, &w, 0);
-}
-
-/* Fills pg_sock_fds once at load: every task's socket descriptors. */
-SEC("iter/task_file")
-int pg_seed_sock_fds(struct bpf_iter__task_file *ctx)
-{
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
-	struct sock_fd_key key = {};
-
-	if (!task || !file || !task->files ||
-	    (file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-		return 0;
-	key.files = (__u64)task->files;
-	key.fd = ctx->fd;
-	sock_fds__add(&key);
-	return 0;
-}
-
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -794,10 +448,6 @@ int BPF_PROG(pg_sched_exec, struct task_struct *task, pid_t old_pid,
 	 * bprm->filename for a path relative to a dirfd or AT_EMPTY_PATH:
 	 * "/dev/fd/N[/path]". execveat(AT_FDCWD, path) stays "execve".
 	 */
-	/* Close-on-exec closed descriptors without a close(2), and an exec
-	 * of a task that shared its table gave it a copy. */
-	if (close_at_exit && task->files)
-		sock_fds__walk(task, SOCK_FDS_SYNC);
 
 	id = PG_SYS_EXECVE;
 	{
@@ -909,9 +559,6 @@ int BPF_PROG(pg_sched_fork, struct task_struct *parent,
 		rec.syscall = PG_SYS_VFORK;
 		rec.clone_flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
 	}
-	/* A child with its own copy of the fd table: its sockets. */
-	if (close_at_exit && child->files && child->files != parent->files)
-		sock_fds__walk(child, SOCK_FDS_ADD);
 	if (!filter__wants(rec.syscall ? rec.syscall : PG_SYS_CLONE) ||
 	    self__ignored(pid_tgid >> 32))
 		return 0;
@@ -933,12 +580,6 @@ int BPF_PROG(pg_sched_exit, struct task_struct *task, bool group_dead)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pg_exit rec;
-	struct files_struct *files = task->files;
-
-	/* The fd table goes with its last user (exit_files runs after this
-	 * tracepoint): its sockets' entries go too. */
-	if (close_at_exit && files && files->count.counter == 1)
-		sock_fds__walk(task, SOCK_FDS_FORGET);
 
 	/* One record per process, when its last thread goes. */
 	if (!group_dead || !filter__wants(PG_SYS_PROCEXIT) ||
@@ -1604,73 +1245,6 @@ static __always_inline bool fcntl__dups(struct pt_regs *regs)
 }
 
 /*
- * Attached only while the filter wants closes but not closes of files (the
- * loader attaches and detaches it with the filter), so it does not look at
- * the filter itself: a note written just before closes of files were
- * switched on is discarded by close__skipped.
- */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(pg_sys_enter, struct pt_regs *regs, long nr)
-{
-	struct close_skip *skip;
-	struct file **fds;
-	struct file *file;
-	unsigned int max_fds;
-	__u32 zero = 0;
-	long fd;
-
-	/* Hot path: every syscall passes here; only close matters. */
-	if (nr != NR_CLOSE)
-		return 0;
-	skip = bpf_map_lookup_elem(&pg_close_skip, &zero);
-	if (!skip)
-		return 0;
-	skip->pid_tgid = 0;
-	fd = regs->di;
-	if (fd < 0)
-		return 0;
-	{
-		/* Direct (BTF) loads rather than probe-read helper calls: this
-		 * runs on every close of a traced system. */
-		struct task_struct *task = bpf_get_current_task_btf();
-		struct fdtable *fdt = task->files->fdt;
-
-		fds = fdt->fd;
-		max_fds = fdt->max_fds;
-	}
-	if ((unsigned long)fd >= max_fds ||
-	    bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
-	/* Plain loads through the cast pointer rather than two more
-	 * probe-read helper calls: this runs on every close. */
-	file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
-	if ((file->f_inode->i_mode & S_IFMT) == S_IFSOCK)
-		return 0;
-	skip->pid_tgid = bpf_get_current_pid_tgid();
-	skip->fd = fd;
-	return 0;
-}
-
-/* True (and the note consumed) when sys_enter marked this close as a file's. */
-static __always_inline bool close__skipped(struct pt_regs *regs)
-{
-	struct close_skip *skip;
-	__u32 zero = 0;
-
-	skip = bpf_map_lookup_elem(&pg_close_skip, &zero);
-	if (!skip || skip->pid_tgid != bpf_get_current_pid_tgid() ||
-	    skip->fd != (long)regs->di)
-		return false;
-	/* A note left from before closes of files were switched on is stale. */
-	if (filter__on(PG_FILTER_FILE_CLOSES)) {
-		skip->pid_tgid = 0;
-		return false;
-	}
-	skip->pid_tgid = 0;
-	return true;
-}
-
-/*
  * Everything a syscall exit goes through, for both ways of attaching
  * (pg_sys_exit below, the loader's --attach raw; pg_sys_exit_tp, one
  * tracepoint per syscall): regs are the task's user registers either way.
@@ -1678,7 +1252,7 @@ static __always_inline bool close__skipped(struct pt_regs *regs)
 static __always_inline int sys_exit__run(struct pt_regs *regs, long ret)
 {
 	long nr = regs->orig_ax;
-	bool sock_close = false, want;
+	bool want;
 	__u64 scm_aux[3] = {};
 	struct scm_fds scm;
 	__u32 scm_n = 0;
@@ -1698,23 +1272,6 @@ static __always_inline int sys_exit__run(struct pt_regs *regs, long ret)
 	case PG_NR_FILTERED:
 		counter__inc(PG_CNT_FILTERED);
 		return 0;
-	case PG_NR_CLOSE_SOCKETS: {
-		/* A close when only sockets' closes matter: a file's (most
-		 * of them) leaves after the counting filter's one load. */
-		struct task_struct *task = bpf_get_current_task_btf();
-		struct sock_fd_key key = {
-			.files = (__u64)task->files,
-			.fd = regs->di,
-		};
-
-		if (task->thread_info.status & TS_COMPAT)
-			return 0;
-		if (!sock_hint__maybe(&key)) {
-			counter__inc(PG_CNT_FILTERED);
-			return 0;
-		}
-		break;
-	}
 	case PG_NR_FCNTL_DUPS:
 		/* F_GETFL, F_SETFD … (most fcntl calls) leave here. */
 		if (!fcntl__dups(regs)) {
@@ -1735,77 +1292,12 @@ static __always_inline int sys_exit__run(struct pt_regs *regs, long ret)
 	 * (docs/sensor.md). */
 	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
 		return 0;
-	/* recvmsg: descriptors received with SCM_RIGHTS (for pg_sock_fds and
-	 * for the record, which carries them to the fd table). */
+	/* recvmsg: descriptors received with SCM_RIGHTS (the record carries
+	 * them to the fd table). */
 	if (id == PG_SYS_RECVMSG && ret >= 0) {
 		scm_n = scm__received((const void *)regs->si, &scm);
 		if (scm_n)
 			scm__pack(&scm, scm_n, scm_aux);
-	}
-	if (close_at_exit) {
-		/* pg_sock_fds follows every change, whatever the filter. */
-		switch (id) {
-		case PG_SYS_CLOSE: {
-			struct sock_fd_key key = {
-				.files = (__u64)bpf_get_current_task_btf()->files,
-				.fd = regs->di,
-			};
-
-			/* With closes of files wanted, every close is sent and
-			 * the map is not looked at: an entry left behind by a
-			 * socket closed meanwhile only makes one later close
-			 * of a file be sent (and goes then), or ages out. */
-			if (filter__on(PG_FILTER_FILE_CLOSES))
-				break;
-			/* Most closes are files': sock_hint says so with one
-			 * load; past it, a lock-free miss. Only a socket's
-			 * entry is deleted (under the bucket lock). */
-			if (sock_hint__maybe(&key) &&
-			    bpf_map_lookup_elem(&pg_sock_fds, &key)) {
-				sock_fds__forget(&key);
-				sock_close = true;
-			}
-			break;
-		}
-		case PG_SYS_FCNTL:
-			if (!fcntl__dups(regs))
-				break;
-			/* fall through: F_DUPFD* made a descriptor */
-		case PG_SYS_SOCKET:
-		case PG_SYS_ACCEPT:
-		case PG_SYS_ACCEPT4:
-		case PG_SYS_DUP:
-		case PG_SYS_DUP2:
-		case PG_SYS_DUP3:
-		case PG_SYS_PIDFD_GETFD:
-			sock_fds__note(ret);
-			break;
-		case PG_SYS_CLOSE_RANGE:
-			/* Every descriptor in the range is gone (not merely
-			 * marked close-on-exec): drop the entries of the
-			 * sockets it closed, as a close would have. */
-			if (ret == 0 && !(regs->dx & CLOSE_RANGE_CLOEXEC))
-				sock_fds__walk(bpf_get_current_task_btf(),
-					       SOCK_FDS_SYNC);
-			break;
-		case PG_SYS_SOCKETPAIR:
-			if (ret == 0) {
-				int sv[2] = { -1, -1 };
-
-				bpf_probe_read_user(sv, sizeof(sv),
-						    (const void *)regs->r10);
-				sock_fds__note(sv[0]);
-				sock_fds__note(sv[1]);
-			}
-			break;
-		case PG_SYS_RECVMSG:
-			for (int i = 0; i < SCM_FDS_MAX; i++) {
-				if (i >= scm_n)
-					break;
-				sock_fds__note(scm.fds[i]);
-			}
-			break;
-		}
 	}
 	want = filter__on(id);
 	/* A recvmsg that received descriptors matters to the fd table even
@@ -1815,12 +1307,8 @@ static __always_inline int sys_exit__run(struct pt_regs *regs, long ret)
 		want = filter__on(PG_FILTER_RECEIVED_FDS);
 	else if (id == PG_SYS_FCNTL && want && !fcntl__dups(regs))
 		want = filter__on(PG_FILTER_ALL_FCNTL);
-	/* Not wanted, or a close of a file when the filter wants only
-	 * sockets' (see filter__wants for the counting). */
-	if (!want ||
-	    (id == PG_SYS_CLOSE &&
-	     (close_at_exit ? !sock_close && !filter__on(PG_FILTER_FILE_CLOSES) :
-			      close__skipped(regs)))) {
+	/* Not wanted (see filter__wants for the counting). */
+	if (!want) {
 		counter__inc(PG_CNT_FILTERED);
 		return 0;
 	}
@@ -1862,8 +1350,8 @@ struct syscall_exit_record {
  * bit before running any program, so an unwanted syscall costs no program
  * run at all, where pg_sys_exit runs for every syscall of the machine.
  * It still goes through the nr_action dispatch: one byte, which keeps the
- * close's counting filter (CLOSE_SOCKETS) and every other fast-path action
- * in one place, and drops what a reload is detaching as filtered.
+ * fast-path actions (fcntl's command check) in one place, and drops what a
+ * reload is detaching as filtered.
  * A 32-bit syscall never fires these tracepoints (the kernel skips compat
  * syscalls there); sys_exit__run checks TS_COMPAT anyway.
  */

@@ -13,7 +13,6 @@
 
 /* x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
 #define NR_OPEN 2
-#define NR_CLOSE 3
 #define NR_CONNECT 42
 #define NR_CREAT 85
 #define NR_OPENAT 257
@@ -129,28 +128,6 @@ static const __u8 nr_to_pg[NR_TABLE_SIZE] = {
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
 
-/* Syscalls that make, copy or drop a socket descriptor (pg_sock_fds): ids
- * 56..69 (enum pg_syscall), one bit each. */
-#define SOCK_FDS_TRACKED                                                        \
-	((1u << (PG_SYS_SOCKET - PG_SYS_SOCKET)) |                             \
-	 (1u << (PG_SYS_ACCEPT - PG_SYS_SOCKET)) |                             \
-	 (1u << (PG_SYS_ACCEPT4 - PG_SYS_SOCKET)) |                            \
-	 (1u << (PG_SYS_RECVMSG - PG_SYS_SOCKET)) |                            \
-	 (1u << (PG_SYS_SOCKETPAIR - PG_SYS_SOCKET)) |                         \
-	 (1u << (PG_SYS_DUP - PG_SYS_SOCKET)) |                                \
-	 (1u << (PG_SYS_DUP2 - PG_SYS_SOCKET)) |                               \
-	 (1u << (PG_SYS_DUP3 - PG_SYS_SOCKET)) |                               \
-	 (1u << (PG_SYS_CLOSE - PG_SYS_SOCKET)))
-
-static inline int sock_fds__tracked(unsigned int id)
-{
-	if (id == PG_SYS_FCNTL || id == PG_SYS_PIDFD_GETFD ||
-	    id == PG_SYS_CLOSE_RANGE)
-		return 1;
-	return id >= PG_SYS_SOCKET && id <= PG_SYS_CLOSE &&
-	       ((SOCK_FDS_TRACKED >> (id - PG_SYS_SOCKET)) & 1);
-}
-
 /* CPUs with a counter slot of their own (pg_cnt in bpf/peregrine.bpf.c);
  * higher-numbered ones share one more slot. */
 #define PG_CNT_CPUS 1024
@@ -168,11 +145,11 @@ struct peregrine_cpu_counters {
  */
 enum pg_nr_action {
 	PG_NR_IGNORE = 0,        /* not watched (or not on this table): nothing */
-	PG_NR_FILTERED = 1,      /* watched, unwanted, no descriptor state to keep:
-				  * counted as filtered, nothing else */
-	PG_NR_CLOSE_SOCKETS = 2, /* close, when only sockets' closes matter:
-				  * dropped unless the counting filter in
-				  * front of pg_sock_fds says it may be a socket */
+	PG_NR_FILTERED = 1,      /* watched, unwanted: counted as filtered,
+				  * nothing else (with per-syscall tracepoints
+				  * not even attached) */
+	/* 2 was close's socket filter (the kernel's socket set), gone now
+	 * that closes are sent only for a rule on close, every one of them */
 	PG_NR_FULL = 3,          /* everything else: the whole program */
 	PG_NR_FCNTL_DUPS = 4,    /* fcntl, when only the commands that make a
 				  * descriptor matter: any other command is
@@ -180,12 +157,12 @@ enum pg_nr_action {
 };
 
 /*
- * The action for one number. on: the filter (indexed by enum pg_syscall);
- * close_at_exit: pg_sock_fds is kept (the loader's default); file_closes:
- * every close sent (PG_FILTER_FILE_CLOSES, or pg_sock_fds not filled yet).
+ * The action for one number. on: the filter (indexed by enum pg_syscall).
+ * close needs no case of its own: it is in the filter only for a rule on
+ * close (the fd table replaces an entry whenever its number is reused), and
+ * then every close is sent.
  */
-static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on,
-					   int close_at_exit, int file_closes)
+static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on)
 {
 	unsigned int id = nr < NR_TABLE_SIZE ? nr_to_pg[nr] : 0;
 
@@ -195,24 +172,16 @@ static inline enum pg_nr_action nr__action(unsigned int nr, const __u8 *on,
 	 * has it): the program looks at the return value. */
 	if (id == PG_SYS_EXECVE || id == PG_SYS_EXECVEAT)
 		return PG_NR_FULL;
-	/* close: only for a rule on close (the fd table replaces an entry
-	 * whenever its number is reused, so it needs no close). Unwanted,
-	 * it runs nothing: no tracepoint is attached for it. */
-	if (id == PG_SYS_CLOSE) {
-		if (!on[id])
-			return PG_NR_FILTERED;
-		if (close_at_exit && !file_closes)
-			return PG_NR_CLOSE_SOCKETS;
-		return PG_NR_FULL;
-	}
-	/* fcntl: the F_DUPFD* that make a descriptor (for the fd table or
-	 * pg_sock_fds), unless a rule wants every fcntl. */
-	if (id == PG_SYS_FCNTL && !on[PG_FILTER_ALL_FCNTL] &&
-	    (on[id] || close_at_exit))
+	/* fcntl: the F_DUPFD* that make a descriptor (for the fd table),
+	 * unless a rule wants every fcntl. */
+	if (id == PG_SYS_FCNTL && on[id] && !on[PG_FILTER_ALL_FCNTL])
 		return PG_NR_FCNTL_DUPS;
-	if (on[id] || (close_at_exit && sock_fds__tracked(id)))
+	/* recvmsg: the program must look at every one for the descriptors it
+	 * received (SCM_RIGHTS) when the fd table wants those, even with no
+	 * rule on recvmsg (it then sends only those that received some). */
+	if (id == PG_SYS_RECVMSG && on[PG_FILTER_RECEIVED_FDS])
 		return PG_NR_FULL;
-	return PG_NR_FILTERED;
+	return on[id] ? PG_NR_FULL : PG_NR_FILTERED;
 }
 
 #endif /* PEREGRINE_SYSCALLS_H */

@@ -178,16 +178,13 @@ enum pg_syscall {
 	/* Not syscalls: filter slots that say how much of a syscall is sent.
 	 * PG_FILTER_RECEIVED_FDS: a recvmsg that received descriptors
 	 * (SCM_RIGHTS) is sent even when recvmsg itself is not wanted (the
-	 * agent sets it for its fd table). The next two the agent sets when a
-	 * loaded rule can match the event, as opposed to the fd table alone
-	 * needing part of it. PG_FILTER_ALL_FCNTL: every fcntl is sent, not
-	 * only the F_DUPFD* that make a descriptor. PG_FILTER_FILE_CLOSES:
-	 * closes of descriptors that are not sockets are sent (the fd table
-	 * replaces an entry when its number is reused, so it needs only
-	 * sockets' closes). */
+	 * agent sets it for its fd table). PG_FILTER_ALL_FCNTL, set by the
+	 * agent when a loaded rule can match fcntl: every fcntl is sent, not
+	 * only the F_DUPFD* the fd table needs. 127 is free: it told closes
+	 * of files from sockets', and close is now sent whole or not at all
+	 * (only for a rule on close). */
 	PG_FILTER_RECEIVED_FDS = 125,
 	PG_FILTER_ALL_FCNTL = 126,
-	PG_FILTER_FILE_CLOSES = 127,
 	PG_SYS_MAX = 128, /* size of the filter map */
 };
 

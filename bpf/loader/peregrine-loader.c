@@ -99,9 +99,6 @@ static const char usage_text[] =
 	"                         of only the syscalls the filter needs; 'raw': one\n"
 	"                         tp_btf/sys_exit program for every syscall (also the\n"
 	"                         fallback when tracefs or a tracepoint is missing)\n"
-	"  --close-at-enter       tell closes of files from closes of sockets\n"
-	"                         with a sys_enter program, as before the socket\n"
-	"                         fd map (for comparison: it costs every syscall)\n"
 	"  --verbose              also print libbpf debug messages to stderr\n"
 	"  --help                 show this help\n"
 	"\n"
@@ -295,7 +292,6 @@ struct options {
 	__u8 syscalls[PG_SYS_MAX]; /* 1: send */
 	__u64 ringbuf_bytes;
 	__u64 stats_interval_ms;
-	bool close_at_enter;
 	bool attach_raw; /* --attach raw */
 };
 
@@ -340,7 +336,6 @@ static int args__parse(int argc, char **argv, struct options *o)
 		OPT_RINGBUF,
 		OPT_STATS,
 		OPT_SYSCALLS,
-		OPT_CLOSE_AT_ENTER,
 		OPT_ATTACH,
 		OPT_VERBOSE,
 		OPT_HELP
@@ -350,7 +345,6 @@ static int args__parse(int argc, char **argv, struct options *o)
 		{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
 		{ "stats-interval-ms", required_argument, NULL, OPT_STATS },
 		{ "syscalls", required_argument, NULL, OPT_SYSCALLS },
-		{ "close-at-enter", no_argument, NULL, OPT_CLOSE_AT_ENTER },
 		{ "attach", required_argument, NULL, OPT_ATTACH },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -409,9 +403,6 @@ static int args__parse(int argc, char **argv, struct options *o)
 			o->syscalls_given = true;
 			break;
 		}
-		case OPT_CLOSE_AT_ENTER:
-			o->close_at_enter = true;
-			break;
 		case OPT_ATTACH:
 			if (strcmp(optarg, "tracepoints") != 0 &&
 			    strcmp(optarg, "raw") != 0) {
@@ -451,36 +442,6 @@ static const char *bpf__hint(int err)
 	if (err == EINVAL)
 		return " (see the libbpf / verifier messages above)";
 	return "";
-}
-
-/*
- * pg_sys_enter only marks closes of files to drop, which matters only when
- * closes are wanted and closes of files are not, and only with --close-at-enter (by
- * default sys_exit tells them apart through pg_sock_fds). Otherwise it
- * stays detached: a program on sys_enter runs for every syscall of the
- * machine (about 70 ns per openat+close pair on the development VM, for an
- * empty one: bench/kernel-overhead.mjs).
- */
-static struct bpf_link *enter_link;
-static bool close_at_enter;
-/*
- * pg_sock_fds holds every socket (seeded, or --close-at-enter). Until then
- * every close is sent (PG_FILTER_FILE_CLOSES on): a close of a socket that
- * is not in the map yet must not be dropped.
- */
-static bool sock_fds_ready;
-
-static int enter__sync(struct peregrine_bpf *skel, bool needed)
-{
-	if (needed && !enter_link) {
-		enter_link = bpf_program__attach(skel->progs.pg_sys_enter);
-		if (!enter_link)
-			return -errno;
-	} else if (!needed && enter_link) {
-		bpf_link__destroy(enter_link);
-		enter_link = NULL;
-	}
-	return 0;
 }
 
 /*
@@ -750,32 +711,20 @@ static void exits__stop(void)
 static void bpf__teardown(struct peregrine_bpf *skel)
 {
 	exits__stop();
-	if (enter_link)
-		bpf_link__destroy(enter_link);
-	enter_link = NULL;
 	peregrine_bpf__destroy(skel);
 }
 
 /* Writes the whole filter map from set[]. */
-static __u8 filter_set[PG_SYS_MAX]; /* the filter last asked for */
-
 static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 {
-	if (set != filter_set)
-		memcpy(filter_set, set, sizeof(filter_set));
-
 	/*
-	 * Closes of files are sent when the agent asks for them (a rule can
-	 * match close: PG_FILTER_FILE_CLOSES in its list), and until
-	 * pg_sock_fds is filled, when a socket's close could not be told from
-	 * a file's. Opens no longer imply them: the fd table replaces an entry
-	 * when its number is reused (every syscall that makes a descriptor is
-	 * watched), so a close of a file tells it nothing it needs.
+	 * Closes are in the filter only when the agent asks for them (a rule
+	 * can match close), and then every one is sent: the fd table replaces
+	 * an entry whenever its number is reused (every syscall that makes a
+	 * descriptor is watched), so it needs no close, of a file or a socket.
 	 */
-	bool file_closes = set[PG_FILTER_FILE_CLOSES] || !sock_fds_ready;
-
 	for (__u32 id = 0; id < PG_SYS_MAX; id++) {
-		__u32 on = id == PG_FILTER_FILE_CLOSES ? file_closes : set[id];
+		__u32 on = set[id];
 		int err = bpf_map__update_elem(skel->maps.pg_filter, &id,
 					       sizeof(id), &on, sizeof(on), 0);
 
@@ -787,10 +736,8 @@ static int filter__apply(struct peregrine_bpf *skel, const __u8 *set)
 	 * map, so that an action never gets ahead of it: the full path
 	 * checks the map again. */
 	for (unsigned int nr = 0; nr < NR_TABLE_SIZE; nr++)
-		skel->bss->nr_action[nr] =
-			nr__action(nr, set, !close_at_enter, file_closes);
-	return enter__sync(skel, close_at_enter && !file_closes &&
-					 set[PG_SYS_CLOSE]);
+		skel->bss->nr_action[nr] = nr__action(nr, set);
+	return 0;
 }
 
 /* The filter, then the per-syscall tracepoints in step with the actions
@@ -800,36 +747,6 @@ static int filter__set(struct peregrine_bpf *skel, const __u8 *set)
 	int err = filter__apply(skel, set);
 
 	return err ? err : exits__sync(skel);
-}
-
-/*
- * Fills pg_sock_fds with the sockets every process holds now, by reading
- * the pg_seed_sock_fds iterator to its end. Runs after attach: a socket
- * made meanwhile is noted at its sys_exit, and one closed meanwhile leaves
- * at worst an entry that makes one close of a file be sent.
- */
-static int sock_fds__seed(struct peregrine_bpf *skel)
-{
-	struct bpf_link *link;
-	char buf[256];
-	ssize_t n;
-	int fd, err = 0;
-
-	link = bpf_program__attach_iter(skel->progs.pg_seed_sock_fds, NULL);
-	if (!link)
-		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-	} else {
-		while ((n = read(fd, buf, sizeof(buf))) > 0)
-			;
-		if (n < 0)
-			err = -errno;
-		close(fd);
-	}
-	bpf_link__destroy(link);
-	return err;
 }
 
 static struct peregrine_bpf *bpf__setup(const struct options *o)
@@ -853,17 +770,12 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		skel->rodata->ignore_tgids[slot++] = getpid();
 
 	skel->rodata->wakeup_bytes = o->ringbuf_bytes / 4;
-	close_at_enter = o->close_at_enter;
-	sock_fds_ready = close_at_enter;
-	skel->rodata->close_at_exit = !close_at_enter;
 	err = bpf_map__set_max_entries(skel->maps.pg_events, o->ringbuf_bytes);
 	if (err) {
 		log__error("failed to size the ring buffer: %s",
 			   strerror(-err));
 		goto fail;
 	}
-	bpf_program__set_autoattach(skel->progs.pg_sys_enter, false);
-	bpf_program__set_autoattach(skel->progs.pg_seed_sock_fds, false);
 	/* exits__start attaches one of the two exit programs; the raw one
 	 * alone need not be loaded (the other is, as the fallback's). */
 	bpf_program__set_autoattach(skel->progs.pg_sys_exit, false);
@@ -892,22 +804,6 @@ static struct peregrine_bpf *bpf__setup(const struct options *o)
 		log__error("failed to attach the syscall exit program: %s%s",
 			   strerror(-err), bpf__hint(-err));
 		goto fail;
-	}
-	if (!close_at_enter) {
-		err = sock_fds__seed(skel);
-		if (err) {
-			log__error("failed to list the sockets of running processes (iter/task_file): %s; --close-at-enter does without",
-				   strerror(-err));
-			goto fail;
-		}
-		/* Now closes of files may be dropped, if the filter says so. */
-		sock_fds_ready = true;
-		err = filter__set(skel, filter_set);
-		if (err) {
-			log__error("failed to set the syscall filter: %s",
-				   strerror(-err));
-			goto fail;
-		}
 	}
 	return skel;
 fail:

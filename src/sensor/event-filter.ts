@@ -56,12 +56,11 @@ export const STATE_EVENT_TYPES: ReadonlySet<string> = new Set([
 
 /**
  * Filter slots (enum pg_syscall, not syscalls) the agent adds to the ids:
- * every close when a requested type is close (with the close itself: files'
- * and sockets' alike), every fcntl when it is fcntl (as state alone only
- * its F_DUPFD* are sent), and recvmsg that received descriptors whenever
- * the state tables are kept.
+ * every fcntl when a requested type is fcntl (as state alone only its
+ * F_DUPFD* are sent), and recvmsg that received descriptors whenever the
+ * state tables are kept. close needs none: it is sent whole, and only when
+ * requested.
  */
-const FILE_CLOSES = PG_SYSCALL.PG_FILTER_FILE_CLOSES;
 const ALL_FCNTL = PG_SYSCALL.PG_FILTER_ALL_FCNTL;
 const RECEIVED_FDS = PG_SYSCALL.PG_FILTER_RECEIVED_FDS;
 
@@ -93,7 +92,6 @@ export function kernelFilter(evtTypes: ReadonlySet<string>, withState = true): K
   };
   for (const name of evtTypes) add(name);
   // Asked for by the caller (a rule), not only by the state: sent whole.
-  if (evtTypes.has("close")) ids.add(FILE_CLOSES);
   if (evtTypes.has("fcntl")) ids.add(ALL_FCNTL);
   if (withState) {
     for (const name of STATE_EVENT_TYPES) add(name);

@@ -32,12 +32,6 @@ export interface SensorOptions {
   /** Send exactly eventTypes, without the state tables' set (captures of one kind, tests). */
   readonly exactEventTypes?: boolean | undefined;
   /**
-   * Tell closes of files from sockets' with a sys_enter program (the loader's
-   * --close-at-enter) instead of the kernel's socket-fd map: slower, for
-   * comparison and tests (docs/sensor.md).
-   */
-  readonly closeAtEnter?: boolean | undefined;
-  /**
    * How the loader attaches its syscall exit program (its --attach):
    * "tracepoints" (the loader's default), one syscalls:sys_exit_<name> per
    * syscall the filter needs, so unwanted ones cost no program run; "raw",
@@ -96,13 +90,7 @@ export function defaultLoaderPath(): string {
 export function loaderArgs(
   options: Pick<
     SensorOptions,
-    | "ignorePids"
-    | "ringbufBytes"
-    | "statsIntervalMs"
-    | "eventTypes"
-    | "exactEventTypes"
-    | "closeAtEnter"
-    | "attach"
+    "ignorePids" | "ringbufBytes" | "statsIntervalMs" | "eventTypes" | "exactEventTypes" | "attach"
   >,
 ): string[] {
   const args = ["--ignore-pid", String(process.pid)];
@@ -115,7 +103,6 @@ export function loaderArgs(
   if (options.eventTypes !== undefined) {
     args.push("--syscalls", kernelFilter(options.eventTypes, options.exactEventTypes !== true).ids.join(","));
   }
-  if (options.closeAtEnter === true) args.push("--close-at-enter");
   if (options.attach !== undefined) args.push("--attach", options.attach);
   return args;
 }

@@ -44,11 +44,6 @@ describe("startSensor with a stand-in loader", () => {
       "--stats-interval-ms",
       "250",
     ]);
-    expect(loaderArgs({ closeAtEnter: true })).toEqual([
-      "--ignore-pid",
-      String(process.pid),
-      "--close-at-enter",
-    ]);
     // The loader's own default (tracepoints) unless a mode is asked for.
     expect(loaderArgs({})).not.toContain("--attach");
     expect(loaderArgs({ attach: "raw" })).toEqual(["--ignore-pid", String(process.pid), "--attach", "raw"]);

@@ -50,7 +50,6 @@ describe("kernelFilter", () => {
     expect(stateOnly.ids).not.toContain(S.PG_SYS_CLOSE);
     expect(stateOnly.ids).toContain(S.PG_SYS_FCNTL);
     expect(stateOnly.ids).toContain(S.PG_FILTER_RECEIVED_FDS);
-    expect(stateOnly.ids).not.toContain(S.PG_FILTER_FILE_CLOSES);
     expect(stateOnly.ids).not.toContain(S.PG_FILTER_ALL_FCNTL);
     expect(stateOnly.ids).not.toContain(S.PG_SYS_RECVMSG);
     for (const t of ["pipe", "pipe2", "eventfd2", "close_range", "pidfd_getfd", "open_by_handle_at"]) {
@@ -58,10 +57,14 @@ describe("kernelFilter", () => {
     }
     const withClose = kernelFilter(new Set(["close", "fcntl"]));
     expect(withClose.ids).toContain(S.PG_SYS_CLOSE);
-    expect(withClose.ids).toContain(S.PG_FILTER_FILE_CLOSES);
     expect(withClose.ids).toContain(S.PG_FILTER_ALL_FCNTL);
     // Exact sets (captures): the slots follow the request; no state, no received fds.
-    expect(kernelFilter(new Set(["close"]), false).ids).toEqual([S.PG_SYS_CLOSE, S.PG_FILTER_FILE_CLOSES]);
+    expect(kernelFilter(new Set(["close"]), false).ids).toEqual([S.PG_SYS_CLOSE]);
+    // No slot past the syscalls for close: it is sent whole or not at all.
+    expect(withClose.ids.filter((id) => id >= S.PG_FILTER_RECEIVED_FDS)).toEqual([
+      S.PG_FILTER_RECEIVED_FDS,
+      S.PG_FILTER_ALL_FCNTL,
+    ]);
   });
 
   it("becomes --syscalls on the loader's command line", () => {
@@ -125,10 +128,8 @@ exec cat > ${stdin}
     sensor.setEventTypes(new Set(["close"]));
     await sensor.stop();
     await until(() => existsSync(stdin));
-    // A rule on close asks for every close (the filter slot), not only sockets'.
-    expect(readFileSync(stdin, "utf8")).toBe(
-      `syscalls ${PG_SYSCALL.PG_SYS_CLOSE},${PG_SYSCALL.PG_FILTER_FILE_CLOSES}\n`,
-    );
+    // A rule on close asks for close, which the kernel then sends whole.
+    expect(readFileSync(stdin, "utf8")).toBe(`syscalls ${PG_SYSCALL.PG_SYS_CLOSE}\n`);
     expect(restarts).toEqual([1]);
   });
 
