@@ -23,6 +23,12 @@
 //              the same with --attach raw: this tree's tp_btf program that
 //              every syscall runs, instead of its default per-syscall
 //              tracepoints (only the syscalls the filter needs run one)
+//   kernel filtered, no close
+//              a what-if: the filtered set without close, and
+//              --close-at-enter so that no socket set needs closes either:
+//              no program runs for the loop at all, as if the fd table did
+//              without the closes of sockets (the filtered path's floor
+//              with per-syscall tracepoints)
 //   noop both  the floor: do-nothing tp_btf programs on sys_enter and
 //              sys_exit (bpf/bench/noop.bpf.c, never part of Peregrine):
 //              the syscall-tracepoint slow path plus one empty program call
@@ -41,7 +47,7 @@
 // agent, in the same rounds right after this tree's, and the summary prints
 // both side by side.
 //
-//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]  (PAIRS=1000000 ROUNDS=3)
+//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]  (PAIRS=1000000 ROUNDS=3 LOOP=read)
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,6 +63,9 @@ const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }
 const baselineArg = process.argv.indexOf("--baseline");
 /** Another checkout to compare with, in the same rounds (undefined: none). */
 const BASELINE = baselineArg > 0 ? resolve(process.argv[baselineArg + 1] ?? "") : undefined;
+// LOOP=read: the loop does one-byte reads of /dev/zero instead (a "pair" is then one read):
+// what the sensor costs a syscall it does not watch, most of a machine's.
+const LOOP_ARGS = process.env.LOOP === "read" ? ["read"] : [];
 
 const LOOP_C = String.raw`
 #include <fcntl.h>
@@ -70,8 +79,15 @@ int main(int argc, char **argv)
 	struct timespec a, b, ca, cb;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
-	for (long i = 0; i < n; i++)
-		close(open("/etc/hostname", O_RDONLY));
+	if (argc > 2) { /* "read": one-byte reads of /dev/zero, a syscall no rule watches */
+		char b;
+		int fd = open("/dev/zero", O_RDONLY);
+		for (long i = 0; i < n; i++)
+			read(fd, &b, 1);
+	} else {
+		for (long i = 0; i < n; i++)
+			close(open("/etc/hostname", O_RDONLY));
+	}
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("%.1f %.1f\n", ((cb.tv_sec - ca.tv_sec) * 1e9 + (cb.tv_nsec - ca.tv_nsec)) / n,
@@ -142,7 +158,7 @@ function runLoops(parallel) {
   noteForeignTracers();
   return Promise.all(
     Array.from({ length: parallel }, () => {
-      const child = spawn(loopBin, [String(PAIRS)], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(loopBin, [String(PAIRS), ...LOOP_ARGS], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       child.stdout.on("data", (d) => {
         out += d;
@@ -234,6 +250,9 @@ const CNT_RINGBUF_FULL = 2;
 
 // What `peregrine run` asks the kernel for with the filtered scenario's rule (unlinkat + the state tables').
 const FILTERED_IDS = kernelFilter(new Set(["unlinkat"])).ids.join(",");
+const FILTERED_NO_CLOSE = kernelFilter(new Set(["unlinkat"]))
+  .ids.filter((id) => id !== 69 /* PG_SYS_CLOSE */)
+  .join(",");
 
 /**
  * The loader alone, every openat and close sent (or, with extra arguments,
@@ -319,7 +338,7 @@ const FILTER_RULES = ["--rules", filterRules];
 const fmt = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });
 
 console.log(
-  `openat+close pairs per loop: ${fmt(PAIRS)}, rounds: ${ROUNDS}, cores: ${execFileSync("nproc", { encoding: "utf8" }).trim()}`,
+  `${LOOP_ARGS.length > 0 ? "one-byte reads of /dev/zero" : "openat+close pairs"} per loop: ${fmt(PAIRS)}, rounds: ${ROUNDS}, cores: ${execFileSync("nproc", { encoding: "utf8" }).trim()}`,
 );
 const rows = [];
 for (let round = 1; round <= ROUNDS; round++) {
@@ -332,6 +351,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "noopExit",
           "kfilt",
           "kfiltRaw",
+          "kfiltNoClose",
           "kfiltEnter",
           "bpftrace",
           "kernel",
@@ -344,6 +364,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "kernel",
           "bpftrace",
           "kfiltEnter",
+          "kfiltNoClose",
           "kfiltRaw",
           "kfilt",
           "noopExit",
@@ -371,6 +392,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "kfilt") row.kfilt = (await kernelOnly(["--syscalls", FILTERED_IDS])).ns;
     else if (s === "kfiltRaw")
       row.kfiltRaw = (await kernelOnly(["--syscalls", FILTERED_IDS, "--attach", "raw"])).ns;
+    else if (s === "kfiltNoClose")
+      row.kfiltNoClose = (await kernelOnly(["--syscalls", FILTERED_NO_CLOSE, "--close-at-enter"])).ns;
     else if (s === "kfiltB") row.kfiltB = (await kernelOnly(["--syscalls", FILTERED_IDS], BASELINE)).ns;
     else if (s === "kernelB") row.kernelB = await kernelOnly(undefined, BASELINE);
     else if (s === "deliveredB") row.deliveredB = await attached(DEFAULT_RULES, 1, BASELINE);
@@ -384,7 +407,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x), no close ${fmt(row.kfiltNoClose)} ns (${(row.kfiltNoClose / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -406,7 +429,7 @@ const span = (pick) => {
 console.log(
   `ratios over ${clean.length > 0 ? `the ${clean.length} round(s) without foreign tracers` : `all ${rows.length} rounds (every one had foreign tracers)`}, median (min-max): ` +
     `noop exit ${span((r) => r.noopExit)}, noop enter+exit ${span((r) => r.noopBoth)}, ` +
-    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
+    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, no close ${span((r) => r.kfiltNoClose)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
     `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
 );
 if (BASELINE) {
