@@ -19,13 +19,13 @@
 //              kernel's socket-fd map (the default), and with
 //              --close-at-enter (a sys_enter program marks them: the way
 //              before); the kernel side of "filtered" without the agent
-//   kernel filtered raw
-//              the same with --attach raw: this tree's tp_btf program that
-//              every syscall runs, instead of its default per-syscall
-//              tracepoints (only the syscalls the filter needs run one)
+//   kernel filtered tracepoints
+//              the same with --attach tracepoints: a program only on the
+//              syscalls the filter needs (syscalls:sys_exit_<name>) instead
+//              of the default tp_btf program that every syscall runs
 //   kernel filtered, no close
-//              a what-if: the filtered set without close, and
-//              --close-at-enter so that no socket set needs closes either:
+//              a what-if: the filtered set without close, with tracepoints
+//              and --close-at-enter so that no socket set needs closes:
 //              no program runs for the loop at all, as if the fd table did
 //              without the closes of sockets (the filtered path's floor
 //              with per-syscall tracepoints)
@@ -47,7 +47,8 @@
 // agent, in the same rounds right after this tree's, and the summary prints
 // both side by side.
 //
-//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]  (PAIRS=1000000 ROUNDS=3 LOOP=read)
+//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]
+//   (PAIRS=1000000 ROUNDS=3 LOOP=read ATTACH=tracepoints)
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -66,6 +67,9 @@ const BASELINE = baselineArg > 0 ? resolve(process.argv[baselineArg + 1] ?? "") 
 // LOOP=read: the loop does one-byte reads of /dev/zero instead (a "pair" is then one read):
 // what the sensor costs a syscall it does not watch, most of a machine's.
 const LOOP_ARGS = process.env.LOOP === "read" ? ["read"] : [];
+// ATTACH=tracepoints|raw: how this tree's loader and agent attach the syscall exit program
+// (--attach, sensor.attach) where a scenario does not say; unset: their default (raw).
+const ATTACH = process.env.ATTACH;
 
 const LOOP_C = String.raw`
 #include <fcntl.h>
@@ -183,6 +187,7 @@ async function startAgent(rulesArgs, dir = root) {
       join(dir, "bin/peregrine.js"),
       "run",
       ...rulesArgs,
+      ...(ATTACH && dir === root ? ["-o", `sensor.attach=${ATTACH}`] : []),
       "--output",
       "json",
       "--metrics-address",
@@ -261,9 +266,14 @@ const FILTERED_NO_CLOSE = kernelFilter(new Set(["unlinkat"]))
  * wrote, from its final stats record).
  */
 async function kernelOnly(args = ["--syscalls", "2,69"] /* PG_SYS_OPENAT, PG_SYS_CLOSE */, dir = root) {
-  const loader = spawn(join(dir, "bpf/.output/peregrine-loader"), [...args, "--stats-interval-ms", "0"], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const attach = ATTACH && dir === root && !args.includes("--attach") ? ["--attach", ATTACH] : [];
+  const loader = spawn(
+    join(dir, "bpf/.output/peregrine-loader"),
+    [...args, ...attach, "--stats-interval-ms", "0"],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   let bytes = 0;
   let tail = Buffer.alloc(0);
   await new Promise((resolve) => loader.stdout.once("data", resolve));
@@ -350,7 +360,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "noopBoth",
           "noopExit",
           "kfilt",
-          "kfiltRaw",
+          "kfiltTp",
           "kfiltNoClose",
           "kfiltEnter",
           "bpftrace",
@@ -365,7 +375,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "bpftrace",
           "kfiltEnter",
           "kfiltNoClose",
-          "kfiltRaw",
+          "kfiltTp",
           "kfilt",
           "noopExit",
           "noopBoth",
@@ -390,10 +400,12 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "noopBoth") row.noopBoth = await noop("enter,exit");
     else if (s === "noopExit") row.noopExit = await noop("exit");
     else if (s === "kfilt") row.kfilt = (await kernelOnly(["--syscalls", FILTERED_IDS])).ns;
-    else if (s === "kfiltRaw")
-      row.kfiltRaw = (await kernelOnly(["--syscalls", FILTERED_IDS, "--attach", "raw"])).ns;
+    else if (s === "kfiltTp")
+      row.kfiltTp = (await kernelOnly(["--syscalls", FILTERED_IDS, "--attach", "tracepoints"])).ns;
     else if (s === "kfiltNoClose")
-      row.kfiltNoClose = (await kernelOnly(["--syscalls", FILTERED_NO_CLOSE, "--close-at-enter"])).ns;
+      row.kfiltNoClose = (
+        await kernelOnly(["--syscalls", FILTERED_NO_CLOSE, "--close-at-enter", "--attach", "tracepoints"])
+      ).ns;
     else if (s === "kfiltB") row.kfiltB = (await kernelOnly(["--syscalls", FILTERED_IDS], BASELINE)).ns;
     else if (s === "kernelB") row.kernelB = await kernelOnly(undefined, BASELINE);
     else if (s === "deliveredB") row.deliveredB = await attached(DEFAULT_RULES, 1, BASELINE);
@@ -407,7 +419,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x), no close ${fmt(row.kfiltNoClose)} ns (${(row.kfiltNoClose / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), tracepoints ${fmt(row.kfiltTp)} ns (${(row.kfiltTp / row.untraced).toFixed(2)}x), no close ${fmt(row.kfiltNoClose)} ns (${(row.kfiltNoClose / row.untraced).toFixed(2)}x), at enter ${fmt(row.kfiltEnter)} ns (${(row.kfiltEnter / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent, ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -429,7 +441,7 @@ const span = (pick) => {
 console.log(
   `ratios over ${clean.length > 0 ? `the ${clean.length} round(s) without foreign tracers` : `all ${rows.length} rounds (every one had foreign tracers)`}, median (min-max): ` +
     `noop exit ${span((r) => r.noopExit)}, noop enter+exit ${span((r) => r.noopBoth)}, ` +
-    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, no close ${span((r) => r.kfiltNoClose)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
+    `kernel filtered ${span((r) => r.kfilt)}, tracepoints ${span((r) => r.kfiltTp)}, no close ${span((r) => r.kfiltNoClose)}, at enter ${span((r) => r.kfiltEnter)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
     `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
 );
 if (BASELINE) {
@@ -441,7 +453,7 @@ if (BASELINE) {
     return `${fmt(med(xs))} (${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))})`;
   };
   console.log(
-    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} (raw ${addedSpan((r) => r.kfiltRaw)}) vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
+    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} (tracepoints ${addedSpan((r) => r.kfiltTp)}) vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
       `kernel only ${addedSpan((r) => r.kernel.ns)} vs ${addedSpan((r) => r.kernelB.ns)}; delivered ${addedSpan((r) => r.delivered.ns[0])} vs ${addedSpan((r) => r.deliveredB.ns[0])}; noop exit ${addedSpan((r) => r.noopExit)}`,
   );
 }
