@@ -491,7 +491,7 @@ static int enter__sync(struct peregrine_bpf *skel, bool needed)
  * (pg_sys_exit, the default) runs for every syscall of the machine and
  * drops most of them itself. Not the default: each hit of a needed syscall
  * costs more through the perf path, each detach (a reload, the exit) waits
- * for a tracepoint grace period, ~45 ms here, under the kernel's
+ * for a tracepoint grace period, ~50 ms here, under the kernel's
  * event_mutex, and calls of syscalls the kernel lacks are not seen
  * (docs/sensor.md). When tracefs or a syscall's tracepoint is missing, or
  * an attach fails, the loader says so on stderr and falls back to raw.
