@@ -22,11 +22,12 @@
 //   kernel filtered
 //              the loader alone with the filtered scenario's syscall set
 //              (nothing sent): the kernel side of "filtered" without the
-//              agent
-//   kernel filtered raw
-//              the same with --attach raw: this tree's tp_btf program that
-//              every syscall runs, instead of its default per-syscall
-//              tracepoints (only the syscalls the filter needs run one)
+//              agent (the default raw tp_btf program, which every syscall
+//              runs)
+//   kernel filtered tracepoints
+//              the same with --attach tracepoints: a program only on the
+//              syscalls the filter needs (syscalls:sys_exit_<name>); with
+//              no rule on close, none runs for the loop at all
 //   noop both  the floor: do-nothing tp_btf programs on sys_enter and
 //              sys_exit (bpf/bench/noop.bpf.c, never part of Peregrine):
 //              the syscall-tracepoint slow path plus one empty program call
@@ -45,7 +46,8 @@
 // agent, in the same rounds right after this tree's, and the summary prints
 // both side by side.
 //
-//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]  (PAIRS=1000000 ROUNDS=3)
+//   npm run build && sudo node bench/kernel-overhead.mjs [--baseline DIR]
+//   (PAIRS=1000000 ROUNDS=3 LOOP=read ATTACH=tracepoints)
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,6 +63,12 @@ const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }
 const baselineArg = process.argv.indexOf("--baseline");
 /** Another checkout to compare with, in the same rounds (undefined: none). */
 const BASELINE = baselineArg > 0 ? resolve(process.argv[baselineArg + 1] ?? "") : undefined;
+// LOOP=read: the loop does one-byte reads of /dev/zero instead (a "pair" is then one read):
+// what the sensor costs a syscall it does not watch, most of a machine's.
+const LOOP_ARGS = process.env.LOOP === "read" ? ["read"] : [];
+// ATTACH=tracepoints|raw: how this tree's loader and agent attach the syscall exit program
+// (--attach, sensor.attach) where a scenario does not say; unset: their default (raw).
+const ATTACH = process.env.ATTACH;
 
 const LOOP_C = String.raw`
 #include <fcntl.h>
@@ -74,8 +82,15 @@ int main(int argc, char **argv)
 	struct timespec a, b, ca, cb;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
-	for (long i = 0; i < n; i++)
-		close(open("/etc/hostname", O_RDONLY));
+	if (argc > 2) { /* "read": one-byte reads of /dev/zero, a syscall no rule watches */
+		char b;
+		int fd = open("/dev/zero", O_RDONLY);
+		for (long i = 0; i < n; i++)
+			read(fd, &b, 1);
+	} else {
+		for (long i = 0; i < n; i++)
+			close(open("/etc/hostname", O_RDONLY));
+	}
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	printf("%.1f %.1f\n", ((cb.tv_sec - ca.tv_sec) * 1e9 + (cb.tv_nsec - ca.tv_nsec)) / n,
@@ -146,7 +161,7 @@ function runLoops(parallel) {
   noteForeignTracers();
   return Promise.all(
     Array.from({ length: parallel }, () => {
-      const child = spawn(loopBin, [String(PAIRS)], { stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(loopBin, [String(PAIRS), ...LOOP_ARGS], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       child.stdout.on("data", (d) => {
         out += d;
@@ -171,6 +186,7 @@ async function startAgent(rulesArgs, dir = root) {
       join(dir, "bin/peregrine.js"),
       "run",
       ...rulesArgs,
+      ...(ATTACH && dir === root ? ["-o", `sensor.attach=${ATTACH}`] : []),
       "--output",
       "json",
       "--metrics-address",
@@ -246,9 +262,14 @@ const FILTERED_IDS = kernelFilter(new Set(["unlinkat"])).ids.join(",");
  * wrote, from its final stats record).
  */
 async function kernelOnly(args = ["--syscalls", "2,69"] /* PG_SYS_OPENAT, PG_SYS_CLOSE */, dir = root) {
-  const loader = spawn(join(dir, "bpf/.output/peregrine-loader"), [...args, "--stats-interval-ms", "0"], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const attach = ATTACH && dir === root && !args.includes("--attach") ? ["--attach", ATTACH] : [];
+  const loader = spawn(
+    join(dir, "bpf/.output/peregrine-loader"),
+    [...args, ...attach, "--stats-interval-ms", "0"],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   let bytes = 0;
   let tail = Buffer.alloc(0);
   await new Promise((resolve) => loader.stdout.once("data", resolve));
@@ -323,7 +344,7 @@ const FILTER_RULES = ["--rules", filterRules];
 const fmt = (n) => n.toLocaleString("en-US", { maximumFractionDigits: 1 });
 
 console.log(
-  `openat+close pairs per loop: ${fmt(PAIRS)}, rounds: ${ROUNDS}, cores: ${execFileSync("nproc", { encoding: "utf8" }).trim()}`,
+  `${LOOP_ARGS.length > 0 ? "one-byte reads of /dev/zero" : "openat+close pairs"} per loop: ${fmt(PAIRS)}, rounds: ${ROUNDS}, cores: ${execFileSync("nproc", { encoding: "utf8" }).trim()}`,
 );
 const rows = [];
 for (let round = 1; round <= ROUNDS; round++) {
@@ -335,7 +356,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "noopBoth",
           "noopExit",
           "kfilt",
-          "kfiltRaw",
+          "kfiltTp",
           "bpftrace",
           "kernel",
           "delivered",
@@ -346,7 +367,7 @@ for (let round = 1; round <= ROUNDS; round++) {
           "delivered",
           "kernel",
           "bpftrace",
-          "kfiltRaw",
+          "kfiltTp",
           "kfilt",
           "noopExit",
           "noopBoth",
@@ -371,8 +392,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     else if (s === "noopBoth") row.noopBoth = await noop("enter,exit");
     else if (s === "noopExit") row.noopExit = await noop("exit");
     else if (s === "kfilt") row.kfilt = (await kernelOnly(["--syscalls", FILTERED_IDS])).ns;
-    else if (s === "kfiltRaw")
-      row.kfiltRaw = (await kernelOnly(["--syscalls", FILTERED_IDS, "--attach", "raw"])).ns;
+    else if (s === "kfiltTp")
+      row.kfiltTp = (await kernelOnly(["--syscalls", FILTERED_IDS, "--attach", "tracepoints"])).ns;
     else if (s === "kfiltB") row.kfiltB = (await kernelOnly(["--syscalls", FILTERED_IDS], BASELINE)).ns;
     else if (s === "kernelB") row.kernelB = await kernelOnly(undefined, BASELINE);
     else if (s === "deliveredB") row.deliveredB = await attached(DEFAULT_RULES, 1, BASELINE);
@@ -384,7 +405,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   const d = row.delivered;
   const f = row.filtered;
   console.log(
-    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), raw ${fmt(row.kfiltRaw)} ns (${(row.kfiltRaw / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
+    `round ${round}${foreignInRound ? ` (${foreignInRound} foreign tracer(s) running: figures inflated)` : ""}: untraced ${fmt(row.untraced)} ns/pair | noop enter+exit ${fmt(row.noopBoth)} ns (${(row.noopBoth / row.untraced).toFixed(2)}x) | noop exit ${fmt(row.noopExit)} ns (${(row.noopExit / row.untraced).toFixed(2)}x) | kernel filtered ${fmt(row.kfilt)} ns (${(row.kfilt / row.untraced).toFixed(2)}x), tracepoints ${fmt(row.kfiltTp)} ns (${(row.kfiltTp / row.untraced).toFixed(2)}x) | bpftrace ${fmt(row.bpftrace)} ns (${(row.bpftrace / row.untraced).toFixed(2)}x) | kernel only ${fmt(row.kernel.ns)} ns (${(row.kernel.ns / row.untraced).toFixed(2)}x, loader ${row.kernel.cpu.toFixed(2)} s CPU = ${fmt((row.kernel.cpu * 1e9) / row.kernel.records)} ns/record, ${fmt(row.kernel.records)} records, ${row.kernel.lost} lost) | delivered ${fmt(d.ns[0])} ns (${(d.ns[0] / row.untraced).toFixed(2)}x), ` +
       `${fmt(d.sent)} records sent (${(d.sent / PAIRS).toFixed(2)} per pair), ${d.drops} lost, ${fmt(d.sent / d.cpu)} events/CPU-s (loader ${d.loaderCpu.toFixed(3)} s + agent ${d.agentCpu.toFixed(2)} s), agent RSS ${(d.rss / 2 ** 20).toFixed(0)} MB | ` +
       `filtered ${fmt(f.ns[0])} ns (${(f.ns[0] / row.untraced).toFixed(2)}x), ${fmt(f.sent)} sent, ${f.drops} lost`,
   );
@@ -406,7 +427,7 @@ const span = (pick) => {
 console.log(
   `ratios over ${clean.length > 0 ? `the ${clean.length} round(s) without foreign tracers` : `all ${rows.length} rounds (every one had foreign tracers)`}, median (min-max): ` +
     `noop exit ${span((r) => r.noopExit)}, noop enter+exit ${span((r) => r.noopBoth)}, ` +
-    `kernel filtered ${span((r) => r.kfilt)}, raw ${span((r) => r.kfiltRaw)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
+    `kernel filtered ${span((r) => r.kfilt)}, tracepoints ${span((r) => r.kfiltTp)}, filtered ${span((r) => r.filtered.ns[0])}, ` +
     `bpftrace ${span((r) => r.bpftrace)}, kernel only ${span((r) => r.kernel.ns)}, delivered ${span((r) => r.delivered.ns[0])}`,
 );
 if (BASELINE) {
@@ -418,7 +439,7 @@ if (BASELINE) {
     return `${fmt(med(xs))} (${fmt(Math.min(...xs))} to ${fmt(Math.max(...xs))})`;
   };
   console.log(
-    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} (raw ${addedSpan((r) => r.kfiltRaw)}) vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
+    `ns added per pair, median (min to max), this tree vs baseline: kernel filtered ${addedSpan((r) => r.kfilt)} (tracepoints ${addedSpan((r) => r.kfiltTp)}) vs ${addedSpan((r) => r.kfiltB)}; filtered ${addedSpan((r) => r.filtered.ns[0])} vs ${addedSpan((r) => r.filteredB.ns[0])}; ` +
       `kernel only ${addedSpan((r) => r.kernel.ns)} vs ${addedSpan((r) => r.kernelB.ns)}; delivered ${addedSpan((r) => r.delivered.ns[0])} vs ${addedSpan((r) => r.deliveredB.ns[0])}; noop exit ${addedSpan((r) => r.noopExit)}`,
   );
 }

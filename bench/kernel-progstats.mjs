@@ -13,12 +13,12 @@
 //              decides (before the fd table followed every descriptor-making
 //              syscall, every close with the opens; then sockets' only;
 //              now none)
-//   … raw      this tree's loader with --attach raw (its pg_sys_exit, the
-//              tp_btf program every syscall runs) rather than its default
-//              per-syscall tracepoints (pg_sys_exit_tp, run only by the
-//              syscalls the filter needs). The statistics count only the
-//              time inside a program: what a tracepoint costs around it
-//              (the kernel's perf_syscall_exit) shows in kernel-overhead.mjs
+//   … tracepoints  this tree's loader with --attach tracepoints (its
+//              pg_sys_exit_tp, run only by the syscalls the filter needs)
+//              rather than the default tp_btf program every syscall runs
+//              (pg_sys_exit). The statistics count only the time inside a
+//              program: what a tracepoint costs around it (the kernel's
+//              perf_syscall_exit) shows in kernel-overhead.mjs
 //   noop exit  a do-nothing tp_btf sys_exit program (bpf/bench/noop.bpf.c):
 //              what the statistics themselves and an empty program cost
 //   pg_sched_exec/fork/exit  EXECS (2000) fork+exec of /bin/true from a
@@ -201,7 +201,7 @@ const loader = (dir) => join(dir, "bpf/.output/peregrine-loader");
 // struct pg_stats: 24-byte header, then u64 counters (enum pg_counter; 2 = PG_CNT_RINGBUF_FULL).
 const STATS_BYTES = 24 + 8 * 16;
 const scenarios = [];
-// The syscall exit program: per-syscall tracepoints' or the raw one, whichever runs.
+// The syscall exit program: the raw one, or per-syscall tracepoints', whichever runs.
 const EXIT = ["pg_sys_exit_tp", "pg_sys_exit"];
 for (const b of builds) {
   scenarios.push({
@@ -222,8 +222,8 @@ for (const b of builds) {
 for (const set of ["filtered", "delivered"]) {
   const args = ["--syscalls", set === "filtered" ? FILTERED : DELIVERED, "--stats-interval-ms", "0"];
   scenarios.push({
-    key: `${set} raw current`,
-    run: () => measure(loader(root), [...args, "--attach", "raw"], "pg_sys_exit"),
+    key: `${set} tracepoints current`,
+    run: () => measure(loader(root), [...args, "--attach", "tracepoints"], "pg_sys_exit_tp"),
   });
 }
 scenarios.push({

@@ -1344,11 +1344,14 @@ struct syscall_exit_record {
 };
 
 /*
- * The default way in (the loader's --attach tracepoints): the loader
- * attaches this program to syscalls:sys_exit_<name> of only the numbers
- * whose nr_action is not IGNORE or FILTERED. The kernel tests a per-syscall
- * bit before running any program, so an unwanted syscall costs no program
- * run at all, where pg_sys_exit runs for every syscall of the machine.
+ * The other way in (the loader's --attach tracepoints; raw, above, is the
+ * default): the loader attaches this program to syscalls:sys_exit_<name>
+ * of only the numbers whose nr_action is not IGNORE or FILTERED. The
+ * kernel tests a per-syscall bit before running any program, so an
+ * unwanted syscall costs no program run at all, where pg_sys_exit runs for
+ * every syscall of the machine; but each hit goes through the perf path
+ * first (perf_syscall_exit, trace_call_bpf), dearer than a raw hit
+ * (docs/sensor.md).
  * It still goes through the nr_action dispatch: one byte, which keeps the
  * fast-path actions (fcntl's command check) in one place, and drops what a
  * reload is detaching as filtered.

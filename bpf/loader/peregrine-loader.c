@@ -95,10 +95,11 @@ static const char usage_text[] =
 	"  --stats-interval-ms N  write a PG_REC_STATS record every N ms\n"
 	"                         (default 1000; 0: only at exit)\n"
 	"  --attach MODE          how the syscall exit program is attached:\n"
-	"                         'tracepoints' (default): to syscalls:sys_exit_<name>\n"
-	"                         of only the syscalls the filter needs; 'raw': one\n"
-	"                         tp_btf/sys_exit program for every syscall (also the\n"
-	"                         fallback when tracefs or a tracepoint is missing)\n"
+	"                         'raw' (default): one tp_btf/sys_exit program that\n"
+	"                         every syscall runs; 'tracepoints': to\n"
+	"                         syscalls:sys_exit_<name> of only the syscalls the\n"
+	"                         filter needs (falls back to raw when tracefs or a\n"
+	"                         tracepoint is missing; see docs/sensor.md)\n"
 	"  --verbose              also print libbpf debug messages to stderr\n"
 	"  --help                 show this help\n"
 	"\n"
@@ -292,7 +293,7 @@ struct options {
 	__u8 syscalls[PG_SYS_MAX]; /* 1: send */
 	__u64 ringbuf_bytes;
 	__u64 stats_interval_ms;
-	bool attach_raw; /* --attach raw */
+	bool attach_raw; /* not --attach tracepoints (raw is the default) */
 };
 
 /*
@@ -445,14 +446,18 @@ static const char *bpf__hint(int err)
 }
 
 /*
- * How the syscall exit program is attached (--attach). By default,
- * pg_sys_exit_tp goes to syscalls:sys_exit_<name> of only the numbers whose
- * nr_action is not IGNORE or FILTERED: the kernel tests a per-syscall bit
- * before it runs any program, so a syscall nobody needs costs no program
- * run, where the raw tp_btf/sys_exit program (pg_sys_exit, --attach raw)
- * runs for every syscall of the machine and drops most of them itself.
- * When tracefs or a syscall's tracepoint is missing, or an attach fails,
- * the loader says so on stderr and falls back to the raw program.
+ * How the syscall exit program is attached (--attach). With
+ * --attach tracepoints, pg_sys_exit_tp goes to syscalls:sys_exit_<name> of
+ * only the numbers whose nr_action is not IGNORE or FILTERED: the kernel
+ * tests a per-syscall bit before it runs any program, so a syscall nobody
+ * needs costs no program run, where the raw tp_btf/sys_exit program
+ * (pg_sys_exit, the default) runs for every syscall of the machine and
+ * drops most of them itself. Not the default: each hit of a needed syscall
+ * costs more through the perf path, each detach (a reload, the exit) waits
+ * for a tracepoint grace period, ~50 ms here, under the kernel's
+ * event_mutex, and calls of syscalls the kernel lacks are not seen
+ * (docs/sensor.md). When tracefs or a syscall's tracepoint is missing, or
+ * an attach fails, the loader says so on stderr and falls back to raw.
  */
 static bool exits_raw;    /* the raw program is the way in (asked, or fallen back to) */
 static bool exits_live;   /* attached: filter__set keeps the tracepoints in step */
@@ -922,7 +927,8 @@ static int loop__run(struct peregrine_bpf *skel, struct ring_buffer *rb,
 int main(int argc, char **argv)
 {
 	struct options opts = { .ringbuf_bytes = 8 << 20,
-				.stats_interval_ms = 1000 };
+				.stats_interval_ms = 1000,
+				.attach_raw = true };
 
 	memset(opts.syscalls, 1, sizeof(opts.syscalls));
 	opts.syscalls[PG_SYS_UNKNOWN] = 0;

@@ -73,7 +73,7 @@ export function defaultConfig(): Config {
     ringbufBytes: 8 * 1024 * 1024,
     statsIntervalMs: 1000,
     loaderPath: "",
-    sensorAttach: "tracepoints",
+    sensorAttach: "raw",
     hostname: "",
     otlp: defaultOtlpFileSettings(),
     otlpResource: "workload",

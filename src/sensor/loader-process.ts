@@ -32,12 +32,12 @@ export interface SensorOptions {
   /** Send exactly eventTypes, without the state tables' set (captures of one kind, tests). */
   readonly exactEventTypes?: boolean | undefined;
   /**
-   * How the loader attaches its syscall exit program (its --attach):
-   * "tracepoints" (the loader's default), one syscalls:sys_exit_<name> per
-   * syscall the filter needs, so unwanted ones cost no program run; "raw",
-   * one tp_btf/sys_exit program for every syscall (docs/sensor.md). The
-   * loader falls back to raw by itself, saying so on stderr, when tracefs or
-   * a tracepoint is missing.
+   * How the loader attaches its syscall exit program (its --attach): "raw"
+   * (the loader's default), one tp_btf/sys_exit program that every syscall
+   * runs; "tracepoints", one syscalls:sys_exit_<name> per syscall the filter
+   * needs, so unwanted ones cost no program run (docs/sensor.md: the
+   * trade-off). The loader falls back to raw by itself, saying so on stderr,
+   * when tracefs or a tracepoint is missing.
    */
   readonly attach?: SensorAttach | undefined;
   /** Each line the loader writes to stderr (warnings such as the fallback above). */

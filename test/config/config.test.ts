@@ -45,11 +45,11 @@ describe("config", () => {
 
   it("takes the sensor's attach mode and names the line of a bad one", () => {
     const good = join(dir, "attach.yaml");
-    writeFileSync(good, "sensor:\n  attach: raw\n");
+    writeFileSync(good, "sensor:\n  attach: tracepoints\n");
     const config = defaultConfig();
-    expect(config.sensorAttach).toBe("tracepoints");
-    applyConfigFile(config, good);
     expect(config.sensorAttach).toBe("raw");
+    applyConfigFile(config, good);
+    expect(config.sensorAttach).toBe("tracepoints");
     const bad = join(dir, "attach-bad.yaml");
     writeFileSync(bad, "output: json\nsensor:\n  attach: kprobes\n");
     expect(() => applyConfigFile(defaultConfig(), bad)).toThrow(

@@ -1,11 +1,11 @@
 /**
  * Live: how the loader attaches its syscall exit program (--attach, the
  * `sensor.attach` setting; docs/sensor.md). With per-syscall tracepoints
- * (the default) only the syscalls the filter needs have a program, as the
- * kernel itself reports (`bpftool perf list`), and a rules reload attaches
- * and detaches them without missing a syscall wanted before and after; the
- * raw tp_btf program still works; and without tracefs the loader falls back
- * to it and says so. Needs root, kernel BTF, `make -C bpf`, cc and bpftool;
+ * only the syscalls the filter needs have a program, as the kernel itself
+ * reports (`bpftool perf list`), and a rules reload attaches and detaches
+ * them without missing a syscall wanted before and after; the raw tp_btf
+ * program (the default) sees everything the filter wants; and without
+ * tracefs the loader falls back to it and says so. Needs root, kernel BTF, `make -C bpf`, cc and bpftool;
  * skipped with the reason otherwise.
  */
 import { spawn } from "node:child_process";
@@ -129,9 +129,10 @@ describe.skipIf(skipReason !== undefined)("sensor: how the syscall exit program 
     return { pid, stdout };
   }
 
-  it("tracepoints (default): a program only on the syscalls the filter needs; a reload attaches and detaches one, missing nothing wanted before and after", async () => {
+  it("tracepoints: a program only on the syscalls the filter needs; a reload attaches and detaches one, missing nothing wanted before and after", async () => {
     const log = new RecordLog();
     const s = await startSensor({
+      attach: "tracepoints",
       eventTypes: new Set(["unlink"]),
       statsIntervalMs: 200,
       onRecord: log.push,
@@ -199,10 +200,32 @@ describe.skipIf(skipReason !== undefined)("sensor: how the syscall exit program 
     sensor = undefined;
   }, 30_000);
 
-  it("raw: one tp_btf/sys_exit program and no per-syscall tracepoint; it sees calls of syscalls the kernel lacks and counts every unwanted syscall as filtered", async () => {
+  it("tracepoints: an unwanted openat runs no program (neither seen nor filtered), a close of a file is dropped as filtered, a syscall the kernel lacks is not seen", async () => {
     const log = new RecordLog();
     const s = await startSensor({
-      attach: "raw",
+      attach: "tracepoints",
+      eventTypes: new Set(["unlink", "init_module"]),
+      statsIntervalMs: 200,
+      onRecord: log.push,
+    });
+    sensor = s;
+    expect(exitPrograms(s.pid)).not.toContain("tracepoint:sys_exit_openat");
+    expect(exitPrograms(s.pid)).toContain("tracepoint:sys_exit_unlink");
+    const before = await statsAfter(log, "a stats record before the helper");
+    const { pid } = await runHelper(log, ["opens", "2000"]);
+    const after = await statsAfter(log, "stats after the helper");
+    expect(syscallsOf(log, pid, "unlink").map((e) => e.args.path)).toEqual(["u-end"]);
+    expect(log.events().some((e) => e.kind === "open" && e.tgid === pid)).toBe(false);
+    // The 2000 closes of files run the program, which drops them (only sockets' closes matter).
+    expect((after.filtered ?? 0) - (before.filtered ?? 0)).toBeGreaterThanOrEqual(2000);
+    if (!hasExitTracepoint("init_module")) expect(syscallsOf(log, pid, "init_module")).toEqual([]);
+    await s.stop();
+    sensor = undefined;
+  }, 30_000);
+
+  it("raw (the default): one tp_btf/sys_exit program and no per-syscall tracepoint; it sees calls of syscalls the kernel lacks and counts every unwanted syscall as filtered", async () => {
+    const log = new RecordLog();
+    const s = await startSensor({
       eventTypes: new Set(["unlink", "init_module"]),
       statsIntervalMs: 200,
       onRecord: log.push,
@@ -240,6 +263,7 @@ describe.skipIf(skipReason !== undefined)("sensor: how the syscall exit program 
     const stderr: string[] = [];
     const s = await startSensor({
       loaderPath: wrapper,
+      attach: "tracepoints",
       eventTypes: new Set(["unlink"]),
       onRecord: log.push,
       onLoaderStderr: (line) => stderr.push(line),

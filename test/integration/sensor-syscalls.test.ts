@@ -22,7 +22,7 @@ import type {
   SyscallEvent,
 } from "../../src/decode/events.js";
 import { type Sensor, startSensor } from "../../src/sensor/loader-process.js";
-import { attachedTracepoints, hasExitTracepoint, liveCSkipReason, RecordLog } from "./live-support.js";
+import { liveCSkipReason, RecordLog } from "./live-support.js";
 
 const HELPER_SRC = fileURLToPath(new URL("./sensor-helper.c", import.meta.url));
 const skipReason = liveCSkipReason();
@@ -162,20 +162,12 @@ describe.skipIf(skipReason !== undefined)("sensor: every syscall family (live)",
     expect(one(r, "unshare")).toMatchObject({ ret: 0, args: { flags: 0 } });
     expect(one(r, "setns")).toMatchObject({ ret: EBADF, args: { fd: -1, nstype: 0 } });
     expect(one(r, "memfd_create")).toMatchObject({ ret: o.memfd, args: { name: "pg-memfd", flags: 1 } });
-    if (hasExitTracepoint("init_module")) {
-      expect(one(r, "init_module").ret).toBeLessThan(0);
-      // EBADF, or ENOSYS on a kernel built without module support.
-      expect(one(r, "finit_module")).toMatchObject({ args: { fd: -1 } });
-      expect([EBADF, ENOSYS]).toContain(one(r, "finit_module").ret);
-      expect(one(r, "delete_module")).toMatchObject({ args: { name: "pg_no_such_module", flags: 0o4000 } });
-      expect([ENOENT, ENOSYS]).toContain(one(r, "delete_module").ret);
-    } else {
-      // A kernel without module support has no tracepoints for them (every call is ENOSYS):
-      // per-syscall tracepoints, the default, cannot see those calls; --attach raw does
-      // (sensor-attach.test.ts checks the ENOSYS records there).
-      for (const t of ["init_module", "finit_module", "delete_module"] as const)
-        expect(syscalls(r, t)).toEqual([]);
-    }
+    expect(one(r, "init_module").ret).toBeLessThan(0);
+    // EBADF, or ENOSYS on a kernel built without module support.
+    expect(one(r, "finit_module")).toMatchObject({ args: { fd: -1 } });
+    expect([EBADF, ENOSYS]).toContain(one(r, "finit_module").ret);
+    expect(one(r, "delete_module")).toMatchObject({ args: { name: "pg_no_such_module", flags: 0o4000 } });
+    expect([ENOENT, ENOSYS]).toContain(one(r, "delete_module").ret);
     expect(one(r, "bpf")).toMatchObject({ args: { cmd: 5 /* BPF_PROG_LOAD */ } });
     expect(one(r, "bpf").ret).toBeLessThan(0);
     expect(one(r, "userfaultfd").args).toEqual({ flags: 0o2000000 });
@@ -341,10 +333,10 @@ describe.skipIf(skipReason !== undefined)("sensor: every syscall family (live)",
   });
 
   it("drops in the kernel what the filter does not ask for, and counts it", async () => {
-    // Rules that need only unlink: neither openat nor close is asked for (the fd table needs no close).
+    // Rules that need only unlink: openat is not asked for; close stays on (the fd table needs it for sockets).
     const filter = sensor.setEventTypes(new Set(["unlink"]));
     expect(filter.eventTypes.has("openat")).toBe(false);
-    expect(filter.eventTypes.has("close")).toBe(false);
+    expect(filter.eventTypes.has("close")).toBe(true);
     // The loader applies the update when it reads its stdin: give it a moment, then mark the time.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const since = lastTs(log.records);
@@ -354,21 +346,14 @@ describe.skipIf(skipReason !== undefined)("sensor: every syscall family (live)",
     );
     const r = await runHelper(["open-loop", "2000"], dir);
     expect(r.events.filter((e) => e.kind === "open")).toEqual([]);
-    // No close is sent without a rule on close.
-    expect(syscalls(r, "close")).toEqual([]);
+    // Closes of files nobody saw opening are dropped in the kernel (PG_FILTER_FILE_CLOSES off; pg_sock_fds).
+    expect(syscalls(r, "close").length).toBeLessThan(20);
     const after = await log.waitFor(
       (x): x is Extract<DecodedRecord, { kind: "stats" }> =>
         x.kind === "stats" && x.tsNs > (r.events.at(-1)?.tsNs ?? 0n),
       "stats after the loop",
     );
-    // With per-syscall tracepoints (the default) no program runs for an unwanted openat or close
-    // at all: the kernel says their tracepoints are not attached, while unlink's is (--attach raw
-    // runs for them and counts them as filtered: sensor-attach.test.ts, sensor-close-filter.test.ts).
-    const attached = attachedTracepoints(sensor.pid);
-    expect(attached).not.toContain("tracepoint:sys_exit_openat");
-    expect(attached).not.toContain("tracepoint:sys_exit_close");
-    expect(attached).toContain("tracepoint:sys_exit_unlink");
-    expect(after.filtered ?? 0).toBeGreaterThanOrEqual(before.filtered ?? 0);
+    expect((after.filtered ?? 0) - (before.filtered ?? 0)).toBeGreaterThanOrEqual(4000);
     expect(after.ringbufFull).toBe(0);
     sensor.setEventTypes(new Set(["openat", "open"]));
   }, 20_000);

@@ -44,7 +44,7 @@ describe("startSensor with a stand-in loader", () => {
       "--stats-interval-ms",
       "250",
     ]);
-    // The loader's own default (tracepoints) unless a mode is asked for.
+    // The loader's own default (raw) unless a mode is asked for.
     expect(loaderArgs({})).not.toContain("--attach");
     expect(loaderArgs({ attach: "raw" })).toEqual(["--ignore-pid", String(process.pid), "--attach", "raw"]);
     expect(loaderArgs({ attach: "tracepoints" }).slice(-2)).toEqual(["--attach", "tracepoints"]);
