@@ -2,8 +2,8 @@
  * Live: close is not a state event. The fd table replaces an entry whenever
  * its number is reused (every syscall that makes a descriptor is watched),
  * so without a loaded rule on `close` no close is sent at all, a socket's no
- * more than a file's: with per-syscall tracepoints (the default) close has no
- * program attached; with --attach raw its exits are dropped and counted as
+ * more than a file's: with --attach tracepoints close has no program
+ * attached; with --attach raw (the default) its exits are dropped and counted as
  * filtered. A socket closed unseen and its number reused by open, pipe,
  * socket or accept is described as the new descriptor by the next event
  * naming that number. With a rule on close every close is sent (files' and
@@ -199,6 +199,12 @@ async function runHelper(program: string, cwd: string, watch: Watch, args: strin
   });
   const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
   await waitUntil(() => (out.includes("ready") ? true : undefined), `the helper (${args.join(" ")})`);
+  // Its exec seen before it works: the agent reads the new process's cwd from /proc at exec, which
+  // only works while the process lives (a lagging agent would otherwise keep relative paths as given).
+  await waitUntil(
+    () => (watch.seen.some((s) => s.event.kind === "exec" && s.event.tgid === child.pid) ? true : undefined),
+    `the helper's exec (${args.join(" ")})`,
+  );
   child.stdin.write("go\n");
   await waitUntil(() => (out.includes("done") ? true : undefined), `the helper's work (${args.join(" ")})`);
   child.stdin.end();
@@ -231,12 +237,18 @@ describe.skipIf(skipReason !== undefined)("sensor: closes only for a rule on clo
     rmSync(work, { recursive: true, force: true });
   });
 
-  async function start(watch: Watch, eventTypes: string[], attach?: "raw"): Promise<Sensor> {
+  // Per-syscall tracepoints unless a test asks for raw (the default mode): the kernel's list of
+  // attached tracepoints then shows whether close has a program at all.
+  async function start(
+    watch: Watch,
+    eventTypes: string[],
+    attach: "raw" | "tracepoints" = "tracepoints",
+  ): Promise<Sensor> {
     const s = await startSensor({
       eventTypes: new Set(eventTypes),
       statsIntervalMs: 200,
       onRecord: watch.onRecord,
-      ...(attach !== undefined && { attach }),
+      attach,
     });
     sensors.push(s);
     return s;
