@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { cpuTicks, metric, statusBytes } from "./process-stats.mjs";
+import { cpuTicks, drained, metric, statusBytes } from "./process-stats.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({ options: { baseline: { type: "string" }, "no-double": { type: "boolean" } } });
@@ -90,28 +90,6 @@ function runLoops(parallel, pairs = PAIRS, rate = RATE) {
       );
     }),
   );
-}
-
-/**
- * Waits until the agent has caught up: the kernel's sent and lost counts
- * (the loader reports them once a second) and the agent's decoded count
- * have all stood still for 1.5 s. Returns the kernel's sent count.
- */
-async function drained(url) {
-  const still = 6; // polls of 250 ms
-  let last = "";
-  let same = 0;
-  for (let i = 0; i < 240 && same < still; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    const now = [
-      await metric(url, "peregrine_kernel_events_total"),
-      await metric(url, "peregrine_kernel_drops_total"),
-      await metric(url, "peregrine_events_total"),
-    ].join(" ");
-    same = now === last ? same + 1 : 0;
-    last = now;
-  }
-  return metric(url, "peregrine_kernel_events_total");
 }
 
 async function measure(checkout, parallel) {

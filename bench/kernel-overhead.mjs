@@ -54,7 +54,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kernelFilter } from "../dist/sensor/event-filter.js";
-import { cpuTicks, metric, statusBytes } from "./process-stats.mjs";
+import { cpuTicks, drained, metric, statusBytes } from "./process-stats.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PAIRS = Number(process.env.PAIRS ?? 1_000_000);
@@ -245,14 +245,8 @@ async function attached(rulesArgs, parallel = 1, dir = root) {
   const agent0 = cpuTicks(a.agent.pid);
   const loader0 = cpuNs(a.loaderPid); // single-threaded: its main thread's schedstat is all of it
   const ns = await runLoops(parallel);
-  // The agent catches up on what the loop produced (stats every second).
-  let sent = 0;
-  for (let i = 0; i < 40; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    const now = await metric(a.url, "peregrine_kernel_events_total");
-    if (now === sent && now > sent0) break;
-    sent = now;
-  }
+  // The agent catches up on what the loop produced; the loader reports its counts once a second.
+  const sent = await drained(a.url);
   const events = (await metric(a.url, "peregrine_events_total")) || 0;
   const agentCpu = (cpuTicks(a.agent.pid) - agent0) / CLK_TCK;
   const loaderCpu = (cpuNs(a.loaderPid) - loader0) / 1e9;

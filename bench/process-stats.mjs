@@ -26,3 +26,25 @@ export async function metric(url, name) {
   }
   return sum;
 }
+
+/**
+ * Waits until the agent has caught up: the kernel's sent and lost counts
+ * (the loader reports them once a second) and the agent's decoded count
+ * have all stood still for 1.5 s. Returns the kernel's sent count.
+ */
+export async function drained(url) {
+  const still = 6; // polls of 250 ms
+  let last = "";
+  let same = 0;
+  for (let i = 0; i < 240 && same < still; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = [
+      await metric(url, "peregrine_kernel_events_total"),
+      await metric(url, "peregrine_kernel_drops_total"),
+      await metric(url, "peregrine_events_total"),
+    ].join(" ");
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return metric(url, "peregrine_kernel_events_total");
+}
