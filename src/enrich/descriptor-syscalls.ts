@@ -20,6 +20,8 @@ export interface AnonDescriptor {
   readonly cloexec: (args: SyscallArgs) => boolean;
   /** False when a successful call returned something else than a descriptor. */
   readonly makesFd?: (args: SyscallArgs) => boolean;
+  /** True when the call returned the descriptor it was given (nothing new at that number). */
+  readonly returnsGiven?: (args: SyscallArgs) => boolean;
 }
 
 const flagBit =
@@ -28,6 +30,7 @@ const flagBit =
     ((a.flags ?? 0) & bit) !== 0;
 const always = (): boolean => true;
 const never = (): boolean => false;
+const givenFd = (a: SyscallArgs): boolean => (a.fd ?? -1) >= 0;
 
 /**
  * By evt.type; the return value is the new descriptor. Types as Falco names
@@ -38,8 +41,9 @@ const never = (): boolean => false;
 export const ANON_DESCRIPTORS: Readonly<Partial<Record<GenericSyscallName, AnonDescriptor>>> = {
   eventfd: { type: "event", cloexec: never },
   eventfd2: { type: "event", cloexec: flagBit(O_CLOEXEC) },
-  signalfd: { type: "signalfd", cloexec: never },
-  signalfd4: { type: "signalfd", cloexec: flagBit(O_CLOEXEC) },
+  // On an existing signalfd (fd >= 0) signalfd changes its mask and returns it.
+  signalfd: { type: "signalfd", cloexec: never, returnsGiven: givenFd },
+  signalfd4: { type: "signalfd", cloexec: flagBit(O_CLOEXEC), returnsGiven: givenFd },
   timerfd_create: { type: "timerfd", cloexec: flagBit(O_CLOEXEC) },
   inotify_init: { type: "inotify", cloexec: never },
   inotify_init1: { type: "inotify", cloexec: flagBit(O_CLOEXEC) },

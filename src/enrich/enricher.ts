@@ -234,7 +234,7 @@ export class Enricher {
       case "pipe":
       case "pipe2":
         if (!ok || a.fd1 === undefined || a.fd2 === undefined) return undefined;
-        return this.fds.onPipe(pid, a.fd1, a.fd2, a.ino ?? 0, a.flags ?? 0);
+        return this.fds.onPair(pid, [a.fd1, a.fd2], "pipe", a.flags ?? 0, a.ino ?? 0)[0];
       case "pidfd_getfd":
         // A copy of another process's descriptor (always close-on-exec): what it is, /proc tells.
         return ok ? this.fds.onAcquired(pid, [ev.ret], true) : undefined;
@@ -283,10 +283,7 @@ export class Enricher {
         const anon = ANON_DESCRIPTORS[ev.evtType];
         if (anon !== undefined) {
           if (!ok || anon.makesFd?.(a) === false) return undefined;
-          // signalfd on an existing signalfd (fd >= 0) changes its mask and returns it: nothing new.
-          if ((a.fd ?? -1) >= 0 && (ev.evtType === "signalfd" || ev.evtType === "signalfd4")) {
-            return this.fds.get(pid, ev.ret);
-          }
+          if (anon.returnsGiven?.(a) === true) return this.fds.get(pid, ev.ret);
           return this.fds.onAnon(pid, ev.ret, anon.type, anon.cloexec(a));
         }
         // listen, close (before it closes), fchmod, fchown, … : the fd they name.

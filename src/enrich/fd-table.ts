@@ -468,13 +468,23 @@ export class FdTable implements FdLookup {
     return info;
   }
 
-  /** socketpair/pipe succeeded: two connected ends. */
-  onPair(pid: number, fds: readonly [number, number], type: "unix" | "pipe", flags: number): FdInfo[] {
+  /**
+   * socketpair/pipe/pipe2 succeeded: two connected ends (a pipe's share its
+   * inode; SOCK_CLOEXEC and pipe2's O_CLOEXEC are one bit).
+   */
+  onPair(
+    pid: number,
+    fds: readonly [number, number],
+    type: "unix" | "pipe",
+    flags: number,
+    ino = 0,
+  ): FdInfo[] {
     return fds.map((num) => {
       const info: FdInfo = {
         ...blankFd(num, type),
         connected: type === "unix",
         openFlags: (flags & SOCK_CLOEXEC) !== 0 ? O_CLOEXEC : 0,
+        ino,
       };
       this.put(pid, info);
       return info;
@@ -504,15 +514,6 @@ export class FdTable implements FdLookup {
   /** close succeeded (or failed with EBADF: either way the number is free now). */
   onClose(pid: number, fd: number): void {
     this.remove(pid, fd);
-  }
-
-  /** pipe/pipe2 succeeded: two ends of one pipe (fd.type pipe, its inode). */
-  onPipe(pid: number, fd1: number, fd2: number, ino: number, flags: number): FdInfo {
-    const openFlags = (flags & O_CLOEXEC) !== 0 ? O_CLOEXEC : 0;
-    const read: FdInfo = { ...blankFd(fd1, "pipe"), openFlags, ino };
-    this.put(pid, read);
-    this.put(pid, { ...blankFd(fd2, "pipe"), openFlags, ino });
-    return read;
   }
 
   /**
@@ -661,11 +662,8 @@ export class FdTable implements FdLookup {
   /** close_range(CLOSE_RANGE_UNSHARE): a table truly shared (CLONE_FILES) is copied for this process. */
   private unshare(pid: number, set: FdSet): FdSet {
     if (!set.hard || set.refs <= 1) return this.writable(pid);
-    set.refs--;
+    const own = this.copyFor(pid, set);
     if (set.refs <= 1) set.hard = false;
-    const own = new FdSet(set.fds.copy(), set.complete, set.seededAtNs);
-    this.total += own.fds.size;
-    this.byPid.set(pid, own);
     return own;
   }
 
@@ -679,6 +677,11 @@ export class FdTable implements FdLookup {
       return fresh;
     }
     if (set.refs === 1 || set.hard) return set;
+    return this.copyFor(pid, set);
+  }
+
+  /** Gives pid its own copy of a set it shared (one reference fewer on the shared one). */
+  private copyFor(pid: number, set: FdSet): FdSet {
     set.refs--;
     const own = new FdSet(set.fds.copy(), set.complete, set.seededAtNs);
     this.total += own.fds.size;

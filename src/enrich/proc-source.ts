@@ -114,22 +114,7 @@ export function fdFromProcSocket(
   s: ProcSocket,
   listeningPorts: Set<number>,
 ): FdInfo {
-  if (s.type === "unix") {
-    return {
-      num,
-      type: "unix",
-      name: s.path,
-      openFlags: 0,
-      ino,
-      l4proto: "",
-      localAddr: "",
-      localPort: 0,
-      remoteAddr: "",
-      remotePort: 0,
-      role: "",
-      connected: s.connected,
-    };
-  }
+  if (s.type === "unix") return { ...blankFd(num, "unix"), name: s.path, ino, connected: s.connected };
   // /proc does not say who connected: a connected socket on a port this
   // namespace listens on was accepted (server side), otherwise we connected.
   const role: FdInfo["role"] = !s.connected ? "" : listeningPorts.has(s.localPort) ? "server" : "client";

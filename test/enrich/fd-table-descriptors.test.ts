@@ -23,7 +23,7 @@ describe("FdTable: numbers reused without a close", () => {
   it("a pipe replaces the closed file at its number, both ends with the inode and close-on-exec", () => {
     const t = new FdTable({ source: NO_PROC });
     t.onOpen(10, 3, "/etc/shadow", AT_FDCWD, 0, "/"); // closed, unsent
-    const read = t.onPipe(10, 3, 4, 777, O_CLOEXEC);
+    const [read] = t.onPair(10, [3, 4], "pipe", O_CLOEXEC, 777);
     expect(read).toMatchObject({ num: 3, type: "pipe", name: "", ino: 777, openFlags: O_CLOEXEC });
     expect(t.get(10, 4)).toMatchObject({ num: 4, type: "pipe", ino: 777 });
     expect(t.size).toBe(2);
